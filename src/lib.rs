@@ -1,0 +1,19 @@
+//! stateharness: keeps flujo workflow state safe across storage backends
+//! and format changes.
+//!
+//! - [`value`]: the dynamic state value, every Python kind a state holds.
+//! - [`json`]: Python-compatible JSON text (exact `json.dumps` bytes; a
+//!   reader for Python's grammar with a JSON5 fallback).
+//! - [`typed`]: typed JSON, the lossless interchange form of a value.
+//! - [`format`]: flujo's safe serialized format (serialize, deserialize,
+//!   custom type registry).
+//! - [`vectors`]: checks the engine against flujo's reference vectors.
+
+pub mod format;
+pub mod json;
+pub mod path;
+pub mod typed;
+pub mod value;
+pub mod vectors;
+
+pub use value::Value;

@@ -1,0 +1,110 @@
+//! Equality as TYPED_JSON.md defines it: same type and equal parts; dict key
+//! order and set order do not matter; floats compare bit for bit except that
+//! every NaN equals every NaN; `1` never equals `1.0` or `True`.
+
+use std::collections::HashMap;
+
+use super::{Dict, EnumMember, Instance, Value};
+
+fn float_eq(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits()
+}
+
+fn unordered_eq(a: &[Value], b: &[Value]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut used = vec![false; b.len()];
+    a.iter().all(|x| {
+        let found = b.iter().enumerate().position(|(i, y)| !used[i] && x == y);
+        found.map(|i| used[i] = true).is_some()
+    })
+}
+
+/// Above this size, string-keyed dicts are compared through a hash map.
+const HASHED_DICT_COMPARE: usize = 16;
+
+impl PartialEq for Dict {
+    fn eq(&self, other: &Dict) -> bool {
+        if self.len() != other.len() {
+            return false;
+        }
+        if self.iter().zip(other.iter()).all(|((k1, v1), (k2, v2))| k1 == k2 && v1 == v2) {
+            return true;
+        }
+        if self.len() > HASHED_DICT_COMPARE && self.has_only_str_keys() && other.has_only_str_keys() {
+            let index: HashMap<&str, &Value> =
+                other.iter().filter_map(|(k, v)| Some((k.as_str()?, v))).collect();
+            return self
+                .iter()
+                .all(|(k, v)| k.as_str().and_then(|k| index.get(k)).is_some_and(|w| v == *w));
+        }
+        self.iter().all(|(k, v)| other.iter().any(|(k2, v2)| k == k2 && v == v2))
+    }
+}
+
+impl PartialEq for EnumMember {
+    fn eq(&self, other: &EnumMember) -> bool {
+        self.type_name == other.type_name && self.value == other.value
+    }
+}
+
+impl PartialEq for Instance {
+    fn eq(&self, other: &Instance) -> bool {
+        self.type_name == other.type_name && self.fields == other.fields
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        use Value::*;
+        match (self, other) {
+            (None, None) => true,
+            (Bool(a), Bool(b)) => a == b,
+            (Int(a), Int(b)) => a == b,
+            (Float(a), Float(b)) => float_eq(*a, *b),
+            (Str(a), Str(b)) => a == b,
+            (Bytes(a), Bytes(b)) | (ByteArray(a), ByteArray(b)) => a == b,
+            (DateTime(a), DateTime(b)) => a == b,
+            (Date(a), Date(b)) => a == b,
+            (Time(a), Time(b)) => a == b,
+            (Uuid(a), Uuid(b)) => a == b,
+            (Decimal(a), Decimal(b)) => a == b,
+            (Complex(r1, i1), Complex(r2, i2)) => float_eq(*r1, *r2) && float_eq(*i1, *i2),
+            (List(a), List(b)) | (Tuple(a), Tuple(b)) => a == b,
+            (Set(a), Set(b)) | (FrozenSet(a), FrozenSet(b)) => unordered_eq(a, b),
+            (Dict(a), Dict(b)) => a == b,
+            (Enum(a), Enum(b)) => a == b,
+            (Dataclass(a), Dataclass(b)) | (Model(a), Model(b)) | (Custom(a), Custom(b)) => a == b,
+            (Callable(a), Callable(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Int;
+    use super::*;
+
+    #[test]
+    fn kinds_never_mix() {
+        assert_ne!(Value::Int(Int::Small(1)), Value::Float(1.0));
+        assert_ne!(Value::Int(Int::Small(1)), Value::Bool(true));
+        assert_ne!(Value::List(vec![]), Value::Tuple(vec![]));
+        assert_ne!(Value::Float(0.0), Value::Float(-0.0));
+        assert_eq!(Value::Float(f64::NAN), Value::Float(-f64::NAN));
+    }
+
+    #[test]
+    fn dict_order_and_set_order_do_not_matter() {
+        let a: Dict = [(Value::from("a"), Value::from(1)), (Value::from("b"), Value::from(2))].into_iter().collect();
+        let b: Dict = [(Value::from("b"), Value::from(2)), (Value::from("a"), Value::from(1))].into_iter().collect();
+        assert_eq!(Value::Dict(a), Value::Dict(b));
+        assert_eq!(
+            Value::Set(vec![Value::from(1), Value::from("1")]),
+            Value::Set(vec![Value::from("1"), Value::from(1)])
+        );
+        assert_ne!(Value::Set(vec![Value::from(1), Value::from(1)]), Value::Set(vec![Value::from(1), Value::from(2)]));
+    }
+}
