@@ -1,1 +1,14 @@
+//! flujo's safe serialized format (`../shared/FORMAT.md`): the rules that
+//! turn a state value into JSON and back, and the registry of custom types.
 
+mod deserialize;
+mod pystr;
+mod registry;
+mod serde_bridge;
+mod serialize;
+
+pub use deserialize::deserialize;
+pub use pystr::{py_repr, py_str};
+pub use registry::{DeserializeFn, EnumDef, SerializeFn, TypeRegistry, fields};
+pub use serde_bridge::{custom_value, from_custom};
+pub use serialize::{SerializeError, SerializeErrorKind, serialize};
