@@ -1,1 +1,7 @@
-fn main() {}
+//! The `stateharness` command; everything it does lives in the library.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::run()
+}

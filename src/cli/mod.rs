@@ -1,0 +1,36 @@
+//! The command line: a thin layer over the library.
+
+mod vectors;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// stateharness keeps flujo workflow state safe across storage backends and
+/// format changes.
+#[derive(Debug, Parser)]
+#[command(name = "stateharness", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the format engine against reference vectors made by the real flujo.
+    #[command(subcommand)]
+    Vectors(vectors::VectorsCommand),
+}
+
+/// Exit status for "a check failed".
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status for unusable arguments, unreadable input or an unreachable server.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Parses the arguments and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Vectors(command) => command.run(),
+    }
+}

@@ -1,0 +1,68 @@
+//! `stateharness vectors verify FILE`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use stateharness::format::TypeRegistry;
+use stateharness::vectors::{CaseOutcome, excerpt, first_difference, verify_file};
+
+use super::{EXIT_FAILED, EXIT_USAGE};
+
+#[derive(Debug, Subcommand)]
+pub enum VectorsCommand {
+    /// Compare serialize, file text, plain text and load results with a
+    /// vectors file (one JSON case a line, as `gen_oracle.py` writes them).
+    ///
+    /// Prints each mismatch (case, field, expected vs got, cut to a readable
+    /// length) and ends with `N passed, M failed, K skipped`. Exits 0 only
+    /// when nothing failed. Cases holding values a Rust string cannot hold
+    /// (lone surrogates) are skipped with their reason.
+    Verify {
+        /// The vectors file, e.g. ../shared/oracle/values.jsonl.
+        file: PathBuf,
+        /// Show at most this many failing cases in full (all are counted).
+        #[arg(long, default_value_t = 50)]
+        show: usize,
+    },
+}
+
+const EXCERPT_WIDTH: usize = 160;
+
+impl VectorsCommand {
+    pub fn run(self) -> ExitCode {
+        let VectorsCommand::Verify { file, show } = self;
+        let registry = TypeRegistry::standard();
+        let mut shown = 0;
+        let summary = verify_file(&file, &registry, |case| match &case.outcome {
+            CaseOutcome::Passed => {}
+            CaseOutcome::Skipped(reason) => println!("SKIP {} (line {}): {reason}", case.name, case.line),
+            CaseOutcome::Failed(mismatches) => {
+                shown += 1;
+                if shown > show {
+                    return;
+                }
+                for m in mismatches {
+                    let at = first_difference(&m.expected, &m.got);
+                    println!("FAIL {} (line {}) {}", case.name, case.line, m.field);
+                    println!("  expected: {}", excerpt(&m.expected, at, EXCERPT_WIDTH));
+                    println!("  got:      {}", excerpt(&m.got, at, EXCERPT_WIDTH));
+                }
+            }
+        });
+        match summary {
+            Ok(summary) => {
+                if shown > show {
+                    println!("({} more failing cases not shown; use --show)", shown - show);
+                }
+                println!("{summary}");
+                if summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILED) }
+            }
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", file.display());
+                ExitCode::from(EXIT_USAGE)
+            }
+        }
+    }
+}
