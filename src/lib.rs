@@ -7,11 +7,13 @@
 //! - [`typed`]: typed JSON, the lossless interchange form of a value.
 //! - [`format`]: flujo's safe serialized format (serialize, deserialize,
 //!   custom type registry).
+//! - [`strategy`]: proptest strategies for values of every kind.
 //! - [`vectors`]: checks the engine against flujo's reference vectors.
 
 pub mod format;
 pub mod json;
 pub mod path;
+pub mod strategy;
 pub mod typed;
 pub mod value;
 pub mod vectors;

@@ -1,0 +1,61 @@
+//! The engine agrees with the real flujo 0.4.35 on its reference vectors,
+//! byte for byte: `../shared/oracle/values.jsonl` (seed 0, every fixed edge
+//! case) and the vectors generated with other seeds in `fixtures/vectors/`.
+
+mod common;
+
+use std::path::Path;
+
+use stateharness::format::TypeRegistry;
+use stateharness::vectors::{CaseOutcome, Summary, verify_file};
+
+fn verify(path: &Path) -> (Summary, Vec<String>, Vec<String>) {
+    let mut failures = Vec::new();
+    let mut skipped = Vec::new();
+    let summary = verify_file(path, &TypeRegistry::standard(), |case| match &case.outcome {
+        CaseOutcome::Passed => {}
+        CaseOutcome::Skipped(_) => skipped.push(case.name.clone()),
+        CaseOutcome::Failed(mismatches) => failures.push(format!("{} (line {}): {mismatches:?}", case.name, case.line)),
+    })
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (summary, failures, skipped)
+}
+
+#[test]
+fn oracle_values_all_agree_but_the_lone_surrogate() {
+    let (summary, failures, skipped) = verify(&common::oracle_dir().join("values.jsonl"));
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!((summary.passed, summary.failed, summary.skipped), (1589, 0, 1));
+    assert_eq!(skipped, ["str_lone_surrogate"]);
+}
+
+#[test]
+fn vectors_from_other_seeds_all_agree() {
+    let dir = common::fixtures_dir().join("vectors");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixtures/vectors") {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            let (summary, failures, _) = verify(&path);
+            assert!(failures.is_empty(), "{}: {failures:#?}", path.display());
+            assert!(summary.passed >= 400, "{}: {summary}", path.display());
+            files += 1;
+        }
+    }
+    assert!(files >= 3, "expected vectors for at least three seeds in {}", dir.display());
+}
+
+#[test]
+fn a_wrong_expectation_is_reported_as_a_failure() {
+    let dir = std::env::temp_dir().join(format!("stateharness-vectors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.jsonl");
+    let good = r#"{"file_text": "1.0", "input": 1.0, "loaded": 1.0, "name": "f", "plain_text": "1.0", "safe": 1.0}"#;
+    let wrong = r#"{"file_text": "1", "input": 1.0, "loaded": 1.0, "name": "g", "plain_text": "1.0", "safe": 1.0}"#;
+    std::fs::write(&path, format!("{good}\n{wrong}\nnot json\n")).unwrap();
+    let (summary, failures, _) = verify(&path);
+    assert_eq!((summary.passed, summary.failed), (1, 2));
+    assert!(failures[0].starts_with("g (line 2)") && failures[0].contains("file_text"), "{failures:?}");
+    assert!(failures[1].contains("line 3"), "{failures:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
