@@ -4,7 +4,51 @@
 
 use std::collections::HashMap;
 
-use super::{Dict, EnumMember, Instance, Value};
+use num_bigint::BigInt;
+use num_traits::FromPrimitive;
+
+use super::{Dict, EnumBase, EnumMember, Instance, Int, Value};
+
+/// A number as Python's dict sees a key: `True`, `1`, `1.0` and `Level.LOW`
+/// (an IntEnum member) are one key.
+enum Numeric<'a> {
+    Int(std::borrow::Cow<'a, Int>),
+    Float(f64),
+}
+
+fn numeric(value: &Value) -> Option<Numeric<'_>> {
+    match value {
+        Value::Bool(b) => Some(Numeric::Int(std::borrow::Cow::Owned(Int::Small(i64::from(*b))))),
+        Value::Int(n) => Some(Numeric::Int(std::borrow::Cow::Borrowed(n))),
+        Value::Float(x) => Some(Numeric::Float(*x)),
+        Value::Enum(member) if member.base == EnumBase::Int => numeric(&member.value),
+        _ => None,
+    }
+}
+
+fn int_equals_float(n: &Int, x: f64) -> bool {
+    if x.fract() != 0.0 || !x.is_finite() {
+        return false;
+    }
+    match n {
+        Int::Small(i) => BigInt::from(*i) == BigInt::from_f64(x).unwrap_or_default(),
+        Int::Big(b) => BigInt::from_f64(x).is_some_and(|y| **b == y),
+    }
+}
+
+/// Whether two values are the same key of a Python dict: equal values, with
+/// numbers compared across bool, int and float as Python compares them
+/// (`{1: "a", True: "b"}` has one key). A NaN key equals no other key.
+pub fn same_dict_key(a: &Value, b: &Value) -> bool {
+    match (numeric(a), numeric(b)) {
+        (Some(Numeric::Int(x)), Some(Numeric::Int(y))) => x == y,
+        (Some(Numeric::Float(x)), Some(Numeric::Float(y))) => x == y,
+        (Some(Numeric::Int(n)), Some(Numeric::Float(x))) | (Some(Numeric::Float(x)), Some(Numeric::Int(n))) => {
+            int_equals_float(&n, x)
+        }
+        _ => a == b,
+    }
+}
 
 fn float_eq(a: f64, b: f64) -> bool {
     (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits()
@@ -106,5 +150,16 @@ mod tests {
             Value::Set(vec![Value::from("1"), Value::from(1)])
         );
         assert_ne!(Value::Set(vec![Value::from(1), Value::from(1)]), Value::Set(vec![Value::from(1), Value::from(2)]));
+    }
+
+    #[test]
+    fn dict_keys_merge_numbers_as_python_does() {
+        let dict: Dict = [(Value::from(1), Value::from("a")), (Value::Bool(true), Value::from("b")), (Value::from(1.0), Value::from("c"))]
+            .into_iter()
+            .collect();
+        assert_eq!(dict.len(), 1);
+        assert_eq!(dict.iter().next().map(|(k, v)| (k.clone(), v.clone())), Some((Value::from(1), Value::from("c"))));
+        assert!(!same_dict_key(&Value::from(f64::NAN), &Value::from(f64::NAN)));
+        assert!(!same_dict_key(&Value::from(1), &Value::from("1")));
     }
 }

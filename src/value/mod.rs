@@ -5,6 +5,7 @@ mod eq;
 mod int;
 mod time;
 
+pub use eq::same_dict_key;
 pub use int::{Int, ParseIntError};
 pub use time::{Date, DateTime, Time, TimeParseError, UtcOffset};
 
@@ -127,10 +128,11 @@ impl Dict {
         Dict { entries }
     }
 
-    /// Python `d[key] = value`: an equal key keeps its position and takes
-    /// the new value.
+    /// Python `d[key] = value`: an equal key (as Python compares keys, so
+    /// `1`, `1.0` and `True` are one) keeps its position and takes the new
+    /// value.
     pub fn insert(&mut self, key: Value, value: Value) {
-        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+        match self.entries.iter_mut().find(|(k, _)| eq::same_dict_key(k, &key)) {
             Some(entry) => entry.1 = value,
             None => self.entries.push((key, value)),
         }
