@@ -11,4 +11,4 @@ pub use deserialize::deserialize;
 pub use pystr::{py_repr, py_str};
 pub use registry::{DeserializeFn, EnumDef, SerializeFn, TypeRegistry, fields};
 pub use serde_bridge::{custom_value, from_custom};
-pub use serialize::{SerializeError, SerializeErrorKind, serialize};
+pub use serialize::{SerializeError, SerializeErrorKind, serialize, serialize_in_place};

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use unicode_general_category::{GeneralCategory, get_general_category};
 
-use crate::json::{write_float_repr, write_float_repr_bare};
+use crate::json::{float_repr, float_repr_bare};
 use crate::value::{DateTime, EnumBase, Time, UtcOffset, Value};
 
 /// Python `str(value)`.
@@ -66,7 +66,7 @@ pub fn write_repr(value: &Value, out: &mut String) {
         Value::Int(n) => {
             let _ = write!(out, "{n}");
         }
-        Value::Float(x) => write_float_repr(*x, out),
+        Value::Float(x) => out.push_str(&float_repr(*x)),
         Value::Str(s) => write_str_repr(s, out),
         Value::Bytes(b) => write_bytes_repr(b, out),
         Value::ByteArray(b) => {
@@ -155,12 +155,12 @@ fn write_complex_repr(re: f64, im: f64, out: &mut String) {
     let bare_imaginary = re == 0.0 && re.is_sign_positive();
     if !bare_imaginary {
         out.push('(');
-        write_float_repr_bare(re, out);
+        out.push_str(&float_repr_bare(re));
         if !im.is_sign_negative() || im.is_nan() {
             out.push('+');
         }
     }
-    write_float_repr_bare(im, out);
+    out.push_str(&float_repr_bare(im));
     out.push('j');
     if !bare_imaginary {
         out.push(')');

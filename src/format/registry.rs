@@ -15,6 +15,9 @@ pub type SerializeFn = Arc<dyn Fn(&Value) -> Result<Value, String> + Send + Sync
 /// A custom deserializer: a plain dict -> the value of the target type.
 pub type DeserializeFn = Arc<dyn Fn(&Value) -> Result<Value, String> + Send + Sync>;
 
+/// The classes that plain JSON values are instances of.
+const JSON_KIND_CLASSES: &[&str] = &["NoneType", "bool", "int", "float", "str", "list", "dict", "object"];
+
 /// An enum class: its base and its members (name, value).
 #[derive(Clone, Debug)]
 pub struct EnumDef {
@@ -32,6 +35,9 @@ pub struct EnumDef {
 #[derive(Clone, Default)]
 pub struct TypeRegistry {
     serializers: Vec<(String, SerializeFn)>,
+    /// Some serializer is registered for a JSON kind (or a base of one), so
+    /// plain JSON values must be looked up too.
+    serializes_json_kinds: bool,
     deserializers: Vec<(String, DeserializeFn)>,
     bases: HashMap<String, Vec<String>>,
     enums: HashMap<String, EnumDef>,
@@ -107,6 +113,7 @@ impl TypeRegistry {
     ) {
         self.serializers.retain(|(name, _)| name != type_name);
         self.serializers.push((type_name.to_owned(), Arc::new(serializer)));
+        self.serializes_json_kinds = self.serializers.iter().any(|(name, _)| JSON_KIND_CLASSES.contains(&name.as_str()));
     }
 
     /// `register_custom_deserializer(type, fn)`.
@@ -157,7 +164,11 @@ impl TypeRegistry {
     /// The serializer that applies to `value`, with the type it was
     /// registered for.
     pub fn serializer_for(&self, value: &Value) -> Option<(&str, &SerializeFn)> {
-        if self.serializers.is_empty() {
+        let json_kind = matches!(
+            value,
+            Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::List(_) | Value::Dict(_)
+        );
+        if self.serializers.is_empty() || (json_kind && !self.serializes_json_kinds) {
             return None;
         }
         let type_name = value.type_name();

@@ -67,7 +67,15 @@ impl AtPath for SerializeError {
 /// string keys (and int-like or str-like enum members, which are ints and
 /// strs to Python). Non-finite floats become strings, except in the parts of
 /// a complex, which stay raw floats (rule 6).
-pub fn serialize(value: Value, registry: &TypeRegistry) -> Result<Value, SerializeError> {
+pub fn serialize(mut value: Value, registry: &TypeRegistry) -> Result<Value, SerializeError> {
+    serialize_in_place(&mut value, registry)?;
+    Ok(value)
+}
+
+/// [`serialize`] without moving the value: parts that are already safe
+/// (most of a state read from JSON text) are left where they are. On error
+/// the value is left partly serialized.
+pub fn serialize_in_place(value: &mut Value, registry: &TypeRegistry) -> Result<(), SerializeError> {
     let plain_strings = registry.serializer_for(&Value::Str(String::new())).is_none();
     Serializer { registry, custom_nesting: 0, plain_strings }.value(value)
 }
@@ -96,83 +104,99 @@ fn float(x: f64) -> Value {
 }
 
 impl Serializer<'_> {
-    fn value(&mut self, value: Value) -> Result<Value, SerializeError> {
+    fn value(&mut self, value: &mut Value) -> Result<(), SerializeError> {
         // Rule 1: a registered serializer wins over every built-in rule.
-        if let Some((type_name, serializer)) = self.registry.serializer_for(&value) {
-            let produced = serializer(&value).map_err(|message| {
+        if let Some((type_name, serializer)) = self.registry.serializer_for(value) {
+            let mut produced = serializer(value).map_err(|message| {
                 SerializeError::new(SerializeErrorKind::CustomFailed { type_name: type_name.to_owned(), message })
             })?;
             if self.custom_nesting >= MAX_CUSTOM_NESTING {
                 return Err(SerializeError::new(SerializeErrorKind::CustomLoop));
             }
             self.custom_nesting += 1;
-            let result = self.value(produced);
+            let result = self.value(&mut produced);
             self.custom_nesting -= 1;
+            *value = produced;
             return result;
         }
-        Ok(match value {
+        match value {
             // Rule 2; an int-like or str-like enum member *is* an int or a str.
-            Value::None | Value::Bool(_) | Value::Int(_) | Value::Str(_) => value,
-            Value::Enum(member) if member.base != EnumBase::Plain => Value::Enum(member),
+            Value::None | Value::Bool(_) | Value::Int(_) | Value::Str(_) => {}
+            Value::Enum(member) if member.base != EnumBase::Plain => {}
             // Rule 3.
-            Value::Float(x) => float(x),
+            Value::Float(x) => *value = float(*x),
             // Rule 4.
-            Value::DateTime(dt) => Value::Str(dt.to_string()),
-            Value::Date(d) => Value::Str(d.to_string()),
-            Value::Time(t) => Value::Str(t.to_string()),
+            Value::DateTime(dt) => *value = Value::Str(dt.to_string()),
+            Value::Date(d) => *value = Value::Str(d.to_string()),
+            Value::Time(t) => *value = Value::Str(t.to_string()),
             // Rule 5.
-            Value::Bytes(bytes) => base64_text(&bytes),
+            Value::Bytes(bytes) => *value = base64_text(bytes),
             // Rule 6: the parts stay raw floats, NaN included.
             Value::Complex(re, im) => {
-                Value::Dict(Dict::from_distinct(vec![(Value::from("real"), Value::Float(re)), (Value::from("imag"), Value::Float(im))]))
+                let parts = vec![(Value::from("real"), Value::Float(*re)), (Value::from("imag"), Value::Float(*im))];
+                *value = Value::Dict(Dict::from_distinct(parts));
             }
             // Rule 7.
-            Value::Callable(name) => Value::Str(name),
+            Value::Callable(name) => *value = Value::Str(std::mem::take(name)),
             // Rules 8 and 10: fields as a dict, then serialized.
-            Value::Dataclass(inst) | Value::Model(inst) => self.dict(inst.fields)?,
+            Value::Dataclass(inst) | Value::Model(inst) => {
+                *value = Value::Dict(std::mem::take(&mut inst.fields));
+                self.value(value)?;
+            }
             // Rule 9: the member's value, as is.
-            Value::Enum(member) => member.value,
+            Value::Enum(member) => *value = std::mem::take(&mut member.value),
             // Rule 11.
             Value::Dict(dict) => self.dict(dict)?,
             // Rule 12.
-            Value::List(items) | Value::Tuple(items) => Value::List(self.items(items)?),
-            Value::Set(items) | Value::FrozenSet(items) => Value::List(self.items(sorted_by_str(items))?),
-            // Rule 13.
-            other @ (Value::ByteArray(_) | Value::Uuid(_) | Value::Decimal(_) | Value::Custom(_)) => {
-                return Err(SerializeError::new(SerializeErrorKind::NotSerializable(other.type_name().to_owned())));
+            Value::List(items) => self.items(items)?,
+            Value::Tuple(items) => {
+                self.items(items)?;
+                *value = Value::List(std::mem::take(items));
             }
-        })
+            Value::Set(items) | Value::FrozenSet(items) => {
+                let mut sorted = sorted_by_str(std::mem::take(items));
+                self.items(&mut sorted)?;
+                *value = Value::List(sorted);
+            }
+            // Rule 13.
+            Value::ByteArray(_) | Value::Uuid(_) | Value::Decimal(_) | Value::Custom(_) => {
+                return Err(SerializeError::new(SerializeErrorKind::NotSerializable(value.type_name().to_owned())));
+            }
+        }
+        Ok(())
     }
 
-    fn items(&mut self, items: Vec<Value>) -> Result<Vec<Value>, SerializeError> {
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| self.value(item).map_err(|e| e.under(Segment::Index(i))))
-            .collect()
+    fn items(&mut self, items: &mut [Value]) -> Result<(), SerializeError> {
+        for (i, item) in items.iter_mut().enumerate() {
+            self.value(item).map_err(|e| e.under(Segment::Index(i)))?;
+        }
+        Ok(())
     }
 
     /// Keys become `str(serialize(key))`; when two keys collide, the later
     /// value wins at the first key's position (as a Python dict does).
-    fn dict(&mut self, dict: Dict) -> Result<Value, SerializeError> {
-        let distinct = self.plain_strings && dict.has_only_str_keys();
-        let mut out = Vec::with_capacity(dict.len());
-        for (key, item) in dict {
+    fn dict(&mut self, dict: &mut Dict) -> Result<(), SerializeError> {
+        if self.plain_strings && dict.has_only_str_keys() {
+            for (key, item) in dict.iter_mut() {
+                self.value(item).map_err(|e| e.under(Segment::Key(key.as_str().unwrap_or_default().to_owned())))?;
+            }
+            return Ok(());
+        }
+        let mut out = Dict::with_capacity(dict.len());
+        for (key, mut item) in std::mem::take(dict) {
             let key_text = match key {
                 Value::Str(s) if self.plain_strings => s,
-                other => {
+                mut other => {
                     let shown = py_str(&other);
-                    py_str(&self.value(other).map_err(|e| e.under(Segment::Key(shown)))?)
+                    self.value(&mut other).map_err(|e| e.under(Segment::Key(shown)))?;
+                    py_str(&other)
                 }
             };
-            let item = self.value(item).map_err(|e| e.under(Segment::Key(key_text.clone())))?;
-            out.push((Value::Str(key_text), item));
+            self.value(&mut item).map_err(|e| e.under(Segment::Key(key_text.clone())))?;
+            out.insert(Value::Str(key_text), item);
         }
-        if distinct {
-            Ok(Value::Dict(Dict::from_distinct(out)))
-        } else {
-            Ok(Value::Dict(out.into_iter().collect()))
-        }
+        *dict = out;
+        Ok(())
     }
 }
 

@@ -2,91 +2,110 @@
 //! notation when the decimal exponent is in -4..16, else `d.ddde±XX`; always
 //! with a `.` or an `e` (`1.0`, `1e-05`, `1e+16`, `5e-324`).
 
-use std::fmt::Write;
-
-/// Appends Python `repr(x)` of a finite float to `out`.
-///
-/// Non-finite floats have no single text (`nan` in `repr`, `NaN` in JSON):
-/// callers write those themselves; here they fall back to `repr`'s words.
-pub fn write_float_repr(x: f64, out: &mut String) {
+/// Appends Python `repr(x)` to `out` (`nan`, `inf`, `-inf` for the
+/// non-finite ones; JSON text writes those differently, see `write_json_float`).
+pub fn write_float_repr(x: f64, out: &mut Vec<u8>) {
     write_shortest(x, out, true);
 }
 
-/// Appends the float as Python writes the parts of a `complex` repr: like
-/// `repr` but without a forced `.0` (`1`, `1.5`, `1e+16`).
-pub fn write_float_repr_bare(x: f64, out: &mut String) {
-    write_shortest(x, out, false);
+/// Python `repr(x)` as a string.
+pub fn float_repr(x: f64) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_float_repr(x, &mut out);
+    ascii_string(out)
 }
 
-fn write_shortest(x: f64, out: &mut String, force_point: bool) {
+/// The float as Python writes the parts of a `complex` repr: like `repr`
+/// but without a forced `.0` (`1`, `1.5`, `1e+16`).
+pub fn float_repr_bare(x: f64) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_shortest(x, &mut out, false);
+    ascii_string(out)
+}
+
+/// The writers here produce ASCII only, which is always valid UTF-8.
+fn ascii_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+fn write_shortest(x: f64, out: &mut Vec<u8>, force_point: bool) {
     if x.is_nan() {
-        out.push_str("nan");
+        out.extend_from_slice(b"nan");
         return;
     }
     if x.is_infinite() {
-        out.push_str(if x > 0.0 { "inf" } else { "-inf" });
+        out.extend_from_slice(if x > 0.0 { b"inf" } else { b"-inf" });
         return;
     }
     if x.is_sign_negative() {
-        out.push('-');
+        out.push(b'-');
     }
     if x == 0.0 {
-        out.push_str(if force_point { "0.0" } else { "0" });
+        out.extend_from_slice(if force_point { b"0.0" } else { b"0" });
         return;
     }
     let mut buffer = ryu::Buffer::new();
-    let (digits, point) = decimal_digits(buffer.format_finite(x.abs()));
-    let digits = digits.as_bytes();
-    let n = digits.len() as i32;
+    let mut digit_buffer = [0u8; 24];
+    let (len, point) = decimal_digits(buffer.format_finite(x.abs()), &mut digit_buffer);
+    let digits = &digit_buffer[..len];
+    let n = len as i32;
     // `point` is where the decimal point goes relative to the first digit.
     if (-3..=16).contains(&point) {
         if point <= 0 {
-            out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', (-point) as usize));
-            out.push_str(as_str(digits));
+            out.extend_from_slice(b"0.");
+            out.extend(std::iter::repeat_n(b'0', (-point) as usize));
+            out.extend_from_slice(digits);
         } else if point >= n {
-            out.push_str(as_str(digits));
-            out.extend(std::iter::repeat_n('0', (point - n) as usize));
+            out.extend_from_slice(digits);
+            out.extend(std::iter::repeat_n(b'0', (point - n) as usize));
             if force_point {
-                out.push_str(".0");
+                out.extend_from_slice(b".0");
             }
         } else {
-            out.push_str(as_str(&digits[..point as usize]));
-            out.push('.');
-            out.push_str(as_str(&digits[point as usize..]));
+            out.extend_from_slice(&digits[..point as usize]);
+            out.push(b'.');
+            out.extend_from_slice(&digits[point as usize..]);
         }
     } else {
-        out.push(digits[0] as char);
+        out.push(digits[0]);
         if n > 1 {
-            out.push('.');
-            out.push_str(as_str(&digits[1..]));
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
         }
         let exponent = point - 1;
-        let sign = if exponent < 0 { '-' } else { '+' };
-        // Writing to a String cannot fail.
-        let _ = write!(out, "e{sign}{:02}", exponent.unsigned_abs());
+        out.extend_from_slice(if exponent < 0 { b"e-" } else { b"e+" });
+        let magnitude = exponent.unsigned_abs();
+        if magnitude < 10 {
+            out.push(b'0');
+        }
+        out.extend_from_slice(itoa::Buffer::new().format(magnitude).as_bytes());
     }
 }
 
-fn as_str(ascii_digits: &[u8]) -> &str {
-    // The digits come from ryu's ASCII output.
-    std::str::from_utf8(ascii_digits).unwrap_or_default()
-}
-
 /// Splits ryu's text (`123.45`, `1e16`, `1.2345e-7`, `0.001`) into its
-/// significant digits (no leading or trailing zeros) and the position of the
-/// decimal point relative to the first of them.
-fn decimal_digits(text: &str) -> (String, i32) {
+/// significant digits (no leading or trailing zeros, written to `digits`)
+/// and the position of the decimal point relative to the first of them.
+/// Returns the number of digits and that position.
+fn decimal_digits(text: &str, digits: &mut [u8; 24]) -> (usize, i32) {
     let (mantissa, exponent) = match text.find(['e', 'E']) {
         Some(i) => (&text[..i], text[i + 1..].parse::<i32>().unwrap_or(0)),
         None => (text, 0),
     };
     let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let all: String = int_part.chars().chain(frac_part.chars()).collect();
-    let leading = all.len() - all.trim_start_matches('0').len();
-    let significant = all.trim_start_matches('0').trim_end_matches('0').to_owned();
-    let point = int_part.len() as i32 - leading as i32 + exponent;
-    (significant, point)
+    let mut len = 0;
+    let mut leading_zeros = 0;
+    for &b in int_part.as_bytes().iter().chain(frac_part.as_bytes()) {
+        if len == 0 && b == b'0' {
+            leading_zeros += 1;
+        } else if len < digits.len() {
+            digits[len] = b;
+            len += 1;
+        }
+    }
+    while len > 1 && digits[len - 1] == b'0' {
+        len -= 1;
+    }
+    (len, int_part.len() as i32 - leading_zeros + exponent)
 }
 
 #[cfg(test)]
@@ -94,9 +113,7 @@ mod tests {
     use super::*;
 
     fn repr(x: f64) -> String {
-        let mut s = String::new();
-        write_float_repr(x, &mut s);
-        s
+        float_repr(x)
     }
 
     #[test]
@@ -126,8 +143,6 @@ mod tests {
 
     #[test]
     fn complex_parts_have_no_forced_point() {
-        let mut s = String::new();
-        write_float_repr_bare(2.0, &mut s);
-        assert_eq!(s, "2");
+        assert_eq!(float_repr_bare(2.0), "2");
     }
 }

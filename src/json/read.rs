@@ -336,16 +336,14 @@ impl<'a> Parser<'a> {
         let quote = self.bytes[self.pos];
         self.pos += 1;
         let start = self.pos;
-        // Fast path: a run with no escape and no control character.
-        while let Some(b) = self.peek() {
-            if b == quote {
-                self.pos += 1;
-                return Ok(self.text[start..self.pos - 1].to_owned());
+        // Fast path: the closing quote comes before any escape and there is
+        // no control character in between.
+        if let Some(end) = memchr::memchr2(quote, b'\\', &self.bytes[start..]) {
+            let run = &self.bytes[start..start + end];
+            if self.bytes[start + end] == quote && !run.iter().any(|&b| b < 0x20) {
+                self.pos = start + end + 1;
+                return Ok(self.text[start..start + end].to_owned());
             }
-            if b == b'\\' || b < 0x20 {
-                break;
-            }
-            self.pos += 1;
         }
         let mut out = self.text[start..self.pos].to_owned();
         loop {

@@ -3,10 +3,8 @@
 //! (`", "` and `": "` separators, `ensure_ascii`, float `repr`, `NaN` and
 //! `Infinity` literals).
 
-use std::fmt::Write;
-
 use crate::path::{AtPath, JsonPath, Segment};
-use crate::value::{EnumBase, Value};
+use crate::value::{EnumBase, Int, Value};
 
 use super::float::write_float_repr;
 
@@ -37,30 +35,31 @@ impl AtPath for WriteError {
 
 /// `json.dumps(value)` (or with `sort_keys=True`), as a `String`.
 pub fn to_python_json(value: &Value, order: KeyOrder) -> Result<String, WriteError> {
-    let mut out = String::new();
+    let mut out = Vec::new();
     write_python_json(value, order, &mut out)?;
-    Ok(out)
+    // ensure_ascii: the text is ASCII, so always valid UTF-8.
+    Ok(String::from_utf8(out).unwrap_or_default())
 }
 
-/// Appends `json.dumps(value)` to `out`. On error, `out` holds a partial text.
-pub fn write_python_json(value: &Value, order: KeyOrder, out: &mut String) -> Result<(), WriteError> {
+/// Appends the bytes of `json.dumps(value)` to `out` (ASCII only). On
+/// error, `out` holds a partial text.
+pub fn write_python_json(value: &Value, order: KeyOrder, out: &mut Vec<u8>) -> Result<(), WriteError> {
     match value {
-        Value::None => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::None => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(Int::Small(n)) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+        Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
         Value::Float(x) => write_json_float(*x, out),
         Value::Str(s) => write_ascii_string(s, out),
         Value::List(items) | Value::Tuple(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    out.extend_from_slice(b", ");
                 }
                 write_python_json(item, order, out).map_err(|e| e.under(Segment::Index(i)))?;
             }
-            out.push(']');
+            out.push(b']');
         }
         Value::Dict(dict) => {
             let mut entries: Vec<(&str, &Value)> = Vec::with_capacity(dict.len());
@@ -79,16 +78,16 @@ pub fn write_python_json(value: &Value, order: KeyOrder, out: &mut String) -> Re
                 // Byte order of UTF-8 is code point order.
                 entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
             }
-            out.push('{');
+            out.push(b'{');
             for (i, (key, item)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    out.extend_from_slice(b", ");
                 }
                 write_ascii_string(key, out);
-                out.push_str(": ");
+                out.extend_from_slice(b": ");
                 write_python_json(item, order, out).map_err(|e| e.under(Segment::Key(key.to_owned())))?;
             }
-            out.push('}');
+            out.push(b'}');
         }
         // An IntEnum or str-enum member is an int or a str to json.dumps.
         Value::Enum(member) if member.base != EnumBase::Plain => {
@@ -105,11 +104,11 @@ pub fn write_python_json(value: &Value, order: KeyOrder, out: &mut String) -> Re
 }
 
 /// A float as `json.dumps` writes it: `repr`, or `NaN`/`Infinity`/`-Infinity`.
-pub fn write_json_float(x: f64, out: &mut String) {
+pub fn write_json_float(x: f64, out: &mut Vec<u8>) {
     if x.is_nan() {
-        out.push_str("NaN");
+        out.extend_from_slice(b"NaN");
     } else if x.is_infinite() {
-        out.push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
+        out.extend_from_slice(if x > 0.0 { b"Infinity" } else { b"-Infinity" });
     } else {
         write_float_repr(x, out);
     }
@@ -122,38 +121,54 @@ fn is_plain(byte: u8) -> bool {
 }
 
 /// A string as `json.dumps` writes it with `ensure_ascii=True`.
-pub fn write_ascii_string(s: &str, out: &mut String) {
+pub fn write_ascii_string(s: &str, out: &mut Vec<u8>) {
     out.reserve(s.len() + 2);
-    out.push('"');
+    out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
     while start < bytes.len() {
         let run = bytes[start..].iter().position(|&b| !is_plain(b)).unwrap_or(bytes.len() - start);
-        out.push_str(&s[start..start + run]);
+        out.extend_from_slice(&bytes[start..start + run]);
         start += run;
         let Some(c) = s[start..].chars().next() else { break };
         write_escape(c, out);
         start += c.len_utf8();
     }
-    out.push('"');
+    out.push(b'"');
 }
 
-fn write_escape(c: char, out: &mut String) {
-    match c {
-        '"' => out.push_str("\\\""),
-        '\\' => out.push_str("\\\\"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\u{8}' => out.push_str("\\b"),
-        '\u{c}' => out.push_str("\\f"),
+fn write_escape(c: char, out: &mut Vec<u8>) {
+    let short: &[u8] = match c {
+        '"' => b"\\\"",
+        '\\' => b"\\\\",
+        '\n' => b"\\n",
+        '\r' => b"\\r",
+        '\t' => b"\\t",
+        '\u{8}' => b"\\b",
+        '\u{c}' => b"\\f",
         _ => {
             let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                let _ = write!(out, "\\u{unit:04x}");
+            for &unit in c.encode_utf16(&mut units).iter() {
+                push_unicode_escape(unit, out);
             }
+            return;
         }
-    }
+    };
+    out.extend_from_slice(short);
+}
+
+/// `\uXXXX` with lowercase hex, without the formatting machinery (this is
+/// the hot path for non-ASCII text).
+fn push_unicode_escape(unit: u16, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(&[
+        b'\\',
+        b'u',
+        HEX[usize::from(unit >> 12)],
+        HEX[usize::from((unit >> 8) & 0xf)],
+        HEX[usize::from((unit >> 4) & 0xf)],
+        HEX[usize::from(unit & 0xf)],
+    ]);
 }
 
 #[cfg(test)]
@@ -163,9 +178,9 @@ mod tests {
 
     #[test]
     fn escapes_like_python() {
-        let mut s = String::new();
+        let mut s = Vec::new();
         write_ascii_string("a\"\\/\n\u{7f}\u{e9}\u{1F600}\u{0}\u{2028}", &mut s);
-        assert_eq!(s, r#""a\"\\/\n\u007f\u00e9\ud83d\ude00\u0000\u2028""#);
+        assert_eq!(String::from_utf8(s).unwrap(), r#""a\"\\/\n\u007f\u00e9\ud83d\ude00\u0000\u2028""#);
     }
 
     #[test]

@@ -13,9 +13,10 @@ pub use time::{Date, DateTime, Time, TimeParseError, UtcOffset};
 ///
 /// Strings are Rust strings, so a Python `str` holding a lone surrogate
 /// cannot be represented: readers refuse it with a clear error.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub enum Value {
     /// `None`
+    #[default]
     None,
     /// `bool`
     Bool(bool),
