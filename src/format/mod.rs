@@ -10,5 +10,5 @@ mod serialize;
 pub use deserialize::deserialize;
 pub use pystr::{py_repr, py_str};
 pub use registry::{DeserializeFn, EnumDef, SerializeFn, TypeRegistry, fields};
-pub use serde_bridge::{custom_value, from_custom};
+pub use serde_bridge::{custom_value, from_custom, from_serde_json};
 pub use serialize::{SerializeError, SerializeErrorKind, serialize, serialize_in_place};

@@ -61,7 +61,8 @@ fn to_serde_json(value: &Value) -> Result<serde_json::Value, String> {
     })
 }
 
-fn from_serde_json(json: serde_json::Value) -> Value {
+/// A serde_json value as a state value (numbers as int when integral text).
+pub fn from_serde_json(json: serde_json::Value) -> Value {
     match json {
         serde_json::Value::Null => Value::None,
         serde_json::Value::Bool(b) => Value::Bool(b),
