@@ -7,7 +7,7 @@ mod registry;
 mod serde_bridge;
 mod serialize;
 
-pub use deserialize::deserialize;
+pub use deserialize::{TypeHints, deserialize, deserialize_with_hints, pointer_mut};
 pub use pystr::{py_repr, py_str};
 pub use registry::{DeserializeFn, EnumDef, SerializeFn, TypeRegistry, fields};
 pub use serde_bridge::{custom_value, from_custom, from_serde_json};

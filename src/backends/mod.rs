@@ -1,0 +1,182 @@
+//! Storage backends: flujo's `StateBackend` contract in Rust, and the
+//! built-in backends, each storing state where and how flujo does
+//! (`../shared/STORAGE.md`) so that Python and Rust read each other's data.
+//!
+//! | URL | backend |
+//! | --- | --- |
+//! | `memory://` | [`memory::MemoryBackend`], the embedded default |
+//! | `file:///DIR` | [`file::FileBackend`] |
+//! | `sqlite:///PATH` | [`sqlite::SqliteBackend`] |
+//! | `redis://HOST:PORT/DB?prefix=P` | [`redis::RedisBackend`] |
+//! | `postgres://...` | [`postgres::PostgresBackend`] |
+
+pub mod codec;
+pub mod file;
+pub mod memory;
+pub mod postgres;
+pub mod redis;
+pub mod sqlite;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::format::{TypeHints, TypeRegistry};
+use crate::value::Value;
+
+/// What a backend promises, as in `../shared/PROTOCOL.md`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Requests may overlap: saves and loads from many tasks at once.
+    pub concurrent: bool,
+    /// What was saved survives closing and reopening the backend.
+    pub persistent: bool,
+    /// [`StateBackend::list_states`] works.
+    pub list: bool,
+}
+
+impl Capabilities {
+    /// The protocol names of the capabilities held (`concurrent`, ...).
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.concurrent {
+            names.push("concurrent");
+        }
+        if self.persistent {
+            names.push("persistent");
+        }
+        if self.list {
+            names.push("list");
+        }
+        names
+    }
+}
+
+/// The kinds of backend failure, as the protocol names them, plus
+/// `connection` for a backend that cannot be reached at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The backend refuses this run id on purpose.
+    InvalidRunId,
+    /// The backend refuses a value it cannot store.
+    Unsupported,
+    /// The operation is not implemented.
+    NotSupportedOp,
+    /// Anything else that went wrong in an operation.
+    Internal,
+    /// The backend could not be opened or reached (a configuration problem).
+    Connection,
+}
+
+impl ErrorKind {
+    /// The protocol's name for the kind.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRunId => "invalid_run_id",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::NotSupportedOp => "not_supported_op",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Connection => "connection",
+        }
+    }
+
+    /// The kind named `name` in the protocol (unknown names are `internal`).
+    pub fn from_protocol(name: &str) -> ErrorKind {
+        match name {
+            "invalid_run_id" => ErrorKind::InvalidRunId,
+            "unsupported" => ErrorKind::Unsupported,
+            "not_supported_op" => ErrorKind::NotSupportedOp,
+            "connection" => ErrorKind::Connection,
+            _ => ErrorKind::Internal,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A backend operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct BackendError {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// What happened, naming the run id, file or server involved.
+    pub message: String,
+}
+
+impl BackendError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> BackendError {
+        BackendError { kind, message: message.into() }
+    }
+
+    /// `invalid_run_id`, naming the id as Python's `repr` would.
+    pub fn invalid_run_id(run_id: &str, why: &str) -> BackendError {
+        BackendError::new(ErrorKind::InvalidRunId, format!("Invalid run_id: {}: {why}", crate::format::py_repr(&Value::from(run_id))))
+    }
+
+    /// `internal`, with context.
+    pub fn internal(context: impl fmt::Display, error: impl fmt::Display) -> BackendError {
+        BackendError::new(ErrorKind::Internal, format!("{context}: {error}"))
+    }
+}
+
+/// flujo's `StateBackend`: save, load and delete a run's state.
+///
+/// `state` is a WorkflowState-shaped dict of [`Value`]s. What `load_state`
+/// returns is what the backend really hands back: for flujo-compatible
+/// backends that is `safe_deserialize` of what was stored, so datetimes come
+/// back as strings, tuples as lists, and so on (FORMAT.md, Deserialize).
+#[async_trait]
+pub trait StateBackend: Send + Sync {
+    /// A short description for reports (`file:///tmp/states`).
+    fn describe(&self) -> String;
+
+    /// What the backend promises.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Stores `state` under `run_id`, replacing what was there, atomically.
+    async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError>;
+
+    /// The state stored under `run_id`, or `None`. Each hinted path is
+    /// deserialized with its target type (custom deserializers).
+    async fn load_state(&self, run_id: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError>;
+
+    /// Removes the state under `run_id`; succeeds when there is none.
+    async fn delete_state(&self, run_id: &str) -> Result<(), BackendError>;
+
+    /// The stored run ids that start with `prefix` (capability `list`).
+    async fn list_states(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
+        let _ = prefix;
+        Err(BackendError::new(ErrorKind::NotSupportedOp, format!("{} cannot list states", self.describe())))
+    }
+
+    /// Releases connections and files; the backend is not used afterwards.
+    async fn close(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
+}
+
+/// Opens a built-in backend from its URL (see the module table).
+///
+/// A URL that names no known backend, or one whose server cannot be
+/// reached, is a [`ErrorKind::Connection`] error that names the URL.
+pub async fn open_backend(url: &str, registry: Arc<TypeRegistry>) -> Result<Box<dyn StateBackend>, BackendError> {
+    let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
+    match scheme {
+        "memory" => Ok(Box::new(memory::MemoryBackend::new(registry))),
+        "file" => file::FileBackend::open(url, registry).await,
+        "sqlite" => sqlite::SqliteBackend::open(url, registry).await,
+        "redis" | "rediss" => redis::RedisBackend::open(url, registry).await,
+        "postgres" | "postgresql" => postgres::PostgresBackend::open(url, registry).await,
+        _ => Err(BackendError::new(
+            ErrorKind::Connection,
+            format!("unknown backend URL {url:?}: expected memory://, file:///DIR, sqlite:///PATH, redis://HOST:PORT/DB?prefix=P or postgres://..."),
+        )),
+    }
+}
