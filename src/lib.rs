@@ -6,12 +6,14 @@
 //!   reader for Python's grammar with a JSON5 fallback).
 //! - [`typed`]: typed JSON, the lossless interchange form of a value.
 //! - [`backends`]: the `StateBackend` contract and the built-in backends.
+//! - [`conformance`]: the conformance suite that judges any backend.
 //! - [`format`]: flujo's safe serialized format (serialize, deserialize,
 //!   custom type registry).
 //! - [`strategy`]: proptest strategies for values of every kind.
 //! - [`vectors`]: checks the engine against flujo's reference vectors.
 
 pub mod backends;
+pub mod conformance;
 pub mod format;
 pub mod json;
 pub mod path;

@@ -85,32 +85,61 @@ pub fn money() -> impl Strategy<Value = Value> {
 
 /// Values that can be dict keys or set elements (Python hashables).
 pub fn hashable() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::None),
-        any::<bool>().prop_map(Value::Bool),
-        any_int().prop_map(Value::Int),
-        any_float().prop_map(Value::Float),
-        any_text().prop_map(Value::Str),
-        proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes),
-        any_date().prop_map(Value::Date),
-        any_datetime().prop_map(Value::DateTime),
-        any::<u128>().prop_map(|n| Value::Uuid(uuid::Uuid::from_u128(n))),
-        "-?[0-9]{1,5}\\.[0-9]{1,3}".prop_map(Value::Decimal),
-        enum_member(),
-    ];
-    leaf.prop_recursive(2, 6, 3, |inner| proptest::collection::vec(inner, 0..3).prop_map(Value::Tuple))
+    hashable_with(true)
 }
 
-/// Any leaf value (no containers).
+/// Hashables; `refused` includes UUID and Decimal, which flujo refuses.
+pub fn hashable_with(refused: bool) -> BoxedStrategy<Value> {
+    let mut kinds: Vec<BoxedStrategy<Value>> = vec![
+        Just(Value::None).boxed(),
+        any::<bool>().prop_map(Value::Bool).boxed(),
+        any_int().prop_map(Value::Int).boxed(),
+        any_float().prop_map(Value::Float).boxed(),
+        any_text().prop_map(Value::Str).boxed(),
+        proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes).boxed(),
+        any_date().prop_map(Value::Date).boxed(),
+        any_datetime().prop_map(Value::DateTime).boxed(),
+        enum_member().boxed(),
+    ];
+    if refused {
+        kinds.push(any::<u128>().prop_map(|n| Value::Uuid(uuid::Uuid::from_u128(n))).boxed());
+        kinds.push("-?[0-9]{1,5}\\.[0-9]{1,3}".prop_map(Value::Decimal).boxed());
+    }
+    proptest::strategy::Union::new(kinds)
+        .prop_recursive(2, 6, 3, |inner| proptest::collection::vec(inner, 0..3).prop_map(Value::Tuple))
+        .boxed()
+}
+
+/// Any leaf value (no containers), `bytearray`, UUID and Decimal included.
 pub fn leaf() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        hashable(),
-        proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::ByteArray),
-        any_time().prop_map(Value::Time),
-        (any_float(), any_float()).prop_map(|(re, im)| Value::Complex(re, im)),
-        money(),
-        "[a-z_]{1,8}".prop_map(Value::Callable),
-    ]
+    leaf_with(true, Vec::new())
+}
+
+/// Leaf values; `refused` includes the kinds flujo refuses to serialize
+/// (bytearray, UUID, Decimal); `custom` adds values of the caller's types.
+pub fn leaf_with(refused: bool, custom: Vec<BoxedStrategy<Value>>) -> BoxedStrategy<Value> {
+    let mut kinds: Vec<BoxedStrategy<Value>> = vec![
+        Just(Value::None).boxed(),
+        any::<bool>().prop_map(Value::Bool).boxed(),
+        any_int().prop_map(Value::Int).boxed(),
+        any_float().prop_map(Value::Float).boxed(),
+        any_text().prop_map(Value::Str).boxed(),
+        proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes).boxed(),
+        any_date().prop_map(Value::Date).boxed(),
+        any_datetime().prop_map(Value::DateTime).boxed(),
+        any_time().prop_map(Value::Time).boxed(),
+        (any_float(), any_float()).prop_map(|(re, im)| Value::Complex(re, im)).boxed(),
+        enum_member().boxed(),
+        money().boxed(),
+        "[a-z_]{1,8}".prop_map(Value::Callable).boxed(),
+    ];
+    if refused {
+        kinds.push(proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::ByteArray).boxed());
+        kinds.push(any::<u128>().prop_map(|n| Value::Uuid(uuid::Uuid::from_u128(n))).boxed());
+        kinds.push("-?[0-9]{1,5}\\.[0-9]{1,3}".prop_map(Value::Decimal).boxed());
+    }
+    kinds.extend(custom);
+    proptest::strategy::Union::new(kinds).boxed()
 }
 
 fn str_dict(inner: impl Strategy<Value = Value>, size: usize) -> impl Strategy<Value = Dict> {
@@ -120,7 +149,20 @@ fn str_dict(inner: impl Strategy<Value = Value>, size: usize) -> impl Strategy<V
 
 /// Any value of any kind, nested a few levels.
 pub fn any_value() -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(4, 48, 5, |inner| {
+    value_with(leaf_with(true, Vec::new()), true)
+}
+
+/// Values of every kind flujo can store (no bytearray, UUID or Decimal),
+/// with the caller's custom types among the leaves.
+pub fn storable_value(custom: Vec<BoxedStrategy<Value>>) -> BoxedStrategy<Value> {
+    value_with(leaf_with(false, custom), false).boxed()
+}
+
+/// Nests `leaf` values in every container kind, a few levels deep; set
+/// elements and dict keys include UUID and Decimal when `refused`.
+pub fn value_with(leaf: BoxedStrategy<Value>, refused: bool) -> impl Strategy<Value = Value> {
+    leaf.prop_recursive(4, 48, 5, move |inner| {
+        let hashable = || hashable_with(refused);
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::List),
             proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Tuple),

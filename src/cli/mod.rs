@@ -1,5 +1,6 @@
 //! The command line: a thin layer over the library.
 
+mod conform;
 mod vectors;
 
 use std::process::ExitCode;
@@ -17,6 +18,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the conformance suite against a backend.
+    Conform(conform::ConformArgs),
     /// Check the format engine against reference vectors made by the real flujo.
     #[command(subcommand)]
     Vectors(vectors::VectorsCommand),
@@ -31,6 +34,7 @@ pub const EXIT_USAGE: u8 = 2;
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Conform(args) => args.run(),
         Command::Vectors(command) => command.run(),
     }
 }

@@ -1,0 +1,254 @@
+//! Checks gated by capabilities: concurrency, persistence and listing; and
+//! the judging of refusals.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::backends::{BackendError, ErrorKind, StateBackend};
+use crate::format::{TypeHints, fields};
+use crate::typed::to_typed_text;
+use crate::value::{Dict, Value};
+
+use super::cases::Judging;
+use super::fidelity::{Matrix, cut, judge};
+use super::state::base_state;
+use super::tracker::Tracked;
+
+/// What a check found: failures (empty when it passed) and verdicts.
+#[derive(Clone, Debug, Default)]
+pub struct CheckRun {
+    /// Why the check failed.
+    pub failures: Vec<String>,
+    /// Verdicts of everything loaded.
+    pub matrix: Matrix,
+}
+
+fn writer_state(backend: &Tracked, local: &str, writer: usize) -> Value {
+    // Payloads of different sizes make a torn write visible as a mix.
+    let context = fields([
+        ("writer", Value::from(writer as i64)),
+        ("payload", Value::Str(format!("{writer:03}-").repeat(200 + 150 * writer))),
+        ("items", Value::List((0..20).map(|i| Value::from((writer * 100 + i) as i64)).collect())),
+    ]);
+    Value::Dict(base_state(&backend.run_id(local), context, Value::from(writer as i64)))
+}
+
+/// Which of `candidates` `got` is, judged under the profile.
+fn matching(got: &Value, candidates: &[Value], judging: Judging<'_>) -> Option<usize> {
+    candidates.iter().position(|sent| judge(sent, got, judging.registry).passes(judging.profile, false))
+}
+
+/// Concurrent saves of different states to one id, with concurrent loads:
+/// every load gives one of the written states or None, never a mix.
+pub async fn concurrent_one_id(backend: &Arc<Tracked>, judging: Judging<'_>, rounds: usize) -> CheckRun {
+    const WRITERS: usize = 6;
+    const READERS: usize = 6;
+    let mut run = CheckRun::default();
+    for round in 0..rounds {
+        let local = format!("c1-{round}");
+        let states: Vec<Value> = (0..WRITERS).map(|w| writer_state(backend, &local, w)).collect();
+        let mut tasks = tokio::task::JoinSet::new();
+        for state in states.iter().cloned() {
+            let (backend, local) = (backend.clone(), local.clone());
+            tasks.spawn(async move { backend.save(&local, &state).await.map(|()| Vec::new()) });
+        }
+        for _ in 0..READERS {
+            let (backend, local) = (backend.clone(), local.clone());
+            tasks.spawn(async move {
+                let mut seen = Vec::new();
+                for _ in 0..8 {
+                    seen.push(backend.load(&local, &TypeHints::new()).await?);
+                    tokio::task::yield_now().await;
+                }
+                Ok(seen)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(loads)) => {
+                    for got in loads.into_iter().flatten() {
+                        if matching(&got, &states, judging).is_none() {
+                            run.failures.push(format!(
+                                "round {round}: a load of run id {:?} returned none of the states being written (a mix?): {}",
+                                backend.run_id(&local),
+                                cut(&to_typed_text(&got))
+                            ));
+                        }
+                    }
+                }
+                Ok(Err(e)) => run.failures.push(format!("round {round}: {e}")),
+                Err(e) => run.failures.push(format!("round {round}: a task panicked: {e}")),
+            }
+        }
+        match backend.load(&local, &TypeHints::new()).await {
+            Ok(Some(got)) if matching(&got, &states, judging).is_some() => {}
+            Ok(Some(got)) => run.failures.push(format!("round {round}: after all saves, the state is none of those written: {}", cut(&to_typed_text(&got)))),
+            Ok(None) => run.failures.push(format!("round {round}: after all saves, nothing is stored")),
+            Err(e) => run.failures.push(format!("round {round}: {e}")),
+        }
+        if let Err(e) = backend.delete(&local).await {
+            run.failures.push(format!("round {round}: delete failed: {e}"));
+        }
+        run.failures.truncate(10);
+    }
+    run
+}
+
+/// Concurrent work on many ids loses nothing.
+pub async fn concurrent_many_ids(backend: &Arc<Tracked>, judging: Judging<'_>, ids: usize) -> CheckRun {
+    let mut run = CheckRun::default();
+    let states: Vec<(String, Value)> = (0..ids)
+        .map(|i| {
+            let local = format!("cm-{i}");
+            let state = writer_state(backend, &local, i % 7);
+            (local, state)
+        })
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (local, state) in states.iter().cloned() {
+        let backend = backend.clone();
+        tasks.spawn(async move { backend.save(&local, &state).await.map_err(|e| format!("save of {local:?}: {e}")) });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        if let Some(e) = joined.map_err(|e| e.to_string()).and_then(|r| r).err() {
+            run.failures.push(e);
+        }
+    }
+    let mut loads = tokio::task::JoinSet::new();
+    for (local, state) in states.iter().cloned() {
+        let backend = backend.clone();
+        loads.spawn(async move { (backend.load(&local, &TypeHints::new()).await, local, state) });
+    }
+    while let Some(joined) = loads.join_next().await {
+        match joined {
+            Ok((Ok(Some(got)), local, sent)) => {
+                let judgement = judge(&sent, &got, judging.registry);
+                run.matrix.merge(&judgement.matrix);
+                if let Some(finding) = judgement.rejected(judging.profile).next() {
+                    run.failures.push(format!("run id {:?}: {finding}", backend.run_id(&local)));
+                }
+            }
+            Ok((Ok(None), local, _)) => run.failures.push(format!("run id {:?}: lost (load gave None)", backend.run_id(&local))),
+            Ok((Err(e), local, _)) => run.failures.push(format!("run id {:?}: {e}", backend.run_id(&local))),
+            Err(e) => run.failures.push(format!("a task panicked: {e}")),
+        }
+    }
+    for (local, _) in &states {
+        if let Err(e) = backend.delete(local).await {
+            run.failures.push(format!("delete of {local:?}: {e}"));
+        }
+    }
+    run.failures.truncate(10);
+    run
+}
+
+/// Data survives closing and reopening the backend.
+pub async fn persistence(
+    backend: &Tracked,
+    judging: Judging<'_>,
+    reopen: impl std::future::Future<Output = Result<Arc<dyn StateBackend>, BackendError>>,
+) -> CheckRun {
+    let mut run = CheckRun::default();
+    let states: Vec<(String, Value)> = (0..3)
+        .map(|i| {
+            let local = format!("p-{i}");
+            let context = fields([("survives", Value::from(i as i64)), ("text", Value::from("\u{e9}\u{0}\u{1F600}"))]);
+            let state = Value::Dict(base_state(&backend.run_id(&local), context, Value::None));
+            (local, state)
+        })
+        .collect();
+    for (local, state) in &states {
+        if let Err(e) = backend.save(local, state).await {
+            run.failures.push(format!("save of {:?}: {e}", backend.run_id(local)));
+        }
+    }
+    if let Err(e) = backend.backend().close().await {
+        run.failures.push(format!("close failed: {e}"));
+    }
+    match reopen.await {
+        Ok(fresh) => {
+            backend.replace(fresh);
+        }
+        Err(e) => {
+            run.failures.push(format!("reopening failed: {e}"));
+            return run;
+        }
+    }
+    for (local, sent) in &states {
+        match backend.load(local, &TypeHints::new()).await {
+            Ok(Some(got)) => {
+                let judgement = judge(sent, &got, judging.registry);
+                run.matrix.merge(&judgement.matrix);
+                if let Some(finding) = judgement.rejected(judging.profile).next() {
+                    run.failures.push(format!("after reopening, run id {:?}: {finding}", backend.run_id(local)));
+                }
+            }
+            Ok(None) => run.failures.push(format!("after reopening, run id {:?} is gone", backend.run_id(local))),
+            Err(e) => run.failures.push(format!("after reopening, load of {:?}: {e}", backend.run_id(local))),
+        }
+        let _ = backend.delete(local).await;
+    }
+    run
+}
+
+/// Listing agrees with what is stored.
+pub async fn listing(backend: &Tracked) -> CheckRun {
+    let mut run = CheckRun::default();
+    let locals: Vec<String> = (0..5).map(|i| format!("l-{i}")).collect();
+    for local in &locals {
+        let state = Value::Dict(base_state(&backend.run_id(local), Dict::new(), Value::None));
+        if let Err(e) = backend.save(local, &state).await {
+            run.failures.push(format!("save of {:?}: {e}", backend.run_id(local)));
+        }
+    }
+    if let Err(e) = backend.delete(&locals[1]).await {
+        run.failures.push(format!("delete: {e}"));
+    }
+    let expected: BTreeSet<String> = locals.iter().enumerate().filter(|(i, _)| *i != 1).map(|(_, l)| l.clone()).collect();
+    match backend.list().await {
+        Ok(listed) => {
+            let listed: BTreeSet<String> = listed.into_iter().filter(|l| l.starts_with("l-")).collect();
+            if listed != expected {
+                run.failures.push(format!("list gave {listed:?}, expected {expected:?}"));
+            }
+        }
+        Err(e) => run.failures.push(format!("list failed: {e}")),
+    }
+    for local in &locals {
+        let _ = backend.delete(local).await;
+    }
+    run
+}
+
+/// Values flujo refuses (UUID, Decimal, bytearray): an `unsupported`
+/// refusal is right; storing them faithfully is acceptable too; anything
+/// else (another error, or a value that comes back changed) is a failure.
+pub async fn refusals(backend: &Tracked, judging: Judging<'_>) -> CheckRun {
+    let mut run = CheckRun::default();
+    let refused = [
+        ("uuid", Value::Uuid(uuid::Uuid::from_u128(7))),
+        ("decimal", Value::Decimal("1.10".into())),
+        ("bytearray", Value::ByteArray(vec![0, 1])),
+    ];
+    for (name, value) in refused {
+        let local = format!("r-{name}");
+        let sent = Value::Dict(base_state(&backend.run_id(&local), fields([(name, value)]), Value::None));
+        match backend.save(&local, &sent).await {
+            Err(e) if e.kind == ErrorKind::Unsupported => {}
+            Err(e) => run.failures.push(format!("saving a {name} (flujo refuses it with TypeError): expected an `unsupported` refusal, got {e}")),
+            Ok(()) => match backend.load(&local, &TypeHints::new()).await {
+                Ok(Some(got)) => {
+                    let judgement = judge(&sent, &got, judging.registry);
+                    run.matrix.merge(&judgement.matrix);
+                    if let Some(finding) = judgement.findings.first() {
+                        run.failures.push(format!("a {name} was stored but did not come back as sent: {finding}"));
+                    }
+                }
+                Ok(None) => run.failures.push(format!("a {name} was stored (no refusal) but is gone")),
+                Err(e) => run.failures.push(format!("a {name} was stored, then load failed: {e}")),
+            },
+        }
+        let _ = backend.delete(&local).await;
+    }
+    run
+}

@@ -1,0 +1,297 @@
+//! The conformance suite: one suite that judges any [`StateBackend`],
+//! running only the checks its declared capabilities allow (as OpenDAL's
+//! behavior tests do), with verdicts a person can read.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use stateharness::conformance::{Suite, SuiteOptions, UrlOpener};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let options = SuiteOptions::default();
+//! let opener = Arc::new(UrlOpener::new("memory://", options.registry.clone()));
+//! let report = Suite::open(opener, options).await?.run().await;
+//! println!("{}", report.human());
+//! assert!(report.passed());
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod cases;
+pub mod checks;
+pub mod fidelity;
+pub mod properties;
+pub mod report;
+pub mod state;
+pub mod tracker;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use proptest::strategy::Strategy;
+
+use crate::backends::{BackendError, StateBackend, open_backend};
+use crate::format::{TypeRegistry, custom_value};
+
+pub use cases::{Judging, SuiteFile};
+pub use fidelity::{Matrix, Profile, Verdict};
+pub use properties::CustomType;
+pub use report::{CheckResult, Report, Status};
+
+use tracker::Tracked;
+
+/// How the suite gets (and, for the persistence check, re-gets) a backend.
+#[async_trait]
+pub trait Opener: Send + Sync {
+    /// What is being tested, for the report.
+    fn describe(&self) -> String;
+
+    /// A new handle on the backend's storage.
+    async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError>;
+}
+
+/// Opens a built-in backend by URL.
+pub struct UrlOpener {
+    url: String,
+    registry: Arc<TypeRegistry>,
+}
+
+impl UrlOpener {
+    /// An opener for `url` (see [`crate::backends`]).
+    pub fn new(url: &str, registry: Arc<TypeRegistry>) -> UrlOpener {
+        UrlOpener { url: url.to_owned(), registry }
+    }
+}
+
+#[async_trait]
+impl Opener for UrlOpener {
+    fn describe(&self) -> String {
+        self.url.clone()
+    }
+
+    async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError> {
+        open_backend(&self.url, self.registry.clone()).await.map(Arc::from)
+    }
+}
+
+/// What the suite runs and how it judges.
+#[derive(Clone, Debug)]
+pub struct SuiteOptions {
+    /// Which verdicts pass.
+    pub profile: Profile,
+    /// Extra keys added by the backend fail instead of warn.
+    pub strict: bool,
+    /// Cases per property check.
+    pub cases: u32,
+    /// Seed of the property checks (printed with every failure).
+    pub seed: u64,
+    /// Declarative case files.
+    pub suites: Vec<SuiteFile>,
+    /// Custom types mixed into states, one fidelity line each.
+    pub custom_types: Vec<CustomType>,
+    /// Types and their (de)serializers.
+    pub registry: Arc<TypeRegistry>,
+    /// Rounds of the one-id concurrency check.
+    pub concurrency_rounds: usize,
+    /// Ids in the many-ids concurrency check.
+    pub many_ids: usize,
+}
+
+impl Default for SuiteOptions {
+    /// The flujo profile, 48 cases a property, a random seed, the suites in
+    /// `suites/` (built into the binary), the standard types and `Money`.
+    fn default() -> SuiteOptions {
+        let registry = Arc::new(TypeRegistry::standard());
+        let suites = cases::EMBEDDED_SUITES
+            .iter()
+            .filter_map(|(name, text)| cases::parse_suite(name, text, &registry).ok())
+            .collect();
+        SuiteOptions {
+            profile: Profile::Flujo,
+            strict: false,
+            cases: 48,
+            seed: random_seed(),
+            suites,
+            custom_types: vec![properties::money_type()],
+            registry,
+            concurrency_rounds: 4,
+            many_ids: 64,
+        }
+    }
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    hasher.finish() % 1_000_000_000
+}
+
+impl SuiteOptions {
+    /// Registers the Rust serde type `T` as the custom type `name` and
+    /// mixes values from `strategy` into the generated states.
+    pub fn with_serde_type<T>(mut self, name: &str, strategy: impl Strategy<Value = T> + Send + Sync + 'static) -> SuiteOptions
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + 'static,
+    {
+        Arc::make_mut(&mut self.registry).register_serde::<T>(name);
+        let type_name = name.to_owned();
+        let values = strategy.prop_filter_map("serializes to a map", move |value| custom_value(&type_name, &value).ok());
+        self.custom_types.push(CustomType { name: name.to_owned(), strategy: values.sboxed() });
+        self
+    }
+
+    /// Replaces the declarative cases with the `*.json5` files of `dir`.
+    pub fn with_suites_from(mut self, dir: &std::path::Path) -> Result<SuiteOptions, String> {
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|e| e == "json5"))
+            .collect();
+        paths.sort();
+        self.suites = paths
+            .iter()
+            .map(|path| {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                cases::parse_suite(&path.display().to_string(), &text, &self.registry).map_err(|e| e.to_string())
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+}
+
+/// A suite run against one backend.
+pub struct Suite {
+    opener: Arc<dyn Opener>,
+    options: SuiteOptions,
+    tracked: Arc<Tracked>,
+}
+
+impl Suite {
+    /// Opens the backend; an error here is a configuration or connection
+    /// problem (exit status 2), not a failed check.
+    pub async fn open(opener: Arc<dyn Opener>, options: SuiteOptions) -> Result<Suite, BackendError> {
+        let backend = opener.open().await?;
+        let tracked = Arc::new(Tracked::new(backend, tracker::fresh_prefix()));
+        Ok(Suite { opener, options, tracked })
+    }
+
+    /// The etiquette wrapper, so that a Ctrl-C handler can clean up.
+    pub fn tracker(&self) -> Arc<Tracked> {
+        self.tracked.clone()
+    }
+
+    /// Runs every check the backend's capabilities allow, then deletes
+    /// everything the run wrote.
+    pub async fn run(self) -> Report {
+        let started = Instant::now();
+        let options = &self.options;
+        let capabilities = self.tracked.capabilities();
+        let mut report = Report::new(self.opener.describe(), capabilities, options, self.tracked.prefix());
+        let judging = Judging { registry: &options.registry, profile: options.profile, strict: options.strict };
+
+        for (suite_index, suite) in options.suites.iter().enumerate() {
+            for (case_index, case) in suite.cases.iter().enumerate() {
+                let timer = Instant::now();
+                let namespace = format!("s{suite_index}c{case_index}-");
+                let run = cases::run_case(case, &namespace, &self.tracked, judging).await;
+                report.matrix.merge(&run.matrix);
+                report.add_warnings(run.warnings);
+                report.push(CheckResult::from_failures("case", format!("{}: {}", suite.name, case.name), run.failures, timer, 1));
+            }
+        }
+
+        self.properties(&mut report).await;
+
+        let timer = Instant::now();
+        let run = checks::refusals(&self.tracked, judging).await;
+        report.matrix.merge(&run.matrix);
+        report.push(CheckResult::from_failures("refusals", "values flujo refuses (UUID, Decimal, bytearray) are refused as unsupported".into(), run.failures, timer, 3));
+
+        let gated = |declared: bool, capability: &str| (!declared).then(|| format!("the backend does not declare `{capability}`"));
+        let one_id = "concurrent saves and loads of one id never mix states".to_owned();
+        let many = format!("concurrent work on {} ids loses nothing", options.many_ids);
+        match gated(capabilities.concurrent, "concurrent") {
+            Some(why) => {
+                report.push(CheckResult::skipped("concurrency", one_id, why.clone()));
+                report.push(CheckResult::skipped("concurrency", many, why));
+            }
+            None => {
+                let timer = Instant::now();
+                let run = checks::concurrent_one_id(&self.tracked, judging, options.concurrency_rounds).await;
+                report.push(CheckResult::from_failures("concurrency", one_id, run.failures, timer, options.concurrency_rounds as u64));
+                let timer = Instant::now();
+                let run = checks::concurrent_many_ids(&self.tracked, judging, options.many_ids).await;
+                report.matrix.merge(&run.matrix);
+                report.push(CheckResult::from_failures("concurrency", many, run.failures, timer, options.many_ids as u64));
+            }
+        }
+
+        let survives = "data survives closing and reopening the backend".to_owned();
+        match gated(capabilities.persistent, "persistent") {
+            Some(why) => report.push(CheckResult::skipped("persistence", survives, why)),
+            None => {
+                let timer = Instant::now();
+                let run = checks::persistence(&self.tracked, judging, self.opener.open()).await;
+                report.matrix.merge(&run.matrix);
+                report.push(CheckResult::from_failures("persistence", survives, run.failures, timer, 3));
+            }
+        }
+
+        let lists = "listing agrees with what is stored".to_owned();
+        match gated(capabilities.list, "list") {
+            Some(why) => report.push(CheckResult::skipped("list", lists, why)),
+            None => {
+                let timer = Instant::now();
+                let run = checks::listing(&self.tracked).await;
+                report.push(CheckResult::from_failures("list", lists, run.failures, timer, 1));
+            }
+        }
+
+        let (deleted, errors) = self.tracked.cleanup().await;
+        report.cleanup_deleted = deleted;
+        report.add_warnings(errors.into_iter().map(|e| format!("cleanup: {e}")));
+        if let Err(e) = self.tracked.backend().close().await {
+            report.add_warnings([format!("close: {e}")]);
+        }
+        report.ops = self.tracked.ops();
+        report.seconds = started.elapsed().as_secs_f64();
+        report
+    }
+
+    async fn properties(&self, report: &mut Report) {
+        let options = &self.options;
+        let replay = format!("--seed {}", options.seed);
+        let custom: Vec<_> = options.custom_types.iter().map(|c| c.strategy.clone()).collect();
+
+        let (registry, profile, strict, cases, seed) = (options.registry.clone(), options.profile, options.strict, options.cases, options.seed);
+        let timer = Instant::now();
+        let run = properties::on_blocking_thread(self.tracked.clone(), move |backend| {
+            let judging = Judging { registry: &registry, profile, strict };
+            properties::round_trip(backend, judging, custom.into_iter().map(|s| s.boxed()).collect(), cases, seed)
+        })
+        .await;
+        report.push_property("property", "arbitrary WorkflowStates survive save then load".into(), run, timer, &replay);
+
+        let registry = options.registry.clone();
+        let timer = Instant::now();
+        let run = properties::on_blocking_thread(self.tracked.clone(), move |backend| {
+            let judging = Judging { registry: &registry, profile, strict };
+            properties::model_based(backend, judging, cases, seed.wrapping_add(1))
+        })
+        .await;
+        report.push_property("property", "random save/load/delete sequences agree with a model".into(), run, timer, &replay);
+
+        for (i, custom_type) in options.custom_types.iter().enumerate() {
+            let (registry, custom_type) = (options.registry.clone(), custom_type.clone());
+            let name = format!("{} comes back equal when loaded with its target type", custom_type.name);
+            let timer = Instant::now();
+            let run = properties::on_blocking_thread(self.tracked.clone(), move |backend| {
+                let judging = Judging { registry: &registry, profile, strict };
+                properties::custom_type(backend, judging, &custom_type, cases.div_ceil(2), seed.wrapping_add(2 + i as u64))
+            })
+            .await;
+            report.push_property("custom type", name, run, timer, &replay);
+        }
+    }
+}

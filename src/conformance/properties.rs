@@ -1,0 +1,329 @@
+//! Property checks with proptest: arbitrary WorkflowStates survive save
+//! then load; random save/load/delete sequences agree with an in-memory
+//! model (shrunk to the shortest failing sequence, printed as a ready-to-
+//! paste case for `suites/`); custom types come back equal when loaded with
+//! their target type.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use tokio::runtime::Handle;
+
+use crate::backends::ErrorKind;
+use crate::format::{TypeHints, fields, serialize};
+use crate::typed::{encode, to_typed_text};
+use crate::value::{Date, DateTime, Dict, Time, Value};
+
+use super::cases::Judging;
+use super::fidelity::{Matrix, judge};
+use super::state::{base_state, with_run_id, workflow_states};
+use super::tracker::Tracked;
+
+/// What a property check found.
+#[derive(Clone, Debug, Default)]
+pub struct PropertyRun {
+    /// The failure with its minimal counterexample, when it failed.
+    pub failure: Option<String>,
+    /// Cases run (shrinking included).
+    pub cases: u64,
+    /// Verdicts of everything loaded.
+    pub matrix: Matrix,
+    /// Warnings (extra keys).
+    pub warnings: Vec<String>,
+}
+
+/// A property's runner, seeded so that a failure can be replayed.
+fn runner(cases: u32, seed: u64) -> TestRunner {
+    let mut bytes = [0u8; 32];
+    for chunk in bytes.chunks_mut(8) {
+        chunk.copy_from_slice(&seed.to_le_bytes());
+    }
+    let config = Config { cases, failure_persistence: None, max_shrink_iters: 2048, ..Config::default() };
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+}
+
+/// Shared state of one property run, updated from inside proptest's closure.
+struct Shared<'a> {
+    judging: Judging<'a>,
+    handle: Handle,
+    counter: AtomicUsize,
+    matrix: Mutex<Matrix>,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl Shared<'_> {
+    fn next_case(&self) -> usize {
+        self.counter.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Judges a loaded state; records verdicts; fails on a rejected finding.
+    fn check_loaded(&self, what: &str, sent: &Value, got: Option<Value>) -> Result<(), TestCaseError> {
+        let Some(got) = got else {
+            return Err(TestCaseError::fail(format!("{what}: the state was lost (load gave None)")));
+        };
+        let judgement = judge(sent, &got, self.judging.registry);
+        self.matrix.lock().unwrap_or_else(|p| p.into_inner()).merge(&judgement.matrix);
+        if !judgement.extra_keys.is_empty() {
+            let note = format!("the backend added keys {:?}", judgement.extra_keys);
+            if self.judging.strict {
+                return Err(TestCaseError::fail(format!("{what}: {note}")));
+            }
+            let mut warnings = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
+            if !warnings.contains(&note) {
+                warnings.push(note);
+            }
+        }
+        let rejected: Vec<String> = judgement.rejected(self.judging.profile).map(ToString::to_string).collect();
+        if rejected.is_empty() { Ok(()) } else { Err(TestCaseError::fail(format!("{what}: {}", rejected.join("; ")))) }
+    }
+
+    fn finish(self, result: Result<(), String>, cases: u64) -> PropertyRun {
+        PropertyRun {
+            failure: result.err(),
+            cases,
+            matrix: self.matrix.into_inner().unwrap_or_else(|p| p.into_inner()),
+            warnings: self.warnings.into_inner().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+}
+
+fn shared(judging: Judging<'_>) -> Shared<'_> {
+    Shared {
+        judging,
+        handle: Handle::current(),
+        counter: AtomicUsize::new(0),
+        matrix: Mutex::new(Matrix::default()),
+        warnings: Mutex::new(Vec::new()),
+    }
+}
+
+fn outcome<T: std::fmt::Debug>(result: Result<(), TestError<T>>, describe: impl Fn(&T) -> String) -> Result<(), String> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(TestError::Fail(reason, minimal)) => Err(format!("{reason}\nminimal counterexample:\n{}", describe(&minimal))),
+        Err(TestError::Abort(reason)) => Err(format!("aborted: {reason}")),
+    }
+}
+
+/// Arbitrary WorkflowStates survive save then load.
+pub fn round_trip(backend: &Tracked, judging: Judging<'_>, custom: Vec<BoxedStrategy<Value>>, cases: u32, seed: u64) -> PropertyRun {
+    let shared = shared(judging);
+    let mut runner = runner(cases, seed);
+    let result = runner.run(&workflow_states(custom), |state| {
+        let local = format!("rt{}", shared.next_case());
+        let state = with_run_id(state, &backend.run_id(&local));
+        let saved = shared.handle.block_on(backend.save(&local, &state));
+        let outcome = match saved {
+            Ok(()) => {
+                let loaded = shared.handle.block_on(backend.load(&local, &TypeHints::new()));
+                match loaded {
+                    Ok(got) => shared.check_loaded("save then load", &state, got),
+                    Err(e) => Err(TestCaseError::fail(format!("load failed: {e}"))),
+                }
+            }
+            Err(e) if e.kind == ErrorKind::Unsupported && serialize(state.clone(), judging.registry).is_err() => Ok(()),
+            Err(e) => Err(TestCaseError::fail(format!("save failed: {e}"))),
+        };
+        let deleted = shared.handle.block_on(backend.delete(&local));
+        outcome?;
+        deleted.map_err(|e| TestCaseError::fail(format!("delete failed: {e}")))
+    });
+    let count = shared.counter.load(Ordering::Relaxed) as u64;
+    let result = outcome(result, |state| format!("state (typed JSON): {}", to_typed_text(state)));
+    shared.finish(result, count)
+}
+
+/// One operation of the model-based check, on one of three ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelOp {
+    /// Save state variant `1` under id `0`.
+    Save(usize, usize),
+    /// Load id.
+    Load(usize),
+    /// Delete id.
+    Delete(usize),
+}
+
+const MODEL_IDS: [&str; 3] = ["a", "b", "c"];
+
+fn model_op() -> impl Strategy<Value = ModelOp> {
+    prop_oneof![
+        (0..MODEL_IDS.len(), 0..3usize).prop_map(|(id, variant)| ModelOp::Save(id, variant)),
+        (0..MODEL_IDS.len()).prop_map(ModelOp::Load),
+        (0..MODEL_IDS.len()).prop_map(ModelOp::Delete),
+    ]
+}
+
+/// The three states the model-based check saves, told apart by their context.
+pub fn model_context(variant: usize) -> Dict {
+    let when = Value::DateTime(DateTime {
+        date: Date { year: 2025, month: 7, day: 1 },
+        time: Time { hour: 12, minute: 0, second: 0, micro: 0, offset: None },
+    });
+    match variant {
+        0 => fields([("variant", Value::from(0))]),
+        1 => fields([("variant", Value::from(1)), ("when", when)]),
+        _ => fields([("variant", Value::from(2)), ("text", Value::from("\u{e9}\u{0}\u{1F600}")), ("ratio", Value::from(0.1))]),
+    }
+}
+
+/// Writes a failing sequence as a case to paste into `suites/`.
+pub fn model_case_text(ops: &[ModelOp], seed: u64) -> String {
+    let mut lines = vec![
+        "{".to_owned(),
+        format!("  name: \"model-based counterexample (seed {seed})\","),
+        "  steps: [".to_owned(),
+    ];
+    let mut saved: HashMap<usize, bool> = HashMap::new();
+    for op in ops {
+        let line = match *op {
+            ModelOp::Save(id, variant) => {
+                saved.insert(id, true);
+                format!(
+                    "    {{ op: \"save\", id: \"{}\", context: {} }},",
+                    MODEL_IDS[id],
+                    to_typed_text(&encode(&Value::Dict(model_context(variant))))
+                )
+            }
+            ModelOp::Load(id) => {
+                let expect = if saved.get(&id).copied().unwrap_or(false) { "saved" } else { "none" };
+                format!("    {{ op: \"load\", id: \"{}\", expect: \"{expect}\" }},", MODEL_IDS[id])
+            }
+            ModelOp::Delete(id) => {
+                saved.insert(id, false);
+                format!("    {{ op: \"delete\", id: \"{}\" }},", MODEL_IDS[id])
+            }
+        };
+        lines.push(line);
+    }
+    lines.push("  ],".to_owned());
+    lines.push("},".to_owned());
+    lines.join("\n")
+}
+
+/// Random save/load/delete sequences over three ids agree with a model.
+pub fn model_based(backend: &Tracked, judging: Judging<'_>, cases: u32, seed: u64) -> PropertyRun {
+    let shared = shared(judging);
+    let mut runner = runner(cases, seed);
+    let result = runner.run(&proptest::collection::vec(model_op(), 1..24), |ops| {
+        let namespace = format!("m{}-", shared.next_case());
+        let mut model: HashMap<usize, Value> = HashMap::new();
+        let mut failure = None;
+        for (step, op) in ops.iter().enumerate() {
+            let at = |what: &str, id: usize| format!("step {} ({what} {:?})", step + 1, MODEL_IDS[id]);
+            let result = match *op {
+                ModelOp::Save(id, variant) => {
+                    let local = format!("{namespace}{}", MODEL_IDS[id]);
+                    let state = Value::Dict(base_state(&backend.run_id(&local), model_context(variant), Value::None));
+                    let saved = shared.handle.block_on(backend.save(&local, &state));
+                    model.insert(id, state);
+                    saved.map_err(|e| TestCaseError::fail(format!("{}: {e}", at("save", id))))
+                }
+                ModelOp::Load(id) => {
+                    let local = format!("{namespace}{}", MODEL_IDS[id]);
+                    match (shared.handle.block_on(backend.load(&local, &TypeHints::new())), model.get(&id)) {
+                        (Err(e), _) => Err(TestCaseError::fail(format!("{}: {e}", at("load", id)))),
+                        (Ok(None), None) => Ok(()),
+                        (Ok(Some(got)), None) => {
+                            Err(TestCaseError::fail(format!("{}: expected None, got {}", at("load", id), to_typed_text(&got))))
+                        }
+                        (Ok(got), Some(sent)) => shared.check_loaded(&at("load", id), sent, got),
+                    }
+                }
+                ModelOp::Delete(id) => {
+                    let local = format!("{namespace}{}", MODEL_IDS[id]);
+                    model.remove(&id);
+                    shared.handle.block_on(backend.delete(&local)).map_err(|e| TestCaseError::fail(format!("{}: {e}", at("delete", id))))
+                }
+            };
+            if let Err(e) = result {
+                failure = Some(e);
+                break;
+            }
+        }
+        for id in MODEL_IDS {
+            let _ = shared.handle.block_on(backend.delete(&format!("{namespace}{id}")));
+        }
+        failure.map_or(Ok(()), Err)
+    });
+    let count = shared.counter.load(Ordering::Relaxed) as u64;
+    let result = outcome(result, |ops| format!("paste into a suites/*.json5 file:\n{}", model_case_text(ops, seed)));
+    shared.finish(result, count)
+}
+
+/// A custom type the suite mixes into states: its name, and a strategy
+/// that makes values of it ([`Value::Custom`], registered in the registry).
+#[derive(Clone, Debug)]
+pub struct CustomType {
+    /// The type name (`Money`).
+    pub name: String,
+    /// Makes values of the type.
+    pub strategy: SBoxedStrategy<Value>,
+}
+
+/// Values of `custom` placed in a state come back equal when loaded with
+/// their target type.
+pub fn custom_type(backend: &Tracked, judging: Judging<'_>, custom: &CustomType, cases: u32, seed: u64) -> PropertyRun {
+    let shared = shared(judging);
+    let mut runner = runner(cases, seed);
+    let result = runner.run(&proptest::collection::vec(custom.strategy.clone(), 1..4), |values| {
+        let local = format!("ct{}", shared.next_case());
+        let mut context = Dict::new();
+        let mut hints = TypeHints::new();
+        for (i, value) in values.iter().enumerate() {
+            let key = format!("{}_{i}", custom.name);
+            hints.insert(format!("/pipeline_context/{key}"), custom.name.clone());
+            context.insert(Value::Str(key), value.clone());
+        }
+        let state = Value::Dict(base_state(&backend.run_id(&local), context, Value::None));
+        let what = format!("save then load with {} as the target type", custom.name);
+        let outcome = match shared.handle.block_on(backend.save(&local, &state)) {
+            Ok(()) => match shared.handle.block_on(backend.load(&local, &hints)) {
+                Ok(got) => {
+                    let exact = custom_values_exact(&got, &values, &custom.name);
+                    shared.check_loaded(&what, &state, got).and(exact.map_err(|e| TestCaseError::fail(format!("{what}: {e}"))))
+                }
+                Err(e) => Err(TestCaseError::fail(format!("load failed: {e}"))),
+            },
+            Err(e) => Err(TestCaseError::fail(format!("save failed: {e}"))),
+        };
+        let _ = shared.handle.block_on(backend.delete(&local));
+        outcome
+    });
+    let count = shared.counter.load(Ordering::Relaxed) as u64;
+    let result = outcome(result, |values| {
+        format!("values: {}", values.iter().map(to_typed_text).collect::<Vec<_>>().join(", "))
+    });
+    shared.finish(result, count)
+}
+
+/// Each custom value must come back as itself, not as its dict: with a
+/// target type, "lossy" is not good enough.
+fn custom_values_exact(got: &Option<Value>, sent: &[Value], type_name: &str) -> Result<(), String> {
+    let context = got.as_ref().and_then(Value::as_dict).and_then(|d| d.get("pipeline_context")).and_then(Value::as_dict);
+    for (i, value) in sent.iter().enumerate() {
+        let key = format!("{type_name}_{i}");
+        match context.and_then(|c| c.get(&key)) {
+            Some(back) if back == value => {}
+            Some(back) => return Err(format!("/pipeline_context/{key} came back as {}, not as the {type_name} sent ({})", to_typed_text(back), to_typed_text(value))),
+            None => return Err(format!("/pipeline_context/{key} is missing")),
+        }
+    }
+    Ok(())
+}
+
+/// The standard custom type `Money` of TYPED_JSON.md.
+pub fn money_type() -> CustomType {
+    CustomType { name: "Money".to_owned(), strategy: crate::strategy::money().sboxed() }
+}
+
+/// Shares `backend` with the blocking thread that proptest runs on.
+pub(crate) async fn on_blocking_thread<T: Send + 'static>(
+    backend: Arc<Tracked>,
+    work: impl FnOnce(&Tracked) -> T + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(move || work(&backend)).await.map_err(|e| format!("the property check panicked: {e}"))
+}

@@ -1,0 +1,352 @@
+//! The suite's results and their forms: a human summary, JSON for
+//! machines, JUnit XML for CI test results, Markdown for a CI step summary.
+
+use std::fmt::Write;
+use std::time::Instant;
+
+use quick_xml::escape::escape;
+
+use crate::backends::Capabilities;
+
+use super::SuiteOptions;
+use super::fidelity::{Matrix, Profile};
+use super::properties::PropertyRun;
+
+/// The outcome of one check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// It held.
+    Passed,
+    /// It did not; see the details.
+    Failed,
+    /// Not run, and why (a capability the backend does not declare).
+    Skipped(String),
+}
+
+/// One check's result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckResult {
+    /// `case`, `property`, `custom type`, `concurrency`, ...
+    pub group: String,
+    /// What it checks.
+    pub name: String,
+    /// The outcome.
+    pub status: Status,
+    /// Why it failed: each finding with run id, JSON path, sent and got.
+    pub details: Vec<String>,
+    /// How to replay it (`--seed N`), for property checks that failed.
+    pub replay: Option<String>,
+    /// Cases, rounds or ids it covered.
+    pub cases: u64,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+impl CheckResult {
+    /// Passed when `failures` is empty, else failed with them as details.
+    pub fn from_failures(group: &str, name: String, failures: Vec<String>, timer: Instant, cases: u64) -> CheckResult {
+        CheckResult {
+            group: group.to_owned(),
+            name,
+            status: if failures.is_empty() { Status::Passed } else { Status::Failed },
+            details: failures,
+            replay: None,
+            cases,
+            seconds: timer.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// Not run, and why.
+    pub fn skipped(group: &str, name: String, why: String) -> CheckResult {
+        CheckResult { group: group.to_owned(), name, status: Status::Skipped(why), details: Vec::new(), replay: None, cases: 0, seconds: 0.0 }
+    }
+}
+
+/// Everything a suite run found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The backend tested.
+    pub backend: String,
+    /// What it declared.
+    pub capabilities: Capabilities,
+    /// The judging profile.
+    pub profile: Profile,
+    /// Whether extra keys failed.
+    pub strict: bool,
+    /// The property seed.
+    pub seed: u64,
+    /// The run's id prefix.
+    pub prefix: String,
+    /// Every check, in the order run.
+    pub checks: Vec<CheckResult>,
+    /// Verdicts of every part of every value that came back.
+    pub matrix: Matrix,
+    /// Warnings (extra keys, cleanup problems), each once.
+    pub warnings: Vec<String>,
+    /// Backend operations sent.
+    pub ops: u64,
+    /// Wall time of the run.
+    pub seconds: f64,
+    /// Run ids deleted at the end.
+    pub cleanup_deleted: usize,
+}
+
+impl Report {
+    pub(crate) fn new(backend: String, capabilities: Capabilities, options: &SuiteOptions, prefix: &str) -> Report {
+        Report {
+            backend,
+            capabilities,
+            profile: options.profile,
+            strict: options.strict,
+            seed: options.seed,
+            prefix: prefix.to_owned(),
+            checks: Vec::new(),
+            matrix: Matrix::default(),
+            warnings: Vec::new(),
+            ops: 0,
+            seconds: 0.0,
+            cleanup_deleted: 0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, check: CheckResult) {
+        self.checks.push(check);
+    }
+
+    pub(crate) fn add_warnings(&mut self, warnings: impl IntoIterator<Item = String>) {
+        for warning in warnings {
+            if !self.warnings.contains(&warning) {
+                self.warnings.push(warning);
+            }
+        }
+    }
+
+    pub(crate) fn push_property(&mut self, group: &str, name: String, run: Result<PropertyRun, String>, timer: Instant, replay: &str) {
+        let run = run.unwrap_or_else(|panic| PropertyRun { failure: Some(panic), ..PropertyRun::default() });
+        self.matrix.merge(&run.matrix);
+        self.add_warnings(run.warnings);
+        let failed = run.failure.is_some();
+        let mut check = CheckResult::from_failures(group, name, run.failure.into_iter().collect(), timer, run.cases);
+        if failed {
+            check.replay = Some(replay.to_owned());
+        }
+        self.checks.push(check);
+    }
+
+    /// Checks with each status: (passed, failed, skipped).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let count = |f: fn(&Status) -> bool| self.checks.iter().filter(|c| f(&c.status)).count();
+        (count(|s| *s == Status::Passed), count(|s| *s == Status::Failed), count(|s| matches!(s, Status::Skipped(_))))
+    }
+
+    /// True when no check failed.
+    pub fn passed(&self) -> bool {
+        self.counts().1 == 0
+    }
+
+    /// Operations per second over the whole run.
+    pub fn ops_per_second(&self) -> f64 {
+        if self.seconds > 0.0 { self.ops as f64 / self.seconds } else { 0.0 }
+    }
+
+    fn replay_command(&self, replay: &str) -> String {
+        format!("stateharness conform --backend '{}' {replay}", self.backend)
+    }
+
+    /// The summary a person reads: one line per check, failures with their
+    /// findings and replay command, the fidelity matrix, and a last line
+    /// `N passed, M failed, K skipped`.
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let capabilities = self.capabilities.names();
+        let _ = writeln!(
+            out,
+            "stateharness conform: {} (capabilities: {}), profile {}, seed {}, run ids under {:?}",
+            self.backend,
+            if capabilities.is_empty() { "none".to_owned() } else { capabilities.join(", ") },
+            profile_name(self.profile),
+            self.seed,
+            self.prefix
+        );
+        for check in &self.checks {
+            let label = match &check.status {
+                Status::Passed => "PASS",
+                Status::Failed => "FAIL",
+                Status::Skipped(_) => "SKIP",
+            };
+            let _ = write!(out, "{label}  {:<12} {}", check.group, check.name);
+            if let Status::Skipped(why) = &check.status {
+                let _ = write!(out, " ({why})");
+            }
+            out.push('\n');
+            for detail in &check.details {
+                for line in detail.lines() {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
+            if let Some(replay) = &check.replay {
+                let _ = writeln!(out, "      replay: {}", self.replay_command(replay));
+            }
+        }
+        out.push('\n');
+        out.push_str(&self.matrix_table());
+        for warning in &self.warnings {
+            let _ = writeln!(out, "warning: {warning}");
+        }
+        let (passed, failed, skipped) = self.counts();
+        let _ = writeln!(
+            out,
+            "{} operations in {:.1} s ({:.0} ops/s); {} run ids cleaned up",
+            self.ops,
+            self.seconds,
+            self.ops_per_second(),
+            self.cleanup_deleted
+        );
+        let _ = writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped");
+        out
+    }
+
+    fn matrix_table(&self) -> String {
+        let mut out = String::from("fidelity (parts of the values that came back):\n");
+        let _ = writeln!(out, "  {:<20} {:>8} {:>8} {:>10}", "kind", "exact", "lossy", "corrupted");
+        for (kind, [exact, lossy, corrupted]) in &self.matrix.counts {
+            let _ = writeln!(out, "  {kind:<20} {exact:>8} {lossy:>8} {corrupted:>10}");
+        }
+        out
+    }
+
+    /// Machine-readable report: checks, fidelity matrix, ops/s.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (passed, failed, skipped) = self.counts();
+        let checks: Vec<serde_json::Value> = self
+            .checks
+            .iter()
+            .map(|c| {
+                let (status, skip_reason) = match &c.status {
+                    Status::Passed => ("passed", None),
+                    Status::Failed => ("failed", None),
+                    Status::Skipped(why) => ("skipped", Some(why.clone())),
+                };
+                serde_json::json!({
+                    "group": c.group, "name": c.name, "status": status, "skip_reason": skip_reason,
+                    "details": c.details, "replay": c.replay.as_ref().map(|r| self.replay_command(r)),
+                    "cases": c.cases, "seconds": c.seconds,
+                })
+            })
+            .collect();
+        let matrix: serde_json::Map<String, serde_json::Value> = self
+            .matrix
+            .counts
+            .iter()
+            .map(|(kind, [exact, lossy, corrupted])| (kind.clone(), serde_json::json!({"exact": exact, "lossy": lossy, "corrupted": corrupted})))
+            .collect();
+        serde_json::json!({
+            "backend": self.backend,
+            "capabilities": self.capabilities.names(),
+            "profile": profile_name(self.profile),
+            "strict": self.strict,
+            "seed": self.seed,
+            "prefix": self.prefix,
+            "summary": {"passed": passed, "failed": failed, "skipped": skipped},
+            "checks": checks,
+            "fidelity": matrix,
+            "warnings": self.warnings,
+            "ops": self.ops,
+            "seconds": self.seconds,
+            "ops_per_second": self.ops_per_second(),
+            "cleanup_deleted": self.cleanup_deleted,
+        })
+    }
+
+    /// JUnit XML: one test case per check.
+    pub fn junit(&self) -> String {
+        let (_, failed, skipped) = self.counts();
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let _ = writeln!(
+            out,
+            "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" skipped=\"{skipped}\" time=\"{:.3}\">",
+            escape(&format!("stateharness conform {}", self.backend)),
+            self.checks.len(),
+            self.seconds
+        );
+        for check in &self.checks {
+            let _ = write!(
+                out,
+                "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+                escape(&format!("conform.{}", check.group.replace(' ', "_"))),
+                escape(&check.name),
+                check.seconds
+            );
+            match &check.status {
+                Status::Passed => out.push_str("/>\n"),
+                Status::Skipped(why) => {
+                    let _ = writeln!(out, ">\n    <skipped message=\"{}\"/>\n  </testcase>", escape(why));
+                }
+                Status::Failed => {
+                    let first = check.details.first().map(|d| d.lines().next().unwrap_or_default()).unwrap_or_default();
+                    let mut body = check.details.join("\n");
+                    if let Some(replay) = &check.replay {
+                        let _ = write!(body, "\nreplay: {}", self.replay_command(replay));
+                    }
+                    let _ = writeln!(
+                        out,
+                        ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
+                        escape(first),
+                        escape(&xml_safe(&body))
+                    );
+                }
+            }
+        }
+        out.push_str("</testsuite>\n");
+        out
+    }
+
+    /// Markdown for a CI step summary: result, failing checks, fidelity matrix.
+    pub fn markdown(&self) -> String {
+        let (passed, failed, skipped) = self.counts();
+        let mut out = String::new();
+        let verdict = if failed == 0 { "passed" } else { "FAILED" };
+        let _ = writeln!(out, "### stateharness conform: `{}` {verdict}\n", self.backend);
+        let _ = writeln!(
+            out,
+            "{passed} passed, {failed} failed, {skipped} skipped · profile {} · seed {} · {:.0} ops/s\n",
+            profile_name(self.profile),
+            self.seed,
+            self.ops_per_second()
+        );
+        let _ = writeln!(out, "| check | result |\n| --- | --- |");
+        for check in &self.checks {
+            let result = match &check.status {
+                Status::Passed => "pass".to_owned(),
+                Status::Failed => format!("**FAIL**: {}", md_cell(check.details.first().map_or("", |d| d.lines().next().unwrap_or_default()))),
+                Status::Skipped(why) => format!("skipped ({})", md_cell(why)),
+            };
+            let _ = writeln!(out, "| {} | {result} |", md_cell(&format!("{}: {}", check.group, check.name)));
+        }
+        let _ = writeln!(out, "\n| kind | exact | lossy | corrupted |\n| --- | ---: | ---: | ---: |");
+        for (kind, [exact, lossy, corrupted]) in &self.matrix.counts {
+            let _ = writeln!(out, "| {} | {exact} | {lossy} | {corrupted} |", md_cell(kind));
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(out, "\n> warning: {}", md_cell(warning));
+        }
+        out
+    }
+}
+
+fn profile_name(profile: Profile) -> &'static str {
+    match profile {
+        Profile::Flujo => "flujo",
+        Profile::Exact => "exact",
+    }
+}
+
+fn md_cell(text: &str) -> String {
+    let cut: String = text.chars().take(300).collect();
+    cut.replace('|', "\\|").replace('\n', " ")
+}
+
+/// XML 1.0 cannot hold most control characters, even escaped.
+fn xml_safe(text: &str) -> String {
+    text.chars().map(|c| if c < ' ' && c != '\n' && c != '\t' && c != '\r' { '\u{fffd}' } else { c }).collect()
+}

@@ -1,0 +1,123 @@
+//! Etiquette: every run id the suite uses carries a prefix unique to the
+//! run, every id written is remembered, and everything is deleted at the end
+//! (also after a failure or Ctrl-C). Nothing outside the prefix is touched.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::backends::{BackendError, Capabilities, StateBackend};
+use crate::format::TypeHints;
+use crate::value::Value;
+
+/// A backend seen through the suite's etiquette.
+pub struct Tracked {
+    backend: RwLock<Arc<dyn StateBackend>>,
+    prefix: String,
+    written: Mutex<BTreeSet<String>>,
+    ops: AtomicU64,
+}
+
+/// A fresh prefix for one run of the suite: `sh-<pid>-<random hex>-`.
+pub fn fresh_prefix() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("sh-{}-{:08x}-", std::process::id(), nanos ^ rand_bits())
+}
+
+fn rand_bits() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    hasher.finish() as u32
+}
+
+impl Tracked {
+    /// Wraps `backend`; every id will start with `prefix`.
+    pub fn new(backend: Arc<dyn StateBackend>, prefix: String) -> Tracked {
+        Tracked { backend: RwLock::new(backend), prefix, written: Mutex::new(BTreeSet::new()), ops: AtomicU64::new(0) }
+    }
+
+    /// The run's prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The full run id of the suite's local id `local`.
+    pub fn run_id(&self, local: &str) -> String {
+        format!("{}{local}", self.prefix)
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Arc<dyn StateBackend> {
+        self.backend.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the backend (after a reopen); returns the old one.
+    pub fn replace(&self, backend: Arc<dyn StateBackend>) -> Arc<dyn StateBackend> {
+        std::mem::replace(&mut *self.backend.write().unwrap_or_else(|p| p.into_inner()), backend)
+    }
+
+    /// What the backend promises.
+    pub fn capabilities(&self) -> Capabilities {
+        self.backend().capabilities()
+    }
+
+    /// Operations sent to the backend so far.
+    pub fn ops(&self) -> u64 {
+        self.ops.load(Ordering::Relaxed)
+    }
+
+    fn written(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.written.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `save_state` of the local id.
+    pub async fn save(&self, local: &str, state: &Value) -> Result<(), BackendError> {
+        let run_id = self.run_id(local);
+        self.written().insert(run_id.clone());
+        self.ops.fetch_add(1, Ordering::Relaxed);
+        self.backend().save_state(&run_id, state).await
+    }
+
+    /// `load_state` of the local id.
+    pub async fn load(&self, local: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
+        self.ops.fetch_add(1, Ordering::Relaxed);
+        self.backend().load_state(&self.run_id(local), hints).await
+    }
+
+    /// `delete_state` of the local id.
+    pub async fn delete(&self, local: &str) -> Result<(), BackendError> {
+        self.ops.fetch_add(1, Ordering::Relaxed);
+        self.backend().delete_state(&self.run_id(local)).await
+    }
+
+    /// `list_states` under the run's prefix, as local ids.
+    pub async fn list(&self) -> Result<Vec<String>, BackendError> {
+        self.ops.fetch_add(1, Ordering::Relaxed);
+        let ids = self.backend().list_states(&self.prefix).await?;
+        Ok(ids.into_iter().filter_map(|id| id.strip_prefix(&self.prefix).map(str::to_owned)).collect())
+    }
+
+    /// Deletes everything the run wrote (and, with `list`, anything else
+    /// under its prefix). Returns how many ids were deleted and the errors.
+    pub async fn cleanup(&self) -> (usize, Vec<BackendError>) {
+        let backend = self.backend();
+        let mut ids: BTreeSet<String> = std::mem::take(&mut *self.written());
+        if backend.capabilities().list {
+            if let Ok(listed) = backend.list_states(&self.prefix).await {
+                ids.extend(listed.into_iter().filter(|id| id.starts_with(&self.prefix)));
+            }
+        }
+        let mut errors = Vec::new();
+        let mut deleted = 0;
+        for id in ids {
+            match backend.delete_state(&id).await {
+                Ok(()) => deleted += 1,
+                // An id the backend refused was never stored.
+                Err(e) if e.kind == crate::backends::ErrorKind::InvalidRunId => {}
+                Err(e) => errors.push(e),
+            }
+        }
+        (deleted, errors)
+    }
+}
