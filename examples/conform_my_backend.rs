@@ -1,0 +1,86 @@
+//! Running the conformance suite on your own backend type, from your own
+//! code or tests: implement `StateBackend`, give the suite an `Opener`, run.
+//!
+//! `cargo run --release --example conform_my_backend`
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use stateharness::Value;
+use stateharness::backends::{BackendError, Capabilities, StateBackend, codec};
+use stateharness::conformance::{Opener, Suite, SuiteOptions};
+use stateharness::format::{TypeHints, TypeRegistry};
+use stateharness::json::KeyOrder;
+
+/// A backend that keeps flujo's text in a map, as a Redis recipe would.
+struct TextMapBackend {
+    texts: Arc<Mutex<HashMap<String, String>>>,
+    registry: Arc<TypeRegistry>,
+}
+
+#[async_trait]
+impl StateBackend for TextMapBackend {
+    fn describe(&self) -> String {
+        "text map (example)".into()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { concurrent: true, persistent: true, list: false }
+    }
+
+    async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {
+        let text = codec::state_to_text(state, KeyOrder::Insertion, &self.registry)?;
+        self.texts.lock().unwrap().insert(run_id.to_owned(), text);
+        Ok(())
+    }
+
+    async fn load_state(&self, run_id: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
+        let text = self.texts.lock().unwrap().get(run_id).cloned();
+        text.map(|t| codec::text_to_state(&t, hints, &self.registry, run_id)).transpose()
+    }
+
+    async fn delete_state(&self, run_id: &str) -> Result<(), BackendError> {
+        self.texts.lock().unwrap().remove(run_id);
+        Ok(())
+    }
+}
+
+/// Reopening shares the map, so the persistence check sees the same data.
+struct Reopen {
+    texts: Arc<Mutex<HashMap<String, String>>>,
+    registry: Arc<TypeRegistry>,
+}
+
+#[async_trait]
+impl Opener for Reopen {
+    fn describe(&self) -> String {
+        "text map (example)".into()
+    }
+
+    async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError> {
+        Ok(Arc::new(TextMapBackend { texts: self.texts.clone(), registry: self.registry.clone() }))
+    }
+}
+
+/// Your own custom type: a serde type with a proptest strategy.
+#[derive(Debug, Serialize, Deserialize)]
+struct Invoice {
+    number: u32,
+    lines: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() {
+    let options = SuiteOptions::default().with_serde_type(
+        "Invoice",
+        (any::<u32>(), proptest::collection::vec("[a-z ]{0,12}", 0..4)).prop_map(|(number, lines)| Invoice { number, lines }),
+    );
+    let opener = Arc::new(Reopen { texts: Arc::default(), registry: options.registry.clone() });
+    let report = Suite::open(opener, options).await.expect("opens").run().await;
+    print!("{}", report.human());
+    std::process::exit(if report.passed() { 0 } else { 1 });
+}
