@@ -4,6 +4,7 @@
 //! - [`value`]: the dynamic state value, every Python kind a state holds.
 //! - [`json`]: Python-compatible JSON text (exact `json.dumps` bytes; a
 //!   reader for Python's grammar with a JSON5 fallback).
+//! - [`protocol`]: the JSON-lines protocol of external backends.
 //! - [`typed`]: typed JSON, the lossless interchange form of a value.
 //! - [`backends`]: the `StateBackend` contract and the built-in backends.
 //! - [`conformance`]: the conformance suite that judges any backend.
@@ -17,6 +18,7 @@ pub mod conformance;
 pub mod format;
 pub mod json;
 pub mod path;
+pub mod protocol;
 pub mod strategy;
 pub mod typed;
 pub mod value;

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use crate::value::{Date, DateTime, Dict, EnumBase, EnumMember, Instance, Int, Time, UtcOffset, Value};
+use crate::value::{Date, DateTime, Dict, EnumBase, EnumMember, Instance, Int, Time, UtcOffset, Value, distinct_set_elements};
 
 /// Any float, NaN, infinities, `-0.0` and subnormals included.
 pub fn any_float() -> impl Strategy<Value = f64> {
@@ -166,8 +166,8 @@ pub fn value_with(leaf: BoxedStrategy<Value>, refused: bool) -> impl Strategy<Va
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::List),
             proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Tuple),
-            proptest::collection::vec(hashable(), 0..5).prop_map(Value::Set),
-            proptest::collection::vec(hashable(), 0..5).prop_map(Value::FrozenSet),
+            proptest::collection::vec(hashable(), 0..5).prop_map(|items| Value::Set(distinct_set_elements(items))),
+            proptest::collection::vec(hashable(), 0..5).prop_map(|items| Value::FrozenSet(distinct_set_elements(items))),
             str_dict(inner.clone(), 5).prop_map(Value::Dict),
             proptest::collection::vec((hashable(), inner.clone()), 0..4).prop_map(|e| Value::Dict(e.into_iter().collect())),
             (any_int(), any_float(), proptest::collection::vec(inner.clone(), 0..3)).prop_map(|(x, y, tags)| {

@@ -1,17 +1,235 @@
-//! Temporary placeholder while the backend is written (same session).
+//! `file:///DIR`: flujo's FileBackend. One file per run, `DIR/RUN_ID.json`,
+//! holding the bytes of `json.dumps(safe_serialize(state), sort_keys=True)`
+//! (no trailing newline), replaced atomically on every save.
+//!
+//! A save killed midway leaves a hidden `.RUN_ID.json.tmp-PID-N` file
+//! behind, never a partial state file; such files are not states (they do
+//! not end in `.json`), so loads and listings ignore them.
+//!
+//! The path after `file://` is taken literally (no percent-decoding), so
+//! `file:///tmp/my states` is the directory `/tmp/my states`.
 
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::format::TypeRegistry;
+use async_trait::async_trait;
 
-use super::{BackendError, ErrorKind, StateBackend};
+use crate::format::{TypeHints, TypeRegistry};
+use crate::json::KeyOrder;
+use crate::value::Value;
 
-/// Placeholder.
-pub struct FileBackend;
+use super::codec::{state_to_text, text_to_state};
+use super::{BackendError, Capabilities, ErrorKind, StateBackend};
+
+/// The longest file name Linux (and macOS) file systems accept, in bytes.
+const MAX_FILE_NAME: usize = 255;
+
+/// What every state file's name ends with; temp files never do.
+const SUFFIX: &str = ".json";
+
+/// Makes temp file names unique within the process; the pid makes them
+/// unique across processes, and `create_new` catches anything left.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// flujo's FileBackend: `DIR/RUN_ID.json` per run.
+#[derive(Debug)]
+pub struct FileBackend {
+    dir: PathBuf,
+    registry: Arc<TypeRegistry>,
+}
 
 impl FileBackend {
-    /// Placeholder.
-    pub async fn open(url: &str, _registry: Arc<TypeRegistry>) -> Result<Box<dyn StateBackend>, BackendError> {
-        Err(BackendError::new(ErrorKind::Connection, format!("{url}: not built yet")))
+    /// Opens `file:///DIR`, creating `DIR` (and its parents) when missing.
+    ///
+    /// A URL without an absolute path, or a directory that cannot be
+    /// created, is a [`ErrorKind::Connection`] error.
+    pub async fn open(url: &str, registry: Arc<TypeRegistry>) -> Result<FileBackend, BackendError> {
+        let dir = dir_of(url)?;
+        let created = dir.clone();
+        blocking(move || fs::create_dir_all(&created))
+            .await
+            .map_err(|e| BackendError::new(ErrorKind::Connection, format!("could not open {url}: {e}")))?;
+        Ok(FileBackend { dir, registry })
+    }
+
+    /// The directory the state files are in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file that holds `run_id`'s state (after checking the id).
+    pub fn state_path(&self, run_id: &str) -> Result<PathBuf, BackendError> {
+        check_run_id(run_id)?;
+        Ok(self.dir.join(format!("{run_id}{SUFFIX}")))
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.dir.display())
+    }
+}
+
+/// The directory named by `file:///DIR` (or `file://localhost/DIR`).
+fn dir_of(url: &str) -> Result<PathBuf, BackendError> {
+    let rest = url.strip_prefix("file://").unwrap_or_default();
+    let path = if rest.starts_with('/') { Some(rest) } else { rest.strip_prefix("localhost").filter(|p| p.starts_with('/')) };
+    match path {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => Err(BackendError::new(ErrorKind::Connection, format!("could not open {url:?}: expected file:///DIR with an absolute DIR"))),
+    }
+}
+
+/// Refuses the ids flujo refuses (a path separator, `..`) and the ones no
+/// file can be named after (empty, NUL, `.`, a name over 255 bytes).
+fn check_run_id(run_id: &str) -> Result<(), BackendError> {
+    let why = if run_id.is_empty() {
+        "it is empty"
+    } else if run_id.contains('/') || run_id.contains('\\') {
+        "it contains a path separator"
+    } else if run_id.contains('\0') {
+        "it contains NUL, which no file name can hold"
+    } else if run_id == "." || run_id.contains("..") {
+        "it contains '..' or is '.'"
+    } else if run_id.len() + SUFFIX.len() > MAX_FILE_NAME {
+        "its file name RUN_ID.json would exceed 255 bytes"
+    } else {
+        return Ok(());
+    };
+    Err(BackendError::invalid_run_id(run_id, why))
+}
+
+/// A fresh temp file name in the state directory for `run_id`: hidden, and
+/// never ending in `.json`, so it can be neither another run's file nor
+/// listed. Long ids are cut (at a char boundary) to keep within 255 bytes;
+/// the pid and counter keep the name unique.
+fn temp_name(run_id: &str) -> OsString {
+    let tail = format!("{SUFFIX}.tmp-{}-{}", std::process::id(), TEMP_COUNTER.fetch_add(1, Ordering::Relaxed));
+    let mut budget = MAX_FILE_NAME - 1 - tail.len();
+    while !run_id.is_char_boundary(budget.min(run_id.len())) {
+        budget -= 1;
+    }
+    OsString::from(format!(".{}{tail}", &run_id[..budget.min(run_id.len())]))
+}
+
+/// Writes `text` to a new temp file, fsyncs it, renames it over `target`
+/// and fsyncs the directory. On failure before the rename the temp file is
+/// removed, so the target keeps its previous content.
+fn write_atomically(dir: &Path, run_id: &str, target: &Path, text: &[u8]) -> io::Result<()> {
+    let (temp, file) = loop {
+        let temp = dir.join(temp_name(run_id));
+        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+            Ok(file) => break (temp, file),
+            // Another process (pid reuse across namespaces) holds the name.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let written = write_and_sync(file, text).and_then(|()| fs::rename(&temp, target));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
+    }
+    // The new state is in place; a failure here means only that the rename
+    // may not survive a power loss, which the caller should still hear of.
+    sync_dir(dir)
+}
+
+/// Writes `text` and flushes it to the disk; the file is closed on return.
+fn write_and_sync(mut file: File, text: &[u8]) -> io::Result<()> {
+    file.write_all(text)?;
+    file.sync_all()
+}
+
+/// Makes a rename or removal in `dir` durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| Err(io::Error::other(e)))
+}
+
+#[async_trait]
+impl StateBackend for FileBackend {
+    fn describe(&self) -> String {
+        self.url()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { concurrent: true, persistent: true, list: true }
+    }
+
+    async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {
+        let target = self.state_path(run_id)?;
+        let text = state_to_text(state, KeyOrder::Sorted, &self.registry)?;
+        let (dir, id, path) = (self.dir.clone(), run_id.to_owned(), target.clone());
+        blocking(move || write_atomically(&dir, &id, &path, text.as_bytes()))
+            .await
+            .map_err(|e| BackendError::internal(format!("saving run {run_id:?} to {}", target.display()), e))
+    }
+
+    async fn load_state(&self, run_id: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
+        let path = self.state_path(run_id)?;
+        let bytes = match tokio::fs::read(&path).await {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(BackendError::internal(format!("loading run {run_id:?} from {}", path.display()), e)),
+        };
+        let origin = path.display().to_string();
+        let text = String::from_utf8(bytes).map_err(|e| BackendError::internal(format!("loading run {run_id:?} from {origin}"), e))?;
+        text_to_state(&text, hints, &self.registry, &origin).map(Some)
+    }
+
+    async fn delete_state(&self, run_id: &str) -> Result<(), BackendError> {
+        let path = self.state_path(run_id)?;
+        let (dir, file) = (self.dir.clone(), path.clone());
+        blocking(move || match fs::remove_file(&file) {
+            Ok(()) => sync_dir(&dir),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        })
+        .await
+        .map_err(|e| BackendError::internal(format!("deleting run {run_id:?} at {}", path.display()), e))
+    }
+
+    /// The ids of the `*.json` regular files whose id starts with `prefix`,
+    /// sorted. Temp files, names that are not UTF-8 and names that are not
+    /// a valid run id's file are not states and are skipped.
+    async fn list_states(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
+        let dir = self.dir.clone();
+        let prefix = prefix.to_owned();
+        blocking(move || {
+            let mut ids = Vec::new();
+            for entry in fs::read_dir(&dir)? {
+                let entry = entry?;
+                let Ok(name) = entry.file_name().into_string() else { continue };
+                let Some(id) = name.strip_suffix(SUFFIX) else { continue };
+                if id.starts_with(prefix.as_str()) && check_run_id(id).is_ok() && entry.file_type()?.is_file() {
+                    ids.push(id.to_owned());
+                }
+            }
+            ids.sort();
+            Ok(ids)
+        })
+        .await
+        .map_err(|e| BackendError::internal(format!("listing {}", self.url()), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_fit_and_never_end_in_json() {
+        for id in ["a", &"é".repeat(125), &"x".repeat(250)] {
+            let name = temp_name(id).into_string().unwrap_or_default();
+            assert!(name.len() <= MAX_FILE_NAME, "{name}");
+            assert!(name.starts_with('.') && !name.ends_with(SUFFIX), "{name}");
+        }
     }
 }

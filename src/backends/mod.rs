@@ -9,8 +9,10 @@
 //! | `sqlite:///PATH` | [`sqlite::SqliteBackend`] |
 //! | `redis://HOST:PORT/DB?prefix=P` | [`redis::RedisBackend`] |
 //! | `postgres://...` | [`postgres::PostgresBackend`] |
+//! | `exec:COMMAND` | [`exec::ExecBackend`]: any program speaking the protocol |
 
 pub mod codec;
+pub mod exec;
 pub mod file;
 pub mod memory;
 pub mod postgres;
@@ -160,6 +162,27 @@ pub trait StateBackend: Send + Sync {
     async fn close(&self) -> Result<(), BackendError> {
         Ok(())
     }
+
+    /// False once the backend can no longer answer (its process died).
+    fn is_alive(&self) -> bool {
+        true
+    }
+
+    /// Whether the backend runs as a process the harness can kill.
+    fn has_process(&self) -> bool {
+        false
+    }
+
+    /// Kills the backend's process abruptly (SIGKILL), for the
+    /// crash-atomicity check. `false` when there is no process to kill.
+    async fn crash(&self) -> Result<bool, BackendError> {
+        Ok(false)
+    }
+
+    /// Custom types the backend announced, with sample values of each.
+    fn announced_custom_types(&self) -> Vec<(String, Vec<Value>)> {
+        Vec::new()
+    }
 }
 
 /// Opens a built-in backend from its URL (see the module table).
@@ -170,13 +193,14 @@ pub async fn open_backend(url: &str, registry: Arc<TypeRegistry>) -> Result<Box<
     let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
     match scheme {
         "memory" => Ok(Box::new(memory::MemoryBackend::new(registry))),
-        "file" => file::FileBackend::open(url, registry).await,
-        "sqlite" => sqlite::SqliteBackend::open(url, registry).await,
-        "redis" | "rediss" => redis::RedisBackend::open(url, registry).await,
-        "postgres" | "postgresql" => postgres::PostgresBackend::open(url, registry).await,
+        "file" => Ok(Box::new(file::FileBackend::open(url, registry).await?)),
+        "sqlite" => Ok(Box::new(sqlite::SqliteBackend::open(url, registry).await?)),
+        "redis" | "rediss" => Ok(Box::new(redis::RedisBackend::open(url, registry).await?)),
+        "postgres" | "postgresql" => Ok(Box::new(postgres::PostgresBackend::open(url, registry).await?)),
+        "exec" => Ok(Box::new(exec::ExecBackend::open(url, registry).await?)),
         _ => Err(BackendError::new(
             ErrorKind::Connection,
-            format!("unknown backend URL {url:?}: expected memory://, file:///DIR, sqlite:///PATH, redis://HOST:PORT/DB?prefix=P or postgres://..."),
+            format!("unknown backend URL {url:?}: expected memory://, file:///DIR, sqlite:///PATH, redis://HOST:PORT/DB?prefix=P, postgres://... or exec:COMMAND"),
         )),
     }
 }

@@ -1,6 +1,7 @@
 //! The command line: a thin layer over the library.
 
 mod conform;
+mod serve;
 mod vectors;
 
 use std::process::ExitCode;
@@ -20,6 +21,8 @@ pub struct Cli {
 enum Command {
     /// Run the conformance suite against a backend.
     Conform(conform::ConformArgs),
+    /// Serve a built-in backend over the JSON-lines protocol on stdin/stdout.
+    Serve(serve::ServeArgs),
     /// Check the format engine against reference vectors made by the real flujo.
     #[command(subcommand)]
     Vectors(vectors::VectorsCommand),
@@ -35,6 +38,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Conform(args) => args.run(),
+        Command::Serve(args) => args.run(),
         Command::Vectors(command) => command.run(),
     }
 }

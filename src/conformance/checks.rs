@@ -252,3 +252,74 @@ pub async fn refusals(backend: &Tracked, judging: Judging<'_>) -> CheckRun {
     }
     run
 }
+
+/// Crash atomicity: SIGKILL the backend's process at random moments during
+/// saves of states from a few KB to several MB, restart it, load: the state
+/// must be the old one or the new one, never an error or a mix.
+pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &dyn super::Opener, rounds: usize, seed: u64) -> CheckRun {
+    const SIZES: [usize; 4] = [4 << 10, 256 << 10, 1 << 20, 4 << 20];
+    let mut run = CheckRun::default();
+    let offset = (seed % 1000) as f64 / 1000.0;
+    for round in 0..rounds {
+        let size = SIZES[round % SIZES.len()];
+        let local = format!("x-{round}");
+        let state = |tag: &str| {
+            let context = fields([("tag", Value::from(tag)), ("payload", Value::Str(tag.repeat(size / tag.len().max(1))))]);
+            Value::Dict(base_state(&backend.run_id(&local), context, Value::from(tag)))
+        };
+        let (old, new) = (state(&format!("old-{round}-")), state(&format!("new-{round}-")));
+        let started = std::time::Instant::now();
+        if let Err(e) = backend.save(&local, &old).await {
+            run.failures.push(format!("round {round}: saving the old state of run id {:?}: {e}", backend.run_id(&local)));
+            continue;
+        }
+        // Aim the kill inside the next save, which takes about as long as
+        // this one. The moments sweep 50% to 110% of that time evenly (a
+        // golden-ratio sequence, shifted by the seed), so that the write
+        // phase, late in a save, is hit whatever its share of the time.
+        let took = started.elapsed().as_secs_f64().max(0.0002);
+        let phase = (offset + round as f64 * 0.618_033_988_749_895).fract();
+        let delay = std::time::Duration::from_secs_f64(took * (0.5 + 0.6 * phase));
+        let process = backend.backend();
+        let saving = {
+            let (process, run_id, new) = (process.clone(), backend.run_id(&local), new.clone());
+            tokio::spawn(async move { process.save_state(&run_id, &new).await })
+        };
+        tokio::time::sleep(delay).await;
+        match process.crash().await {
+            Ok(true) => {}
+            Ok(false) => {
+                run.failures.push("the backend has no process to kill".into());
+                return run;
+            }
+            Err(e) => run.failures.push(format!("round {round}: SIGKILL failed: {e}")),
+        }
+        let _ = saving.await;
+        match opener.open().await {
+            Ok(fresh) => {
+                backend.replace(fresh);
+            }
+            Err(e) => {
+                run.failures.push(format!("round {round}: restarting after SIGKILL failed: {e}"));
+                return run;
+            }
+        }
+        match backend.load(&local, &TypeHints::new()).await {
+            Ok(Some(got)) => {
+                if matching(&got, &[old.clone(), new.clone()], judging).is_none() {
+                    run.failures.push(format!(
+                        "round {round} ({} KB, SIGKILL after {} µs): run id {:?} holds neither the old nor the new state: {}",
+                        size >> 10,
+                        delay.as_micros(),
+                        backend.run_id(&local),
+                        cut(&to_typed_text(&got))
+                    ));
+                }
+            }
+            Ok(None) => run.failures.push(format!("round {round} ({} KB): after SIGKILL and restart, run id {:?} is gone (the old state was lost)", size >> 10, backend.run_id(&local))),
+            Err(e) => run.failures.push(format!("round {round} ({} KB): after SIGKILL and restart, load of {:?} failed: {e}", size >> 10, backend.run_id(&local))),
+        }
+        let _ = backend.delete(&local).await;
+    }
+    run
+}

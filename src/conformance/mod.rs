@@ -95,6 +95,8 @@ pub struct SuiteOptions {
     pub concurrency_rounds: usize,
     /// Ids in the many-ids concurrency check.
     pub many_ids: usize,
+    /// Rounds of the crash-atomicity check (SIGKILL during a save).
+    pub crash_rounds: usize,
 }
 
 impl Default for SuiteOptions {
@@ -116,6 +118,7 @@ impl Default for SuiteOptions {
             registry,
             concurrency_rounds: 4,
             many_ids: 64,
+            crash_rounds: 24,
         }
     }
 }
@@ -139,6 +142,19 @@ impl SuiteOptions {
         let values = strategy.prop_filter_map("serializes to a map", move |value| custom_value(&type_name, &value).ok());
         self.custom_types.push(CustomType { name: name.to_owned(), strategy: values.sboxed() });
         self
+    }
+
+    /// Adds a custom type a backend announced (with sample values), unless
+    /// the suite already has it. Its `$custom` fields are what its
+    /// serializer returns, so the registry serializes it as those fields.
+    fn adopt_announced_type(&mut self, name: String, samples: Vec<crate::value::Value>) {
+        if samples.is_empty() || self.custom_types.iter().any(|c| c.name == name) {
+            return;
+        }
+        if !self.registry.custom_type_names().any(|n| n == name) {
+            Arc::make_mut(&mut self.registry).register_fields_type(&name);
+        }
+        self.custom_types.push(CustomType { name, strategy: proptest::sample::select(samples).sboxed() });
     }
 
     /// Replaces the declarative cases with the `*.json5` files of `dir`.
@@ -170,8 +186,11 @@ pub struct Suite {
 impl Suite {
     /// Opens the backend; an error here is a configuration or connection
     /// problem (exit status 2), not a failed check.
-    pub async fn open(opener: Arc<dyn Opener>, options: SuiteOptions) -> Result<Suite, BackendError> {
+    pub async fn open(opener: Arc<dyn Opener>, mut options: SuiteOptions) -> Result<Suite, BackendError> {
         let backend = opener.open().await?;
+        for (name, samples) in backend.announced_custom_types() {
+            options.adopt_announced_type(name, samples);
+        }
         let tracked = Arc::new(Tracked::new(backend, tracker::fresh_prefix()));
         Ok(Suite { opener, options, tracked })
     }
@@ -192,6 +211,7 @@ impl Suite {
 
         for (suite_index, suite) in options.suites.iter().enumerate() {
             for (case_index, case) in suite.cases.iter().enumerate() {
+                self.revive(&mut report, &format!("{}: {}", suite.name, case.name)).await;
                 let timer = Instant::now();
                 let namespace = format!("s{suite_index}c{case_index}-");
                 let run = cases::run_case(case, &namespace, &self.tracked, judging).await;
@@ -201,8 +221,10 @@ impl Suite {
             }
         }
 
+        self.revive(&mut report, "the declarative cases").await;
         self.properties(&mut report).await;
 
+        self.revive(&mut report, "the property checks").await;
         let timer = Instant::now();
         let run = checks::refusals(&self.tracked, judging).await;
         report.matrix.merge(&run.matrix);
@@ -217,6 +239,7 @@ impl Suite {
                 report.push(CheckResult::skipped("concurrency", many, why));
             }
             None => {
+                self.revive(&mut report, "the refusal check").await;
                 let timer = Instant::now();
                 let run = checks::concurrent_one_id(&self.tracked, judging, options.concurrency_rounds).await;
                 report.push(CheckResult::from_failures("concurrency", one_id, run.failures, timer, options.concurrency_rounds as u64));
@@ -231,6 +254,7 @@ impl Suite {
         match gated(capabilities.persistent, "persistent") {
             Some(why) => report.push(CheckResult::skipped("persistence", survives, why)),
             None => {
+                self.revive(&mut report, "the concurrency checks").await;
                 let timer = Instant::now();
                 let run = checks::persistence(&self.tracked, judging, self.opener.open()).await;
                 report.matrix.merge(&run.matrix);
@@ -238,16 +262,31 @@ impl Suite {
             }
         }
 
+        let crash = format!("SIGKILL during saves of 4 KB to 4 MB leaves the old or the new state ({} rounds)", options.crash_rounds);
+        let crash_gate = gated(capabilities.persistent, "persistent")
+            .or_else(|| (!self.tracked.backend().has_process()).then(|| "the backend is not a process (use exec:)".to_owned()));
+        match crash_gate {
+            Some(why) => report.push(CheckResult::skipped("crash", crash, why)),
+            None => {
+                self.revive(&mut report, "the persistence check").await;
+                let timer = Instant::now();
+                let run = checks::crash_atomicity(&self.tracked, judging, &*self.opener, options.crash_rounds, options.seed).await;
+                report.push(CheckResult::from_failures("crash", crash, run.failures, timer, options.crash_rounds as u64));
+            }
+        }
+
         let lists = "listing agrees with what is stored".to_owned();
         match gated(capabilities.list, "list") {
             Some(why) => report.push(CheckResult::skipped("list", lists, why)),
             None => {
+                self.revive(&mut report, "the crash check").await;
                 let timer = Instant::now();
                 let run = checks::listing(&self.tracked).await;
                 report.push(CheckResult::from_failures("list", lists, run.failures, timer, 1));
             }
         }
 
+        self.revive(&mut report, "the last check").await;
         let (deleted, errors) = self.tracked.cleanup().await;
         report.cleanup_deleted = deleted;
         report.add_warnings(errors.into_iter().map(|e| format!("cleanup: {e}")));
@@ -257,6 +296,21 @@ impl Suite {
         report.ops = self.tracked.ops();
         report.seconds = started.elapsed().as_secs_f64();
         report
+    }
+
+    /// Restarts a backend whose process died, so that one crash fails the
+    /// check it happened in rather than every check after it.
+    async fn revive(&self, report: &mut Report, after: &str) {
+        if self.tracked.backend().is_alive() {
+            return;
+        }
+        match self.opener.open().await {
+            Ok(fresh) => {
+                self.tracked.replace(fresh);
+                report.add_warnings([format!("the backend's process died during {after}; it was restarted")]);
+            }
+            Err(e) => report.add_warnings([format!("the backend's process died during {after} and could not be restarted: {e}")]),
+        }
     }
 
     async fn properties(&self, report: &mut Report) {

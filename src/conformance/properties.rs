@@ -67,13 +67,14 @@ impl Shared<'_> {
         let judgement = judge(sent, &got, self.judging.registry);
         self.matrix.lock().unwrap_or_else(|p| p.into_inner()).merge(&judgement.matrix);
         if !judgement.extra_keys.is_empty() {
-            let note = format!("the backend added keys {:?}", judgement.extra_keys);
             if self.judging.strict {
-                return Err(TestCaseError::fail(format!("{what}: {note}")));
+                return Err(TestCaseError::fail(format!("{what}: the backend added keys {:?}", judgement.extra_keys)));
             }
             let mut warnings = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
-            if !warnings.contains(&note) {
-                warnings.push(note);
+            for note in super::cases::extra_keys_warnings(&judgement.extra_keys) {
+                if !warnings.contains(&note) {
+                    warnings.push(note);
+                }
             }
         }
         let rejected: Vec<String> = judgement.rejected(self.judging.profile).map(ToString::to_string).collect();

@@ -46,8 +46,28 @@ pub fn same_dict_key(a: &Value, b: &Value) -> bool {
         (Some(Numeric::Int(n)), Some(Numeric::Float(x))) | (Some(Numeric::Float(x)), Some(Numeric::Int(n))) => {
             int_equals_float(&n, x)
         }
-        _ => a == b,
+        (Some(_), None) | (None, Some(_)) => false,
+        (None, None) => match (a, b) {
+            // Tuples and frozensets compare their elements the same way.
+            (Value::Tuple(x), Value::Tuple(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_dict_key(p, q)),
+            (Value::FrozenSet(x), Value::FrozenSet(y)) => {
+                x.len() == y.len() && x.iter().all(|p| y.iter().any(|q| same_dict_key(p, q)))
+            }
+            _ => a == b,
+        },
     }
+}
+
+/// The elements of `items` that a Python set keeps: the first of each group
+/// of equal elements ([`same_dict_key`]), in order.
+pub fn distinct_set_elements(items: Vec<Value>) -> Vec<Value> {
+    let mut kept: Vec<Value> = Vec::with_capacity(items.len());
+    for item in items {
+        if !kept.iter().any(|k| same_dict_key(k, &item)) {
+            kept.push(item);
+        }
+    }
+    kept
 }
 
 fn float_eq(a: f64, b: f64) -> bool {

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests.
 
+pub mod servers;
+
 use std::path::PathBuf;
 
 /// `../shared/oracle`, the reference vectors made by the real flujo.

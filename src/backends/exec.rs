@@ -1,0 +1,363 @@
+//! `exec:COMMAND`: any program that speaks the protocol (`../shared/
+//! PROTOCOL.md`) on stdin/stdout, in any language. The command line is
+//! split into words as a POSIX shell would (quotes respected); no shell
+//! runs it.
+//!
+//! A child that crashes, hangs, writes a line that is not a JSON response,
+//! answers an unknown id or never answers `hello` gives a clear error that
+//! names the op and shows the tail of the child's stderr, within the
+//! timeout; it never hangs the harness.
+
+use std::collections::{HashMap, VecDeque};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::oneshot;
+
+use crate::format::{TypeHints, TypeRegistry};
+use crate::protocol::{PROTOCOL_VERSION, Request, Response};
+use crate::typed::decode;
+use crate::value::Value;
+
+use super::{BackendError, Capabilities, ErrorKind, StateBackend};
+
+/// How long to wait for answers.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecTimeouts {
+    /// For the first `hello` (interpreters can be slow to start).
+    pub hello: Duration,
+    /// For every other request.
+    pub request: Duration,
+}
+
+impl Default for ExecTimeouts {
+    /// 60 s for `hello`, 30 s for the rest, as the protocol says; the
+    /// environment variable `STATEHARNESS_EXEC_TIMEOUT` (seconds) overrides
+    /// the request timeout.
+    fn default() -> ExecTimeouts {
+        let request = std::env::var("STATEHARNESS_EXEC_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|s| *s > 0.0)
+            .map_or(Duration::from_secs(30), Duration::from_secs_f64);
+        ExecTimeouts { hello: Duration::from_secs(60).max(request), request }
+    }
+}
+
+/// Lines of the child's stderr kept for error messages.
+const STDERR_TAIL: usize = 30;
+
+type Pending = HashMap<u64, oneshot::Sender<Response>>;
+
+/// The connection to one child process.
+struct Child_ {
+    child: tokio::sync::Mutex<Child>,
+    stdin: tokio::sync::Mutex<ChildStdin>,
+    pending: Mutex<Pending>,
+    /// Set once the protocol is broken; every later request fails with it.
+    broken: Mutex<Option<String>>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+    next_id: AtomicU64,
+}
+
+/// A backend run as a child process, spoken to over the protocol.
+pub struct ExecBackend {
+    command: String,
+    process: Arc<Child_>,
+    capabilities: Capabilities,
+    name: String,
+    custom_types: Vec<(String, Vec<Value>)>,
+    registry: Arc<TypeRegistry>,
+    timeouts: ExecTimeouts,
+    /// Held for each request when the backend is not `concurrent`.
+    serial: tokio::sync::Mutex<()>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Child_ {
+    fn broken(&self) -> Option<String> {
+        lock(&self.broken).clone()
+    }
+
+    /// Marks the protocol broken and fails every request in flight.
+    fn break_with(&self, why: String) {
+        let mut broken = lock(&self.broken);
+        if broken.is_none() {
+            *broken = Some(why);
+        }
+        // Dropping the senders wakes every waiting request.
+        lock(&self.pending).clear();
+    }
+
+    fn stderr_tail(&self) -> String {
+        let tail = lock(&self.stderr);
+        if tail.is_empty() {
+            "(the backend wrote nothing to stderr)".to_owned()
+        } else {
+            let lines: Vec<&str> = tail.iter().map(String::as_str).collect();
+            format!("stderr (last {} lines):\n    {}", lines.len(), lines.join("\n    "))
+        }
+    }
+}
+
+impl ExecBackend {
+    /// Opens `exec:COMMAND`.
+    pub async fn open(url: &str, registry: Arc<TypeRegistry>) -> Result<ExecBackend, BackendError> {
+        let command = url.strip_prefix("exec:").unwrap_or(url);
+        ExecBackend::spawn(command, registry, ExecTimeouts::default()).await
+    }
+
+    /// Starts `command` and says `hello`. Failing to start it, or a child
+    /// that does not answer `hello` properly, is a `connection` error.
+    pub async fn spawn(command: &str, registry: Arc<TypeRegistry>, timeouts: ExecTimeouts) -> Result<ExecBackend, BackendError> {
+        let connection = |why: String| BackendError::new(ErrorKind::Connection, format!("exec backend `{command}`: {why}"));
+        let argv = shell_words::split(command).map_err(|e| connection(format!("cannot split the command line: {e}")))?;
+        let (program, args) = argv.split_first().ok_or_else(|| connection("empty command".into()))?;
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| connection(format!("cannot start {program:?}: {e}")))?;
+        let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
+            return Err(connection("the child's pipes are missing".into()));
+        };
+        let process = Arc::new(Child_ {
+            child: tokio::sync::Mutex::new(child),
+            stdin: tokio::sync::Mutex::new(stdin),
+            pending: Mutex::new(HashMap::new()),
+            broken: Mutex::new(None),
+            stderr: Arc::new(Mutex::new(VecDeque::new())),
+            next_id: AtomicU64::new(1),
+        });
+        let tail = process.stderr.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut tail = lock(&tail);
+                if tail.len() == STDERR_TAIL {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        });
+        tokio::spawn(read_responses(process.clone(), stdout));
+
+        let mut backend = ExecBackend {
+            command: command.to_owned(),
+            process,
+            capabilities: Capabilities::default(),
+            name: command.to_owned(),
+            custom_types: Vec::new(),
+            registry,
+            timeouts,
+            serial: tokio::sync::Mutex::new(()),
+        };
+        let hello = backend.call(Request::Hello, timeouts.hello).await.map_err(|e| connection(format!("no valid answer to hello: {}", e.message)))?;
+        backend.read_hello(hello).map_err(|why| connection(format!("bad hello answer: {why}")))?;
+        Ok(backend)
+    }
+
+    fn read_hello(&mut self, hello: Value) -> Result<(), String> {
+        let hello = hello.as_dict().ok_or("the result is not an object")?;
+        match hello.get("protocol") {
+            Some(Value::Int(n)) if n.as_i64() == Some(PROTOCOL_VERSION) => {}
+            other => return Err(format!("it speaks protocol {}, this harness speaks {PROTOCOL_VERSION}", other.map_or("(none)".into(), |v| format!("{v:?}")))),
+        }
+        if let Some(name) = hello.get("name").and_then(Value::as_str) {
+            self.name = name.to_owned();
+        }
+        let names: Vec<&str> = match hello.get("capabilities") {
+            Some(Value::List(items)) => items.iter().filter_map(Value::as_str).collect(),
+            None => Vec::new(),
+            Some(_) => return Err("`capabilities` must be a list of strings".into()),
+        };
+        self.capabilities = Capabilities {
+            concurrent: names.contains(&"concurrent"),
+            persistent: names.contains(&"persistent"),
+            list: names.contains(&"list"),
+        };
+        if let Some(types) = hello.get("custom_types").and_then(Value::as_dict) {
+            for (name, spec) in types.iter() {
+                let name = name.as_str().ok_or("custom type names are strings")?.to_owned();
+                let samples = match spec.as_dict().and_then(|s| s.get("samples")) {
+                    Some(Value::List(samples)) => samples
+                        .iter()
+                        .map(|s| decode(s.clone(), &self.registry).map_err(|e| format!("custom type {name}: sample: {e}")))
+                        .collect::<Result<Vec<_>, _>>()?,
+                    _ => Vec::new(),
+                };
+                self.custom_types.push((name, samples));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a request and waits for its answer (plain JSON result).
+    async fn call(&self, request: Request, timeout: Duration) -> Result<Value, BackendError> {
+        let _serial = if self.capabilities.concurrent { None } else { Some(self.serial.lock().await) };
+        let what = match request.run_id() {
+            Some(run_id) => format!("{} of run id {run_id:?}", request.op()),
+            None => request.op().to_owned(),
+        };
+        let fail = |why: String| {
+            BackendError::new(ErrorKind::Internal, format!("exec backend `{}`: {what}: {why}\n  {}", self.command, self.process.stderr_tail()))
+        };
+        if let Some(broken) = self.process.broken() {
+            return Err(fail(broken));
+        }
+        let id = self.process.next_id.fetch_add(1, Ordering::Relaxed);
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.process.pending).insert(id, sender);
+        let mut line = request.to_line(id);
+        line.push('\n');
+        let written = {
+            let mut stdin = self.process.stdin.lock().await;
+            match stdin.write_all(line.as_bytes()).await {
+                Ok(()) => stdin.flush().await,
+                Err(e) => Err(e),
+            }
+        };
+        if let Err(e) = written {
+            lock(&self.process.pending).remove(&id);
+            self.process.break_with(format!("cannot write to the backend (has it exited?): {e}"));
+            return Err(fail(self.process.broken().unwrap_or_default()));
+        }
+        match tokio::time::timeout(timeout, receiver).await {
+            Ok(Ok(response)) => response.outcome,
+            Ok(Err(_)) => Err(fail(self.process.broken().unwrap_or_else(|| "the answer was lost".into()))),
+            Err(_) => {
+                lock(&self.process.pending).remove(&id);
+                self.process.break_with(format!("no answer within {:.0} s; the backend was killed", timeout.as_secs_f64()));
+                let _ = self.process.child.lock().await.start_kill();
+                Err(fail(self.process.broken().unwrap_or_default()))
+            }
+        }
+    }
+
+    /// The name the backend gave in `hello`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Reads the child's stdout, handing each answer to its waiting request.
+async fn read_responses(process: Arc<Child_>, stdout: tokio::process::ChildStdout) {
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next_line().await {
+            Ok(Some(line)) if line.trim().is_empty() => {}
+            Ok(Some(line)) => match Response::from_line(&line) {
+                Ok(response) => {
+                    let waiting = response.id.and_then(|id| lock(&process.pending).remove(&id));
+                    match waiting {
+                        Some(sender) => {
+                            let _ = sender.send(response);
+                        }
+                        None => {
+                            let id = response.id.map_or("null".to_owned(), |id| id.to_string());
+                            process.break_with(format!("the backend answered id {id}, which no request in flight has"));
+                        }
+                    }
+                }
+                Err(why) => {
+                    let shown: String = line.chars().take(200).collect();
+                    process.break_with(format!("the backend wrote a line that is not a protocol response ({why}): {shown:?}"));
+                }
+            },
+            Ok(None) | Err(_) => {
+                // A child may close stdout and live on: do not wait for it for long.
+                let status = {
+                    let mut child = process.child.lock().await;
+                    tokio::time::timeout(Duration::from_millis(500), child.wait()).await
+                };
+                let status = match status {
+                    Ok(Ok(status)) => format!("exited ({status})"),
+                    Ok(Err(e)) => format!("exited (status unknown: {e})"),
+                    Err(_) => "closed its stdout".to_owned(),
+                };
+                process.break_with(format!("the backend {status}"));
+                return;
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl StateBackend for ExecBackend {
+    fn describe(&self) -> String {
+        format!("exec:{}", self.command)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {
+        self.call(Request::Save { run_id: run_id.to_owned(), state: state.clone() }, self.timeouts.request).await.map(|_| ())
+    }
+
+    async fn load_state(&self, run_id: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
+        let result = self.call(Request::Load { run_id: run_id.to_owned(), types: hints.clone() }, self.timeouts.request).await?;
+        match result {
+            Value::None => Ok(None),
+            state => decode(state, &self.registry)
+                .map(Some)
+                .map_err(|e| BackendError::new(ErrorKind::Internal, format!("exec backend `{}`: load of run id {run_id:?}: the state is not typed JSON: {e}", self.command))),
+        }
+    }
+
+    async fn delete_state(&self, run_id: &str) -> Result<(), BackendError> {
+        self.call(Request::Delete { run_id: run_id.to_owned() }, self.timeouts.request).await.map(|_| ())
+    }
+
+    async fn list_states(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
+        match self.call(Request::List, self.timeouts.request).await? {
+            Value::List(ids) => Ok(ids.iter().filter_map(Value::as_str).filter(|id| id.starts_with(prefix)).map(str::to_owned).collect()),
+            other => Err(BackendError::new(ErrorKind::Internal, format!("exec backend `{}`: list: expected an array of run ids, got {}", self.command, other.type_name()))),
+        }
+    }
+
+    /// Sends `shutdown` and waits for the child to exit (killing it after 5 s).
+    async fn close(&self) -> Result<(), BackendError> {
+        let grace = Duration::from_secs(5);
+        let answered = if self.process.broken().is_none() { self.call(Request::Shutdown, grace).await.map(|_| ()) } else { Ok(()) };
+        let mut child = self.process.child.lock().await;
+        if tokio::time::timeout(grace, child.wait()).await.is_err() {
+            let _ = child.kill().await;
+        }
+        self.process.break_with("the backend was shut down".into());
+        answered
+    }
+
+    fn is_alive(&self) -> bool {
+        self.process.broken().is_none()
+    }
+
+    fn has_process(&self) -> bool {
+        true
+    }
+
+    async fn crash(&self) -> Result<bool, BackendError> {
+        let mut child = self.process.child.lock().await;
+        child.start_kill().map_err(|e| BackendError::internal(format!("exec backend `{}`: SIGKILL", self.command), e))?;
+        let _ = child.wait().await;
+        drop(child);
+        self.process.break_with("the backend was killed by the harness (crash check)".into());
+        Ok(true)
+    }
+
+    fn announced_custom_types(&self) -> Vec<(String, Vec<Value>)> {
+        self.custom_types.clone()
+    }
+}

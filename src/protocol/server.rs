@@ -1,0 +1,97 @@
+//! `stateharness serve`: any backend served over the protocol on a pair of
+//! streams (stdin/stdout), so that process-level checks (restart, SIGKILL)
+//! run against built-in backends too, and any program can use them.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::backends::{BackendError, ErrorKind, StateBackend};
+use crate::format::{TypeRegistry, fields};
+use crate::value::{Dict, Value};
+
+use super::{PROTOCOL_VERSION, Request, Response};
+
+/// Serves `backend` until `shutdown` or the end of `input`. Requests run
+/// concurrently when the backend is `concurrent`; answers are written whole,
+/// one line each. Returns after the backend is closed.
+pub async fn serve<R, W>(backend: Arc<dyn StateBackend>, registry: Arc<TypeRegistry>, input: R, mut output: W) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (answers, mut to_write) = mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        while let Some(mut line) = to_write.recv().await {
+            line.push('\n');
+            output.write_all(line.as_bytes()).await?;
+            output.flush().await?;
+        }
+        Ok::<_, std::io::Error>(())
+    });
+    let concurrent = backend.capabilities().concurrent;
+    let mut lines = input.lines();
+    let mut in_flight = tokio::task::JoinSet::new();
+    while let Some(line) = lines.next_line().await? {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (id, request) = Request::from_line(&line, &registry);
+        let request = match request {
+            Ok(request) => request,
+            Err(why) => {
+                let _ = answers.send(Response { id, outcome: Err(BackendError::new(ErrorKind::Internal, format!("bad request: {why}"))) }.to_line());
+                continue;
+            }
+        };
+        if request == Request::Shutdown {
+            while in_flight.join_next().await.is_some() {}
+            let outcome = backend.close().await.map(|()| Value::None);
+            let _ = answers.send(Response { id, outcome }.to_line());
+            break;
+        }
+        let (backend, answers) = (backend.clone(), answers.clone());
+        let work = async move {
+            let outcome = handle(&*backend, request).await;
+            let _ = answers.send(Response { id, outcome }.to_line());
+        };
+        if concurrent {
+            in_flight.spawn(work);
+        } else {
+            work.await;
+        }
+    }
+    while in_flight.join_next().await.is_some() {}
+    drop(answers);
+    writer.await.map_err(std::io::Error::other)?
+}
+
+async fn handle(backend: &dyn StateBackend, request: Request) -> Result<Value, BackendError> {
+    match request {
+        Request::Hello => Ok(hello(backend)),
+        Request::Save { run_id, state } => backend.save_state(&run_id, &state).await.map(|()| Value::None),
+        Request::Load { run_id, types } => Ok(backend.load_state(&run_id, &types).await?.unwrap_or(Value::None)),
+        Request::Delete { run_id } => backend.delete_state(&run_id).await.map(|()| Value::None),
+        Request::List => Ok(Value::List(backend.list_states("").await?.into_iter().map(Value::Str).collect())),
+        Request::Shutdown => Ok(Value::None),
+    }
+}
+
+fn hello(backend: &dyn StateBackend) -> Value {
+    let capabilities = backend.capabilities().names().into_iter().map(Value::from).collect();
+    let money = |amount: &str, currency: &str| {
+        Value::Custom(Box::new(crate::value::Instance {
+            type_name: "Money".into(),
+            fields: fields([("amount", Value::from(amount)), ("currency", Value::from(currency))]),
+        }))
+    };
+    let samples = Value::List(vec![money("12.50", "USD"), money("0.01", "JPY")]);
+    let custom_types = Dict::from_distinct(vec![(Value::from("Money"), Value::Dict(fields([("samples", samples)])))]);
+    Value::Dict(fields([
+        ("name", Value::Str(format!("stateharness serve {}", backend.describe()))),
+        ("protocol", Value::from(PROTOCOL_VERSION)),
+        ("capabilities", Value::List(capabilities)),
+        ("custom_types", Value::Dict(custom_types)),
+    ]))
+}

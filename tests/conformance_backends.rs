@@ -1,0 +1,80 @@
+//! All five built-in backends pass the conformance suite against the real
+//! servers of this machine (Redis and PostgreSQL on loopback, or the ones
+//! named by REDIS_URL / DATABASE_URL), with the flujo profile.
+
+mod common;
+
+use std::sync::Arc;
+
+use stateharness::conformance::{Report, Status, Suite, SuiteOptions, UrlOpener};
+
+async fn conform(url: &str) -> Report {
+    let options = SuiteOptions { cases: 32, seed: 2026, ..SuiteOptions::default() };
+    let opener = Arc::new(UrlOpener::new(url, options.registry.clone()));
+    Suite::open(opener, options).await.unwrap_or_else(|e| panic!("{url}: {e}")).run().await
+}
+
+fn assert_passes(report: &Report, must_run: &[&str]) {
+    assert!(report.passed(), "{}", report.human());
+    for group in must_run {
+        assert!(
+            report.checks.iter().any(|c| c.group == *group && c.status == Status::Passed),
+            "the {group} check should run and pass on {}",
+            report.backend
+        );
+    }
+    assert_eq!(report.matrix.total(stateharness::conformance::Verdict::Corrupted), 0);
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("stateharness-conform-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_passes() {
+    assert_passes(&conform("memory://").await, &["concurrency", "list"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_passes() {
+    let dir = temp_dir("file");
+    assert_passes(&conform(&format!("file://{}", dir.display())).await, &["concurrency", "persistence", "list"]);
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "the suite deletes everything it wrote: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes() {
+    let db = temp_dir("sqlite").join("state.db");
+    assert_passes(&conform(&format!("sqlite://{}", db.display())).await, &["concurrency", "persistence", "list"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_passes() {
+    let server = common::servers::redis_url().await;
+    let prefix = format!("stateharness-test-{}:", std::process::id());
+    let url = format!("{server}?prefix={prefix}");
+    assert_passes(&conform(&url).await, &["concurrency", "persistence", "list"]);
+    // Nothing is left under the test's prefix.
+    let client = redis::Client::open(server.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut connection).await.unwrap();
+    assert!(keys.is_empty(), "left behind: {keys:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes() {
+    let server = common::servers::postgres_url().await;
+    let table = format!("stateharness_conform_{}", std::process::id());
+    let separator = if server.contains('?') { '&' } else { '?' };
+    let url = format!("{server}{separator}table={table}");
+    assert_passes(&conform(&url).await, &["concurrency", "persistence", "list"]);
+    let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let rows = client.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap();
+    assert_eq!(rows.get::<_, i64>(0), 0, "the suite deletes everything it wrote");
+    client.execute(&format!("DROP TABLE {table}"), &[]).await.unwrap();
+}

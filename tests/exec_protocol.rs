@@ -1,0 +1,111 @@
+//! The `exec:` protocol end to end: built-in backends served by
+//! `stateharness serve` pass the suite through a child process, including
+//! the process-level checks (restart, SIGKILL during saves); a backend that
+//! tears its writes is caught by the crash check; a misbehaving child gives
+//! a clear failure naming the op, within the timeout, never a hang.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stateharness::backends::exec::{ExecBackend, ExecTimeouts};
+use stateharness::backends::{ErrorKind, StateBackend};
+use stateharness::conformance::{Report, Status, Suite, SuiteOptions, UrlOpener};
+use stateharness::format::{TypeHints, TypeRegistry};
+use stateharness::value::Value;
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("stateharness-exec-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn conform(url: &str, cases: u32) -> Report {
+    let options = SuiteOptions { cases, seed: 11, ..SuiteOptions::default() };
+    let opener = Arc::new(UrlOpener::new(url, options.registry.clone()));
+    Suite::open(opener, options).await.unwrap_or_else(|e| panic!("{url}: {e}")).run().await
+}
+
+fn check<'a>(report: &'a Report, group: &str) -> &'a stateharness::conformance::CheckResult {
+    report.checks.iter().find(|c| c.group == group).unwrap_or_else(|| panic!("no {group} check"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_file_and_sqlite_backends_pass_with_crash_atomicity() {
+    let bin = env!("CARGO_BIN_EXE_stateharness");
+    let files = temp_dir("file");
+    let db = temp_dir("sqlite").join("state.db");
+    for backend in [format!("file://{}", files.display()), format!("sqlite://{}", db.display())] {
+        let report = conform(&format!("exec:{bin} serve --backend {backend}"), 16).await;
+        assert!(report.passed(), "{backend}:\n{}", report.human());
+        assert_eq!(check(&report, "crash").status, Status::Passed, "{backend}");
+        assert_eq!(check(&report, "persistence").status, Status::Passed, "{backend}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_that_tears_its_writes_fails_the_crash_check() {
+    let dir = temp_dir("torn");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/protocol/torn_file_server.py");
+    let mut options = SuiteOptions { cases: 4, seed: 3, crash_rounds: 48, ..SuiteOptions::default() };
+    options.suites.clear();
+    let opener = Arc::new(UrlOpener::new(&format!("exec:python3 {script} {}", dir.display()), options.registry.clone()));
+    let report = Suite::open(opener, options).await.unwrap().run().await;
+    let crash = check(&report, "crash");
+    assert_eq!(crash.status, Status::Failed, "{}", report.human());
+    assert!(crash.details.iter().any(|d| d.contains("after SIGKILL and restart")), "{:?}", crash.details);
+    // Everything but the crash check holds: the defect is only torn writes.
+    let others: Vec<_> = report.checks.iter().filter(|c| c.status == Status::Failed && c.group != "crash").collect();
+    assert!(others.is_empty(), "{}", report.human());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_is_split_like_a_shell_and_bad_commands_are_connection_errors() {
+    let registry = Arc::new(TypeRegistry::standard());
+    let bin = env!("CARGO_BIN_EXE_stateharness");
+    let backend = ExecBackend::spawn(&format!("'{bin}' serve --backend 'memory://'"), registry.clone(), ExecTimeouts::default()).await.unwrap();
+    backend.save_state("a b", &Value::Dict(Default::default())).await.unwrap();
+    assert!(backend.load_state("a b", &TypeHints::new()).await.unwrap().is_some());
+    backend.close().await.unwrap();
+    for bad in ["", "/no/such/program", "'unbalanced"] {
+        let err = ExecBackend::spawn(bad, registry.clone(), ExecTimeouts::default()).await.err().expect("fails");
+        assert_eq!(err.kind, ErrorKind::Connection, "{bad}: {err}");
+    }
+}
+
+/// Each misbehaving mode gives a clear error, naming the op, within the timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misbehaving_children_give_clear_failures_within_the_timeout() {
+    let registry = Arc::new(TypeRegistry::standard());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/protocol/misbehaving.py");
+    let timeouts = ExecTimeouts { hello: Duration::from_secs(3), request: Duration::from_secs(2) };
+    let state = Value::Dict(Default::default());
+    for (mode, op, expect) in [
+        ("crash_on_save", "save", "exited"),
+        ("hang_on_load", "load", "no answer within 2 s"),
+        ("garbage", "save", "not a protocol response"),
+        ("unknown_id", "save", "answered id 999999"),
+    ] {
+        let started = Instant::now();
+        let backend = ExecBackend::spawn(&format!("python3 {script} {mode}"), registry.clone(), timeouts).await.unwrap();
+        let result = match op {
+            "save" => backend.save_state("run-1", &state).await.map(|_| ()),
+            _ => backend.load_state("run-1", &TypeHints::new()).await.map(|_| ()),
+        };
+        let err = result.expect_err(mode);
+        let message = err.to_string();
+        assert!(message.contains(&format!("{op} of run id \"run-1\"")) && message.contains(expect), "{mode}: {message}");
+        assert!(message.contains("stderr"), "{mode}: the stderr tail is shown: {message}");
+        assert!(started.elapsed() < Duration::from_secs(8), "{mode} took {:?}", started.elapsed());
+        // Later requests fail at once with the same cause.
+        let again = backend.delete_state("run-1").await.expect_err("still broken");
+        assert!(again.to_string().contains(expect), "{mode}: {again}");
+    }
+    for (mode, expect) in [("no_hello", "no answer within 3 s"), ("exit_immediately", "exited"), ("wrong_protocol", "protocol")] {
+        let started = Instant::now();
+        let err = ExecBackend::spawn(&format!("python3 {script} {mode}"), registry.clone(), timeouts).await.err().expect(mode);
+        assert_eq!(err.kind, ErrorKind::Connection, "{mode}: {err}");
+        assert!(err.to_string().contains("hello") && err.to_string().contains(expect), "{mode}: {err}");
+        assert!(started.elapsed() < Duration::from_secs(8), "{mode} took {:?}", started.elapsed());
+    }
+}
