@@ -37,6 +37,10 @@ pub struct ConformArgs {
     /// Cases per property check (more finds rarer bugs, takes longer).
     #[arg(long, default_value_t = 48)]
     cases: u32,
+    /// Rounds of the crash-atomicity check (exec: backends that declare
+    /// `persistent`): each kills the backend's process during a save.
+    #[arg(long, default_value_t = 24)]
+    crash_rounds: usize,
     /// Seed of the property checks; a failure prints the seed to replay it.
     #[arg(long)]
     seed: Option<u64>,
@@ -68,7 +72,13 @@ impl ConformArgs {
     }
 
     async fn run_async(self) -> ExitCode {
-        let mut options = SuiteOptions { profile: self.profile, strict: self.strict, cases: self.cases, ..SuiteOptions::default() };
+        let mut options = SuiteOptions {
+            profile: self.profile,
+            strict: self.strict,
+            cases: self.cases,
+            crash_rounds: self.crash_rounds,
+            ..SuiteOptions::default()
+        };
         if let Some(seed) = self.seed {
             options.seed = seed;
         }

@@ -297,8 +297,11 @@ pub async fn run_case(case: &Case, namespace: &str, backend: &Tracked, judging: 
     for (index, step) in case.steps.iter().enumerate() {
         let local = local_id(&step.id, namespace, prefix_len);
         let run_id = backend.run_id(&local);
-        used.push(local.clone());
-        let at = |what: &str| format!("step {} ({what} of run id {run_id:?})", index + 1);
+        if !used.contains(&local) {
+            used.push(local.clone());
+        }
+        let shown = show_run_id(&run_id);
+        let at = |what: &str| format!("step {} ({what} of run id {shown})", index + 1);
         match &step.op {
             Op::Save { context, output, fields } => {
                 let mut state = base_state(&run_id, context.clone(), output.clone());
@@ -357,11 +360,25 @@ pub async fn run_case(case: &Case, namespace: &str, backend: &Tracked, judging: 
     for local in used {
         if !refused.contains(&local) {
             if let Err(e) = backend.delete(&local).await {
-                run.failures.push(format!("cleanup: delete of run id {:?} failed: {e}", backend.run_id(&local)));
+                run.failures.push(format!("cleanup: delete of run id {} failed: {e}", show_run_id(&backend.run_id(&local))));
             }
         }
     }
     run
+}
+
+/// A run id for a message: quoted and escaped; a long one shortened to its
+/// head and tail, with its length.
+pub fn show_run_id(run_id: &str) -> String {
+    const HEAD: usize = 40;
+    let length = run_id.chars().count();
+    if length <= 2 * HEAD {
+        format!("{run_id:?}")
+    } else {
+        let head: String = run_id.chars().take(HEAD).collect();
+        let tail: String = run_id.chars().skip(length - 8).collect();
+        format!("{:?}…{:?} ({length} chars)", head, tail)
+    }
 }
 
 /// One warning per added key, however many loads showed it.

@@ -115,7 +115,11 @@ impl Tracked {
                 Ok(()) => deleted += 1,
                 // An id the backend refused was never stored.
                 Err(e) if e.kind == crate::backends::ErrorKind::InvalidRunId => {}
-                Err(e) => errors.push(e),
+                Err(e) => {
+                    let mut e = e;
+                    e.message = format!("delete of run id {}: {}", super::cases::show_run_id(&id), e.message.chars().take(300).collect::<String>());
+                    errors.push(e);
+                }
             }
         }
         (deleted, errors)
