@@ -23,9 +23,16 @@ where
 {
     let (answers, mut to_write) = mpsc::unbounded_channel::<String>();
     let writer = tokio::spawn(async move {
-        while let Some(mut line) = to_write.recv().await {
-            line.push('\n');
-            output.write_all(line.as_bytes()).await?;
+        // Write every answer that is ready, then flush once: one system
+        // call per batch rather than per answer when requests are pipelined.
+        while let Some(line) = to_write.recv().await {
+            let mut batch = line.into_bytes();
+            batch.push(b'\n');
+            while let Ok(more) = to_write.try_recv() {
+                batch.extend_from_slice(more.as_bytes());
+                batch.push(b'\n');
+            }
+            output.write_all(&batch).await?;
             output.flush().await?;
         }
         Ok::<_, std::io::Error>(())
