@@ -88,8 +88,9 @@ pub fn hashable() -> impl Strategy<Value = Value> {
     hashable_with(true)
 }
 
-/// Hashables; `refused` includes UUID and Decimal, which flujo refuses.
-pub fn hashable_with(refused: bool) -> BoxedStrategy<Value> {
+/// The hashable kinds that are not containers; `refused` adds UUID and
+/// Decimal, which flujo refuses to serialize.
+fn hashable_leaves(refused: bool) -> Vec<BoxedStrategy<Value>> {
     let mut kinds: Vec<BoxedStrategy<Value>> = vec![
         Just(Value::None).boxed(),
         any::<bool>().prop_map(Value::Bool).boxed(),
@@ -105,7 +106,12 @@ pub fn hashable_with(refused: bool) -> BoxedStrategy<Value> {
         kinds.push(any::<u128>().prop_map(|n| Value::Uuid(uuid::Uuid::from_u128(n))).boxed());
         kinds.push("-?[0-9]{1,5}\\.[0-9]{1,3}".prop_map(Value::Decimal).boxed());
     }
-    proptest::strategy::Union::new(kinds)
+    kinds
+}
+
+/// Hashables (tuples of them included); `refused` includes UUID and Decimal.
+pub fn hashable_with(refused: bool) -> BoxedStrategy<Value> {
+    proptest::strategy::Union::new(hashable_leaves(refused))
         .prop_recursive(2, 6, 3, |inner| proptest::collection::vec(inner, 0..3).prop_map(Value::Tuple))
         .boxed()
 }
@@ -118,25 +124,15 @@ pub fn leaf() -> impl Strategy<Value = Value> {
 /// Leaf values; `refused` includes the kinds flujo refuses to serialize
 /// (bytearray, UUID, Decimal); `custom` adds values of the caller's types.
 pub fn leaf_with(refused: bool, custom: Vec<BoxedStrategy<Value>>) -> BoxedStrategy<Value> {
-    let mut kinds: Vec<BoxedStrategy<Value>> = vec![
-        Just(Value::None).boxed(),
-        any::<bool>().prop_map(Value::Bool).boxed(),
-        any_int().prop_map(Value::Int).boxed(),
-        any_float().prop_map(Value::Float).boxed(),
-        any_text().prop_map(Value::Str).boxed(),
-        proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes).boxed(),
-        any_date().prop_map(Value::Date).boxed(),
-        any_datetime().prop_map(Value::DateTime).boxed(),
+    let mut kinds = hashable_leaves(refused);
+    kinds.extend([
         any_time().prop_map(Value::Time).boxed(),
         (any_float(), any_float()).prop_map(|(re, im)| Value::Complex(re, im)).boxed(),
-        enum_member().boxed(),
         money().boxed(),
         "[a-z_]{1,8}".prop_map(Value::Callable).boxed(),
-    ];
+    ]);
     if refused {
         kinds.push(proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::ByteArray).boxed());
-        kinds.push(any::<u128>().prop_map(|n| Value::Uuid(uuid::Uuid::from_u128(n))).boxed());
-        kinds.push("-?[0-9]{1,5}\\.[0-9]{1,3}".prop_map(Value::Decimal).boxed());
     }
     kinds.extend(custom);
     proptest::strategy::Union::new(kinds).boxed()

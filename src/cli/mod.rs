@@ -33,6 +33,15 @@ pub const EXIT_FAILED: u8 = 1;
 /// Exit status for unusable arguments, unreadable input or an unreachable server.
 pub const EXIT_USAGE: u8 = 2;
 
+/// A multi-threaded async runtime for the commands that talk to backends;
+/// failing to build one is a usage-level error.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
 /// Parses the arguments and runs the command.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();

@@ -25,12 +25,9 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     pub fn run(self) -> ExitCode {
-        let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        let runtime = match super::runtime() {
             Ok(runtime) => runtime,
-            Err(e) => {
-                eprintln!("error: cannot start the async runtime: {e}");
-                return ExitCode::from(EXIT_USAGE);
-            }
+            Err(code) => return code,
         };
         runtime.block_on(async {
             let registry = Arc::new(TypeRegistry::standard());

@@ -18,17 +18,16 @@ pub struct Tracked {
     ops: AtomicU64,
 }
 
-/// A fresh prefix for one run of the suite: `sh-<pid>-<random hex>-`.
+/// A fresh prefix for one run of the suite: `sh-` and 16 hex digits mixing
+/// the process id, the clock and a random seed. Its length is fixed, so
+/// the ids a suite pads to a given length look the same in every run.
 pub fn fresh_prefix() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    format!("sh-{}-{:08x}-", std::process::id(), nanos ^ rand_bits())
-}
-
-fn rand_bits() -> u32 {
     use std::hash::{BuildHasher, Hasher};
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u8(0);
-    hasher.finish() as u32
+    hasher.write_u32(std::process::id());
+    hasher.write_u128(nanos);
+    format!("sh-{:016x}-", hasher.finish())
 }
 
 impl Tracked {

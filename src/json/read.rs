@@ -514,7 +514,12 @@ impl<'a> Parser<'a> {
                 is_float = true;
             }
         }
-        let literal = &self.text[start..self.pos];
+        self.number_value(&self.text[start..self.pos], is_float)
+    }
+
+    /// The value of a scanned number literal: an exact int, or a float
+    /// (an infinity when too large, as Python's `float()` gives).
+    fn number_value(&mut self, literal: &str, is_float: bool) -> Result<Value, ReadError> {
         if is_float {
             let x: f64 = literal.parse().map_err(|_| self.error(ReadErrorKind::InvalidNumber))?;
             if x.is_infinite() {
@@ -594,16 +599,8 @@ impl Parser<'_> {
             is_float = true;
         }
         // Rust's parsers take `5.` and `.5` but not a '+' sign.
-        let literal = self.text[start..self.pos].trim_start_matches('+');
-        if is_float {
-            let x: f64 = literal.parse().map_err(|_| self.error(ReadErrorKind::InvalidNumber))?;
-            if x.is_infinite() {
-                self.notes.non_finite = true;
-            }
-            Ok(Value::Float(x))
-        } else {
-            literal.parse::<Int>().map(Value::Int).map_err(|_| self.error(ReadErrorKind::InvalidNumber))
-        }
+        let text = self.text;
+        self.number_value(text[start..self.pos].trim_start_matches('+'), is_float)
     }
 }
 

@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests.
 
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
 pub mod servers;
 
 use std::path::PathBuf;
