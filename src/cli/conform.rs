@@ -101,10 +101,13 @@ impl ConformArgs {
             report = suite.run() => report,
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("interrupted: deleting what this run wrote under {:?}", tracker.prefix());
-                let (deleted, errors) = tracker.cleanup().await;
+                let (deleted, errors) = tracker.interrupt_and_cleanup().await;
                 eprintln!("deleted {deleted} run ids");
                 for e in errors {
                     eprintln!("cleanup: {e}");
+                }
+                if let Err(e) = tracker.backend().close().await {
+                    eprintln!("close: {e}");
                 }
                 return ExitCode::from(130);
             }

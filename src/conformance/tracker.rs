@@ -3,7 +3,7 @@
 //! (also after a failure or Ctrl-C). Nothing outside the prefix is touched.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::backends::{BackendError, Capabilities, StateBackend};
@@ -16,6 +16,19 @@ pub struct Tracked {
     prefix: String,
     written: Mutex<BTreeSet<String>>,
     ops: AtomicU64,
+    /// Set on interruption: no new operation starts.
+    stopped: AtomicBool,
+    /// Operations under way, so that cleanup can wait for them.
+    in_flight: AtomicUsize,
+}
+
+/// Counts an operation as under way until it ends or is dropped.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A fresh prefix for one run of the suite: `sh-` and 16 hex digits mixing
@@ -33,7 +46,14 @@ pub fn fresh_prefix() -> String {
 impl Tracked {
     /// Wraps `backend`; every id will start with `prefix`.
     pub fn new(backend: Arc<dyn StateBackend>, prefix: String) -> Tracked {
-        Tracked { backend: RwLock::new(backend), prefix, written: Mutex::new(BTreeSet::new()), ops: AtomicU64::new(0) }
+        Tracked {
+            backend: RwLock::new(backend),
+            prefix,
+            written: Mutex::new(BTreeSet::new()),
+            ops: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+        }
     }
 
     /// The run's prefix.
@@ -70,31 +90,53 @@ impl Tracked {
         self.written.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Starts an operation, unless the run was interrupted.
+    fn start(&self) -> Result<InFlight<'_>, BackendError> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let guard = InFlight(&self.in_flight);
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(BackendError::new(crate::backends::ErrorKind::Internal, "the run was interrupted"));
+        }
+        self.ops.fetch_add(1, Ordering::Relaxed);
+        Ok(guard)
+    }
+
     /// `save_state` of the local id.
     pub async fn save(&self, local: &str, state: &Value) -> Result<(), BackendError> {
+        let _running = self.start()?;
         let run_id = self.run_id(local);
         self.written().insert(run_id.clone());
-        self.ops.fetch_add(1, Ordering::Relaxed);
         self.backend().save_state(&run_id, state).await
     }
 
     /// `load_state` of the local id.
     pub async fn load(&self, local: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
-        self.ops.fetch_add(1, Ordering::Relaxed);
+        let _running = self.start()?;
         self.backend().load_state(&self.run_id(local), hints).await
     }
 
     /// `delete_state` of the local id.
     pub async fn delete(&self, local: &str) -> Result<(), BackendError> {
-        self.ops.fetch_add(1, Ordering::Relaxed);
+        let _running = self.start()?;
         self.backend().delete_state(&self.run_id(local)).await
     }
 
     /// `list_states` under the run's prefix, as local ids.
     pub async fn list(&self) -> Result<Vec<String>, BackendError> {
-        self.ops.fetch_add(1, Ordering::Relaxed);
+        let _running = self.start()?;
         let ids = self.backend().list_states(&self.prefix).await?;
         Ok(ids.into_iter().filter_map(|id| id.strip_prefix(&self.prefix).map(str::to_owned)).collect())
+    }
+
+    /// On Ctrl-C: stops new operations, waits (up to 30 s) for those under
+    /// way, which may run on other threads, then cleans up.
+    pub async fn interrupt_and_cleanup(&self) -> (usize, Vec<BackendError>) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.in_flight.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        self.cleanup().await
     }
 
     /// Deletes everything the run wrote (and, with `list`, anything else

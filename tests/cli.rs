@@ -1,0 +1,54 @@
+//! The command line as a user runs it: exit statuses, the closing line,
+//! and Ctrl-C cleaning up what a run wrote.
+
+use std::process::Command;
+use std::time::Duration;
+
+fn stateharness() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stateharness"))
+}
+
+#[test]
+fn conform_exit_statuses() {
+    let ok = stateharness().args(["conform", "--backend", "memory://", "--cases", "8"]).output().unwrap();
+    assert_eq!(ok.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(stdout.trim_end().lines().last().unwrap().ends_with("0 failed, 2 skipped"), "{stdout}");
+
+    let unreachable = stateharness().args(["conform", "--backend", "redis://127.0.0.1:1/0"]).output().unwrap();
+    assert_eq!(unreachable.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("could not connect to redis://127.0.0.1:1/0"));
+}
+
+#[test]
+fn vectors_verify_closes_with_the_counts() {
+    let oracle = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/oracle/values.jsonl");
+    let output = stateharness().args(["vectors", "verify", oracle]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.trim_end().lines().last(), Some("1589 passed, 0 failed, 1 skipped"));
+    let missing = stateharness().args(["vectors", "verify", "/no/such/file.jsonl"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn ctrl_c_deletes_everything_the_run_wrote() {
+    let dir = std::env::temp_dir().join(format!("stateharness-cli-sigint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = stateharness()
+        .args(["conform", "--backend", &format!("file://{}", dir.display()), "--cases", "100000"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt while the property checks are writing.
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("interrupted: deleting what this run wrote"));
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
