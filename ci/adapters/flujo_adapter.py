@@ -376,17 +376,22 @@ class OrderedSet(set):
     def __init__(self, items=()):
         items = list(items)
         super().__init__(items)
-        order, seen = [], set()
-        for item in items:
-            if item not in seen:
-                seen.add(item)
-                order.append(item)
-        self._order = order
+        self._order = _first_occurrences(items)
 
     def __iter__(self):
         if len(self._order) != len(self) or any(item not in self for item in self._order):
             return super().__iter__()  # changed since it was built: the plain order
         return iter(self._order)
+
+
+def _first_occurrences(items):
+    """The distinct items in order of first appearance (set equality)."""
+    order, seen = [], set()
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            order.append(item)
+    return order
 
 
 class OrderedFrozenSet(frozenset):
@@ -395,12 +400,7 @@ class OrderedFrozenSet(frozenset):
     def __new__(cls, items=()):
         items = list(items)
         self = super().__new__(cls, items)
-        order, seen = [], set()
-        for item in items:
-            if item not in seen:
-                seen.add(item)
-                order.append(item)
-        self._order = order
+        self._order = _first_occurrences(items)
         return self
 
     def __iter__(self):

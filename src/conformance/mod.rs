@@ -211,7 +211,7 @@ impl Suite {
 
         for (suite_index, suite) in options.suites.iter().enumerate() {
             for (case_index, case) in suite.cases.iter().enumerate() {
-                self.revive(&mut report, &format!("{}: {}", suite.name, case.name)).await;
+                self.revive(&mut report).await;
                 let timer = Instant::now();
                 let namespace = format!("s{suite_index}c{case_index}-");
                 let run = cases::run_case(case, &namespace, &self.tracked, judging).await;
@@ -221,10 +221,10 @@ impl Suite {
             }
         }
 
-        self.revive(&mut report, "the declarative cases").await;
+        self.revive(&mut report).await;
         self.properties(&mut report).await;
 
-        self.revive(&mut report, "the property checks").await;
+        self.revive(&mut report).await;
         let timer = Instant::now();
         let run = checks::refusals(&self.tracked, judging).await;
         report.matrix.merge(&run.matrix);
@@ -239,7 +239,7 @@ impl Suite {
                 report.push(CheckResult::skipped("concurrency", many, why));
             }
             None => {
-                self.revive(&mut report, "the refusal check").await;
+                self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::concurrent_one_id(&self.tracked, judging, options.concurrency_rounds).await;
                 report.push(CheckResult::from_failures("concurrency", one_id, run.failures, timer, options.concurrency_rounds as u64));
@@ -254,7 +254,7 @@ impl Suite {
         match gated(capabilities.persistent, "persistent") {
             Some(why) => report.push(CheckResult::skipped("persistence", survives, why)),
             None => {
-                self.revive(&mut report, "the concurrency checks").await;
+                self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::persistence(&self.tracked, judging, self.opener.open()).await;
                 report.matrix.merge(&run.matrix);
@@ -268,7 +268,7 @@ impl Suite {
         match crash_gate {
             Some(why) => report.push(CheckResult::skipped("crash", crash, why)),
             None => {
-                self.revive(&mut report, "the persistence check").await;
+                self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::crash_atomicity(&self.tracked, judging, &*self.opener, options.crash_rounds, options.seed).await;
                 report.push(CheckResult::from_failures("crash", crash, run.failures, timer, options.crash_rounds as u64));
@@ -279,14 +279,14 @@ impl Suite {
         match gated(capabilities.list, "list") {
             Some(why) => report.push(CheckResult::skipped("list", lists, why)),
             None => {
-                self.revive(&mut report, "the crash check").await;
+                self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::listing(&self.tracked).await;
                 report.push(CheckResult::from_failures("list", lists, run.failures, timer, 1));
             }
         }
 
-        self.revive(&mut report, "the last check").await;
+        self.revive(&mut report).await;
         let (deleted, errors) = self.tracked.cleanup().await;
         report.cleanup_deleted = deleted;
         report.add_warnings(errors.into_iter().map(|e| format!("cleanup: {e}")));
@@ -300,10 +300,11 @@ impl Suite {
 
     /// Restarts a backend whose process died, so that one crash fails the
     /// check it happened in rather than every check after it.
-    async fn revive(&self, report: &mut Report, after: &str) {
+    async fn revive(&self, report: &mut Report) {
         if self.tracked.backend().is_alive() {
             return;
         }
+        let after = report.checks.last().map_or_else(|| "the first check".to_owned(), |c| format!("{}: {}", c.group, c.name));
         match self.opener.open().await {
             Ok(fresh) => {
                 self.tracked.replace(fresh);
