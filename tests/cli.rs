@@ -35,7 +35,7 @@ fn vectors_verify_closes_with_the_counts() {
 fn ctrl_c_deletes_everything_the_run_wrote() {
     let dir = std::env::temp_dir().join(format!("stateharness-cli-sigint-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut child = stateharness()
+    let child = stateharness()
         .args(["conform", "--backend", &format!("file://{}", dir.display()), "--cases", "100000"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -26,13 +26,6 @@ fn assert_passes(report: &Report, must_run: &[&str]) {
     assert_eq!(report.matrix.total(stateharness::conformance::Verdict::Corrupted), 0);
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("stateharness-conform-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_passes() {
     assert_passes(&conform("memory://").await, &["concurrency", "list"]);
@@ -40,7 +33,7 @@ async fn memory_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_passes() {
-    let dir = temp_dir("file");
+    let dir = common::scratch_dir("conform", "file");
     assert_passes(&conform(&format!("file://{}", dir.display())).await, &["concurrency", "persistence", "list"]);
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert!(left.is_empty(), "the suite deletes everything it wrote: {left:?}");
@@ -48,7 +41,7 @@ async fn file_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_passes() {
-    let db = temp_dir("sqlite").join("state.db");
+    let db = common::scratch_dir("conform", "sqlite").join("state.db");
     assert_passes(&conform(&format!("sqlite://{}", db.display())).await, &["concurrency", "persistence", "list"]);
 }
 

@@ -12,29 +12,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 
 use stateharness::conformance::{Report, Status, Suite, SuiteOptions, UrlOpener, Verdict};
-
-fn flujo_python() -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/flujo-venv.sh");
-    let output = Command::new("bash").arg(script).output().expect("runs ci/flujo-venv.sh");
-    assert!(output.status.success(), "ci/flujo-venv.sh failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).lines().last().expect("the venv's python").trim().to_owned()
-}
-
-fn scratch_root() -> PathBuf {
-    std::env::temp_dir().join(format!("stateharness-flujo-{}", std::process::id()))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = scratch_root().join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 async fn conform(command: String) -> Report {
     let options = SuiteOptions { cases: 16, seed: 4035, crash_rounds: 8, ..SuiteOptions::default() };
@@ -108,10 +88,10 @@ const END: &str = "<!-- flujo-fidelity:end -->";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flujo_backends_through_the_adapter() {
-    let python = flujo_python();
+    let python = common::flujo_python();
     let adapter = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/adapters/flujo_adapter.py");
-    let files = scratch("files");
-    let db = scratch("sqlite").join("flujo.db");
+    let files = common::scratch_dir("flujo", "files");
+    let db = common::scratch_dir("flujo", "sqlite").join("flujo.db");
     let redis = common::servers::redis_url().await;
     let backends = [
         ("InMemoryBackend", format!("{python} {adapter} flujo.state.backends.memory:InMemoryBackend --capabilities concurrent")),
@@ -135,11 +115,11 @@ async fn flujo_backends_through_the_adapter() {
         let report = conform(command).await;
         let snapshot = format!("flujo_{}", name.to_lowercase().replace(' ', "_"));
         insta::with_settings!({ snapshot_path => "../fixtures/snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
-            insta::assert_snapshot!(snapshot, verdicts(&report, &scratch_root().display().to_string()));
+            insta::assert_snapshot!(snapshot, verdicts(&report, &common::scratch_root("flujo").display().to_string()));
         });
         reports.push((name, report));
     }
-    let _ = std::fs::remove_dir_all(scratch_root());
+    let _ = std::fs::remove_dir_all(common::scratch_root("flujo"));
     let table = fidelity_table(&reports);
     let readme_path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
     let readme = std::fs::read_to_string(readme_path).unwrap();

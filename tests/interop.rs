@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
 
 use stateharness::backends::exec::{ExecBackend, ExecTimeouts};
@@ -14,19 +13,6 @@ use stateharness::backends::{StateBackend, open_backend};
 use stateharness::format::{TypeHints, TypeRegistry};
 use stateharness::typed::from_typed_text;
 use stateharness::value::Value;
-
-fn flujo_python() -> String {
-    let output = Command::new("bash").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/ci/flujo-venv.sh")).output().expect("runs ci/flujo-venv.sh");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).lines().last().unwrap().trim().to_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("stateharness-interop-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// WorkflowStates with every kind both sides store.
 fn states(registry: &TypeRegistry) -> Vec<(String, Value)> {
@@ -78,10 +64,10 @@ fn file_bytes(dir: &Path, run_id: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_backends_write_the_same_bytes_and_read_each_other() {
-    let python = flujo_python();
+    let python = common::flujo_python();
     let registry = Arc::new(TypeRegistry::standard());
     let states = states(&registry);
-    let (rust_dir, flujo_dir) = (scratch("file-rust"), scratch("file-flujo"));
+    let (rust_dir, flujo_dir) = (common::scratch_dir("interop", "file-rust"), common::scratch_dir("interop", "file-flujo"));
     let rust = open_backend(&format!("file://{}", rust_dir.display()), registry.clone()).await.unwrap();
     let flujo_files = flujo(&python, "flujo.state.backends.file:FileBackend", &format!("{{\"path\": \"{}\"}}", flujo_dir.display()), &registry).await;
     save_all(&*rust, &states).await;
@@ -109,10 +95,10 @@ fn rows(db: &Path) -> Vec<Vec<String>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_backends_write_the_same_rows_and_read_each_other() {
-    let python = flujo_python();
+    let python = common::flujo_python();
     let registry = Arc::new(TypeRegistry::standard());
     let states = states(&registry);
-    let (rust_db, flujo_db) = (scratch("sqlite-rust").join("s.db"), scratch("sqlite-flujo").join("s.db"));
+    let (rust_db, flujo_db) = (common::scratch_dir("interop", "sqlite-rust").join("s.db"), common::scratch_dir("interop", "sqlite-flujo").join("s.db"));
     let rust = open_backend(&format!("sqlite://{}", rust_db.display()), registry.clone()).await.unwrap();
     let flujo_sqlite = flujo(&python, "flujo.state.backends.sqlite:SQLiteBackend", &format!("{{\"db_path\": \"{}\"}}", flujo_db.display()), &registry).await;
     save_all(&*rust, &states).await;
@@ -127,7 +113,7 @@ async fn sqlite_backends_write_the_same_rows_and_read_each_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_recipe_keys_hold_the_same_text_and_read_each_other() {
-    let python = flujo_python();
+    let python = common::flujo_python();
     let registry = Arc::new(TypeRegistry::standard());
     let server = common::servers::redis_url().await;
     // Two key spaces: the Rust backend's prefix, and flujo's keys as is.

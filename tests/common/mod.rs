@@ -16,3 +16,25 @@ pub fn oracle_dir() -> PathBuf {
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
+
+/// A fresh, empty directory for one test: `<tmp>/stateharness-<test>-<pid>/<name>`.
+pub fn scratch_dir(test: &str, name: &str) -> PathBuf {
+    let dir = scratch_root(test).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creates a scratch directory");
+    dir
+}
+
+/// The parent of a test's scratch directories (to remove or redact).
+pub fn scratch_root(test: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("stateharness-{test}-{}", std::process::id()))
+}
+
+/// The python of the virtual environment with flujo 0.4.35, made (once) by
+/// `ci/flujo-venv.sh`.
+pub fn flujo_python() -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/flujo-venv.sh");
+    let output = std::process::Command::new("bash").arg(script).output().expect("runs ci/flujo-venv.sh");
+    assert!(output.status.success(), "ci/flujo-venv.sh failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).lines().last().expect("the venv's python").trim().to_owned()
+}
