@@ -4,8 +4,6 @@
 //! directory, a key prefix, a table) and removes it afterwards, also when
 //! it fails.
 
-// This binary does not use every shared helper.
-#[allow(dead_code)]
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -118,7 +118,7 @@ impl Broken {
                 other => other,
             }),
             Defect::NegativeZeroToZero => map_leaves(value, &|v| match v {
-                Value::Float(x) if x == 0.0 => Value::Float(0.0),
+                Value::Float(0.0) => Value::Float(0.0),
                 other => other,
             }),
             Defect::DropsEmptyContainers => drop_empty(value),

@@ -48,7 +48,7 @@ pub async fn concurrent_one_id(backend: &Arc<Tracked>, judging: Judging<'_>, rou
         let local = format!("c1-{round}");
         let states: Vec<Value> = (0..WRITERS).map(|w| writer_state(backend, &local, w)).collect();
         let mut tasks = tokio::task::JoinSet::new();
-        for state in states.iter().cloned() {
+        for state in states.clone() {
             let (backend, local) = (backend.clone(), local.clone());
             tasks.spawn(async move { backend.save(&local, &state).await.map(|()| Vec::new()) });
         }
@@ -105,7 +105,7 @@ pub async fn concurrent_many_ids(backend: &Arc<Tracked>, judging: Judging<'_>, i
         })
         .collect();
     let mut tasks = tokio::task::JoinSet::new();
-    for (local, state) in states.iter().cloned() {
+    for (local, state) in states.clone() {
         let backend = backend.clone();
         tasks.spawn(async move { backend.save(&local, &state).await.map_err(|e| format!("save of {local:?}: {e}")) });
     }
@@ -115,7 +115,7 @@ pub async fn concurrent_many_ids(backend: &Arc<Tracked>, judging: Judging<'_>, i
         }
     }
     let mut loads = tokio::task::JoinSet::new();
-    for (local, state) in states.iter().cloned() {
+    for (local, state) in states.clone() {
         let backend = backend.clone();
         loads.spawn(async move { (backend.load(&local, &TypeHints::new()).await, local, state) });
     }

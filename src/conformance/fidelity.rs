@@ -354,7 +354,7 @@ mod tests {
         let j = verdicts(r#"{"x": 0.1, "n": 123456789012345678901234567890}"#, r#"{"x": 0.10000000149011612, "n": 1.2345678901234568e+29}"#);
         assert_eq!(j.matrix.counts["float"], [0, 0, 1]);
         assert_eq!(j.matrix.counts["int"], [0, 0, 1]);
-        assert_eq!(j.findings[0].path.to_string().is_empty(), false);
+        assert!(!j.findings[0].path.to_string().is_empty());
         assert!(!j.passes(Profile::Flujo, false));
     }
 

@@ -265,7 +265,7 @@ impl Report {
         let _ = writeln!(
             out,
             "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" skipped=\"{skipped}\" time=\"{:.3}\">",
-            escape(&format!("stateharness conform {}", self.backend)),
+            escape(format!("stateharness conform {}", self.backend)),
             self.checks.len(),
             self.seconds
         );
@@ -273,7 +273,7 @@ impl Report {
             let _ = write!(
                 out,
                 "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-                escape(&format!("conform.{}", check.group.replace(' ', "_"))),
+                escape(format!("conform.{}", check.group.replace(' ', "_"))),
                 escape(&check.name),
                 check.seconds
             );
@@ -292,7 +292,7 @@ impl Report {
                         out,
                         ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
                         escape(first),
-                        escape(&xml_safe(&body))
+                        escape(xml_safe(&body))
                     );
                 }
             }
