@@ -4,7 +4,8 @@
 //!
 //! A save killed midway leaves a hidden `.RUN_ID.json.tmp-PID-N` file
 //! behind, never a partial state file; such files are not states (they do
-//! not end in `.json`), so loads and listings ignore them.
+//! not end in `.json`), so loads and listings ignore them, and opening the
+//! directory again removes those whose writing process is gone.
 //!
 //! The path after `file://` is taken literally (no percent-decoding), so
 //! `file:///tmp/my states` is the directory `/tmp/my states`.
@@ -50,9 +51,12 @@ impl FileBackend {
     pub async fn open(url: &str, registry: Arc<TypeRegistry>) -> Result<FileBackend, BackendError> {
         let dir = dir_of(url)?;
         let created = dir.clone();
-        blocking(move || fs::create_dir_all(&created))
-            .await
-            .map_err(|e| BackendError::new(ErrorKind::Connection, format!("could not open {url}: {e}")))?;
+        blocking(move || {
+            fs::create_dir_all(&created)?;
+            remove_stale_temp_files(&created)
+        })
+        .await
+        .map_err(|e| BackendError::new(ErrorKind::Connection, format!("could not open {url}: {e}")))?;
         Ok(FileBackend { dir, registry })
     }
 
@@ -99,6 +103,32 @@ fn check_run_id(run_id: &str) -> Result<(), BackendError> {
         return Ok(());
     };
     Err(BackendError::invalid_run_id(run_id, why))
+}
+
+/// Removes the temp files of saves whose process no longer runs (killed
+/// midway). A live process's temp file may be a save in progress: it stays.
+/// Without `/proc` there is no telling, so nothing is removed.
+fn remove_stale_temp_files(dir: &Path) -> io::Result<()> {
+    if !Path::new("/proc/self").exists() {
+        return Ok(());
+    }
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let writer = name
+            .strip_prefix('.')
+            .and_then(|rest| rest.rsplit_once(".tmp-"))
+            .filter(|(id, _)| id.ends_with(SUFFIX))
+            .and_then(|(_, pid_and_counter)| pid_and_counter.split_once('-'))
+            .and_then(|(pid, counter)| counter.parse::<u64>().ok().and(pid.parse::<u32>().ok()));
+        if let Some(pid) = writer {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                fs::remove_file(entry.path())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A fresh temp file name in the state directory for `run_id`: hidden, and
@@ -231,5 +261,24 @@ mod tests {
             assert!(name.len() <= MAX_FILE_NAME, "{name}");
             assert!(name.starts_with('.') && !name.ends_with(SUFFIX), "{name}");
         }
+    }
+
+    #[test]
+    fn opening_removes_temp_files_of_dead_writers_only() {
+        let dir = std::env::temp_dir().join(format!("stateharness-stale-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        // No process has pid 4294967295; this test process is alive.
+        let dead = dir.join(".run-1.json.tmp-4294967295-0");
+        let alive = dir.join(format!(".run-2.json.tmp-{}-0", std::process::id()));
+        let state = dir.join("run-3.json");
+        let other = dir.join(".notes.tmp-1-2");
+        for path in [&dead, &alive, &state, &other] {
+            fs::write(path, b"{}").unwrap();
+        }
+        remove_stale_temp_files(&dir).unwrap();
+        assert!(!dead.exists());
+        assert!(alive.exists() && state.exists() && other.exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
