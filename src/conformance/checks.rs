@@ -33,6 +33,20 @@ fn writer_state(backend: &Tracked, local: &str, writer: usize) -> Value {
     Value::Dict(base_state(&backend.run_id(local), context, Value::from(writer as i64)))
 }
 
+impl CheckRun {
+    /// Judges a state that came back against the one sent: its verdicts go
+    /// into the matrix, its first rejected finding (all findings, when
+    /// `any_finding`) becomes a failure introduced by `context`.
+    fn judge_loaded(&mut self, context: &str, sent: &Value, got: &Value, judging: Judging<'_>, any_finding: bool) {
+        let judgement = judge(sent, got, judging.registry);
+        self.matrix.merge(&judgement.matrix);
+        let finding = if any_finding { judgement.findings.first() } else { judgement.rejected(judging.profile).next() };
+        if let Some(finding) = finding {
+            self.failures.push(format!("{context}: {finding}"));
+        }
+    }
+}
+
 /// Which of `candidates` `got` is, judged under the profile.
 fn matching(got: &Value, candidates: &[Value], judging: Judging<'_>) -> Option<usize> {
     candidates.iter().position(|sent| judge(sent, got, judging.registry).passes(judging.profile, false))
@@ -122,11 +136,7 @@ pub async fn concurrent_many_ids(backend: &Arc<Tracked>, judging: Judging<'_>, i
     while let Some(joined) = loads.join_next().await {
         match joined {
             Ok((Ok(Some(got)), local, sent)) => {
-                let judgement = judge(&sent, &got, judging.registry);
-                run.matrix.merge(&judgement.matrix);
-                if let Some(finding) = judgement.rejected(judging.profile).next() {
-                    run.failures.push(format!("run id {:?}: {finding}", backend.run_id(&local)));
-                }
+                run.judge_loaded(&format!("run id {:?}", backend.run_id(&local)), &sent, &got, judging, false);
             }
             Ok((Ok(None), local, _)) => run.failures.push(format!("run id {:?}: lost (load gave None)", backend.run_id(&local))),
             Ok((Err(e), local, _)) => run.failures.push(format!("run id {:?}: {e}", backend.run_id(&local))),
@@ -177,11 +187,7 @@ pub async fn persistence(
     for (local, sent) in &states {
         match backend.load(local, &TypeHints::new()).await {
             Ok(Some(got)) => {
-                let judgement = judge(sent, &got, judging.registry);
-                run.matrix.merge(&judgement.matrix);
-                if let Some(finding) = judgement.rejected(judging.profile).next() {
-                    run.failures.push(format!("after reopening, run id {:?}: {finding}", backend.run_id(local)));
-                }
+                run.judge_loaded(&format!("after reopening, run id {:?}", backend.run_id(local)), sent, &got, judging, false);
             }
             Ok(None) => run.failures.push(format!("after reopening, run id {:?} is gone", backend.run_id(local))),
             Err(e) => run.failures.push(format!("after reopening, load of {:?}: {e}", backend.run_id(local))),
@@ -238,11 +244,7 @@ pub async fn refusals(backend: &Tracked, judging: Judging<'_>) -> CheckRun {
             Err(e) => run.failures.push(format!("saving a {name} (flujo refuses it with TypeError): expected an `unsupported` refusal, got {e}")),
             Ok(()) => match backend.load(&local, &TypeHints::new()).await {
                 Ok(Some(got)) => {
-                    let judgement = judge(&sent, &got, judging.registry);
-                    run.matrix.merge(&judgement.matrix);
-                    if let Some(finding) = judgement.findings.first() {
-                        run.failures.push(format!("a {name} was stored but did not come back as sent: {finding}"));
-                    }
+                    run.judge_loaded(&format!("a {name} was stored but did not come back as sent"), &sent, &got, judging, true);
                 }
                 Ok(None) => run.failures.push(format!("a {name} was stored (no refusal) but is gone")),
                 Err(e) => run.failures.push(format!("a {name} was stored, then load failed: {e}")),

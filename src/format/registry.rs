@@ -75,10 +75,7 @@ impl TypeRegistry {
     /// fields as a dict and whose deserializer builds it back from that
     /// dict (what the standard `Money` type does).
     pub fn register_fields_type(&mut self, type_name: &str) {
-        self.register_serializer(type_name, |value| match value {
-            Value::Custom(inst) => Ok(Value::Dict(inst.fields.clone())),
-            other => Err(format!("expected a custom value, got {}", other.type_name())),
-        });
+        self.register_serializer(type_name, serialize_fields);
         let owned = type_name.to_owned();
         self.register_deserializer(type_name, move |value| match value {
             Value::Dict(fields) => Ok(Value::Custom(Box::new(Instance { type_name: owned.clone(), fields: fields.clone() }))),
@@ -93,10 +90,7 @@ impl TypeRegistry {
     where
         T: serde::Serialize + serde::de::DeserializeOwned + 'static,
     {
-        self.register_serializer(type_name, |value| match value {
-            Value::Custom(inst) => Ok(Value::Dict(inst.fields.clone())),
-            other => Err(format!("expected a custom value, got {}", other.type_name())),
-        });
+        self.register_serializer(type_name, serialize_fields);
         let owned = type_name.to_owned();
         self.register_deserializer(type_name, move |value| {
             let fields = crate::format::serde_bridge::roundtrip_through::<T>(value)?;
@@ -186,6 +180,14 @@ impl TypeRegistry {
     pub fn deserializer_for(&self, type_name: &str) -> Option<&DeserializeFn> {
         let exact = self.deserializers.iter().find(|(name, _)| name == type_name);
         exact.or_else(|| self.deserializers.iter().find(|(name, _)| self.is_subclass(type_name, &[], name))).map(|(_, f)| f)
+    }
+}
+
+/// The serializer of a custom type whose serialized form is its fields.
+fn serialize_fields(value: &Value) -> Result<Value, String> {
+    match value {
+        Value::Custom(inst) => Ok(Value::Dict(inst.fields.clone())),
+        other => Err(format!("expected a custom value, got {}", other.type_name())),
     }
 }
 
