@@ -8,6 +8,8 @@
 //! - [`typed`]: typed JSON, the lossless interchange form of a value.
 //! - [`backends`]: the `StateBackend` contract and the built-in backends.
 //! - [`conformance`]: the conformance suite that judges any backend.
+//! - [`migration`]: legacy dumps and databases into the safe format, into
+//!   any backend, verified and crash-safe.
 //! - [`format`]: flujo's safe serialized format (serialize, deserialize,
 //!   custom type registry).
 //! - [`strategy`]: proptest strategies for values of every kind.
@@ -17,6 +19,7 @@ pub mod backends;
 pub mod conformance;
 pub mod format;
 pub mod json;
+pub mod migration;
 pub mod path;
 pub mod protocol;
 pub mod strategy;

@@ -158,6 +158,13 @@ pub trait StateBackend: Send + Sync {
         Err(BackendError::new(ErrorKind::NotSupportedOp, format!("{} cannot list states", self.describe())))
     }
 
+    /// Keys that `load_state` returns whether or not the saved state had
+    /// them (a table's columns): comparing a saved and a loaded state must
+    /// allow them.
+    fn keys_filled_on_load(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Releases connections and files; the backend is not used afterwards.
     async fn close(&self) -> Result<(), BackendError> {
         Ok(())

@@ -55,7 +55,7 @@ CREATE INDEX IF NOT EXISTS idx_workflow_state_status ON workflow_state(status);
 CREATE INDEX IF NOT EXISTS idx_workflow_state_created_at ON workflow_state(created_at);";
 
 /// The columns in schema order: the keys of a loaded state, in this order.
-const COLUMNS: [&str; 15] = [
+pub(crate) const COLUMNS: [&str; 15] = [
     "run_id",
     "pipeline_id",
     "pipeline_name",
@@ -78,7 +78,7 @@ static INSERT: LazyLock<String> =
     LazyLock::new(|| format!("INSERT OR REPLACE INTO workflow_state ({}) VALUES ({})", COLUMNS.join(", "), vec!["?"; COLUMNS.len()].join(", ")));
 
 /// The one column a pre-0.7 table lacks.
-const STEP_HISTORY: &str = "step_history";
+pub(crate) const STEP_HISTORY: &str = "step_history";
 
 /// The values the table's CHECK constraint allows in `status`.
 const STATUSES: [&str; 5] = ["running", "paused", "completed", "failed", "cancelled"];
@@ -201,7 +201,7 @@ fn open_db(path: &Path) -> Result<Db, String> {
 }
 
 /// The column names of `workflow_state` (none when there is no such table).
-fn table_columns(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+pub(crate) fn table_columns(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut statement = conn.prepare("SELECT name FROM pragma_table_info('workflow_state')")?;
     let names = statement.query_map([], |row| row.get::<_, String>(0))?;
     names.collect()
@@ -374,7 +374,7 @@ fn plain(column: SqlValue) -> Value {
 }
 
 /// Reads one column into an owned value; TEXT must be UTF-8.
-fn owned_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<SqlValue> {
+pub(crate) fn owned_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<SqlValue> {
     Ok(match row.get_ref(index)? {
         ValueRef::Null => SqlValue::Null,
         ValueRef::Integer(n) => SqlValue::Integer(n),
@@ -385,6 +385,32 @@ fn owned_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<SqlVa
         ),
         ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
     })
+}
+
+/// The state flujo's `load_state` makes of a row, given as (column, value)
+/// pairs in the table's order: the JSON columns read back (`{}` for a NULL
+/// context, `[]` for a NULL step history), the timestamps as datetimes when
+/// they parse, `total_steps` 0 when NULL. An error names the column.
+pub(crate) fn loaded_state<'c>(columns: impl IntoIterator<Item = (&'c str, SqlValue)>) -> Result<Value, String> {
+    let mut dict = Dict::with_capacity(COLUMNS.len());
+    for (name, column) in columns {
+        let value = match (name, column) {
+            ("pipeline_context", SqlValue::Null) => Value::Dict(Dict::new()),
+            ("last_step_output", SqlValue::Null) => Value::None,
+            ("step_history", SqlValue::Null) => Value::List(Vec::new()),
+            ("pipeline_context" | "last_step_output" | "step_history", SqlValue::Text(text)) => {
+                read_text(&text).map_err(|e| format!("column {name}: {e}"))?.0
+            }
+            ("pipeline_context" | "last_step_output" | "step_history", other) => {
+                return Err(format!("column {name}: holds {:?}, not JSON text", other.data_type()));
+            }
+            ("created_at" | "updated_at", SqlValue::Text(text)) => DateTime::parse(&text).map_or(Value::Str(text), Value::DateTime),
+            ("total_steps", SqlValue::Null) => Value::from(0),
+            (_, other) => plain(other),
+        };
+        dict.push(Value::from(name), value);
+    }
+    Ok(Value::Dict(dict))
 }
 
 #[async_trait]
@@ -428,25 +454,12 @@ impl StateBackend for SqliteBackend {
             })
             .await?;
         let Some(columns) = columns else { return Ok(None) };
-        let mut dict = Dict::with_capacity(COLUMNS.len());
-        for (name, column) in COLUMNS.iter().copied().zip(columns) {
-            let value = match (name, column) {
-                ("pipeline_context", SqlValue::Null) => Value::Dict(Dict::new()),
-                ("last_step_output", SqlValue::Null) => Value::None,
-                ("step_history", SqlValue::Null) => Value::List(Vec::new()),
-                ("pipeline_context" | "last_step_output" | "step_history", SqlValue::Text(text)) => {
-                    read_text(&text).map_err(|e| BackendError::internal(format!("{context}: column {name}"), e))?.0
-                }
-                ("pipeline_context" | "last_step_output" | "step_history", other) => {
-                    return Err(BackendError::internal(format!("{context}: column {name}"), format!("holds {:?}, not JSON text", other.data_type())));
-                }
-                ("created_at" | "updated_at", SqlValue::Text(text)) => DateTime::parse(&text).map_or(Value::Str(text), Value::DateTime),
-                ("total_steps", SqlValue::Null) => Value::from(0),
-                (_, other) => plain(other),
-            };
-            dict.push(Value::from(name), value);
-        }
-        Ok(Some(deserialize_with_hints(Value::Dict(dict), hints, &self.registry)))
+        let state = loaded_state(COLUMNS.iter().copied().zip(columns)).map_err(|e| BackendError::internal(&context, e))?;
+        Ok(Some(deserialize_with_hints(state, hints, &self.registry)))
+    }
+
+    fn keys_filled_on_load(&self) -> &'static [&'static str] {
+        &COLUMNS
     }
 
     async fn delete_state(&self, run_id: &str) -> Result<(), BackendError> {

@@ -1,6 +1,7 @@
 //! The command line: a thin layer over the library.
 
 mod conform;
+mod migrate;
 mod serve;
 mod vectors;
 
@@ -21,6 +22,8 @@ pub struct Cli {
 enum Command {
     /// Run the conformance suite against a backend.
     Conform(conform::ConformArgs),
+    /// Migrate legacy state dumps and databases into the safe serialized format.
+    Migrate(migrate::MigrateArgs),
     /// Serve a built-in backend over the JSON-lines protocol on stdin/stdout.
     Serve(serve::ServeArgs),
     /// Check the format engine against reference vectors made by the real flujo.
@@ -47,6 +50,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Conform(args) => args.run(),
+        Command::Migrate(args) => args.run(),
         Command::Serve(args) => args.run(),
         Command::Vectors(command) => command.run(),
     }

@@ -1,0 +1,232 @@
+//! `stateharness migrate --from SRC --to BACKEND_URL`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use stateharness::backends::open_backend;
+use stateharness::format::TypeRegistry;
+use stateharness::migration::report::RunInfo;
+use stateharness::migration::{Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_source};
+
+use super::{EXIT_FAILED, EXIT_USAGE};
+
+/// Inputs whose diff a dry run shows.
+const DRY_RUN_SAMPLE: usize = 3;
+
+/// Migrate legacy flujo state (orjson-era dumps, pre-0.7 SQLite databases,
+/// JSON Lines) into the safe serialized format, into any backend.
+///
+/// SRC is detected by content: a directory of RUN_ID.json dumps (other
+/// entries are skipped and listed), a flujo SQLite database (its
+/// workflow_state table, read-only), or a JSON Lines file (one state a
+/// line, run id from its run_id key). Dumps are read as strict JSON, or as
+/// JSON5 when they need it (NaN, comments, trailing commas...).
+///
+/// The source is never modified; every write is atomic. A run id the target
+/// already holds with the same state is `unchanged` (so a rerun is a no-op);
+/// with a different state it is a `conflict`, left alone unless
+/// --overwrite. Each written state is loaded back and compared (unless
+/// --no-verify). Killed at any point, a rerun finishes the job.
+///
+/// Exit status: 0 every input migrated or unchanged (conflicts are listed),
+/// 1 an input failed, 2 unusable arguments, source or target.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The legacy state: a directory of dumps, a SQLite database or a JSON Lines file.
+    #[arg(long, value_name = "SRC")]
+    from: PathBuf,
+    /// Where the states go: file:///DIR (flujo FileBackend bytes),
+    /// sqlite:///PATH, redis://HOST:PORT/DB?prefix=P, postgres://...?table=T,
+    /// memory://, exec:COMMAND.
+    #[arg(long, value_name = "BACKEND_URL")]
+    to: String,
+    /// Write one entry per input (source, run_id, outcome, error, notes)
+    /// and the totals as JSON.
+    #[arg(long, value_name = "PATH.json")]
+    report: Option<PathBuf>,
+    /// Write nothing; show what would happen, with a diff for a sample.
+    #[arg(long)]
+    dry_run: bool,
+    /// Inputs processed at once (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+    /// Replace the states of run ids the target holds differently.
+    #[arg(long)]
+    overwrite: bool,
+    /// Do not load each written state back to compare it.
+    #[arg(long)]
+    no_verify: bool,
+    /// Take only the inputs whose run id hashes to shard K of N (1-based),
+    /// so that several machines can split one migration.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+}
+
+impl MigrateArgs {
+    pub fn run(self) -> ExitCode {
+        let runtime = match super::runtime() {
+            Ok(runtime) => runtime,
+            Err(code) => return code,
+        };
+        runtime.block_on(self.run_async())
+    }
+
+    async fn run_async(self) -> ExitCode {
+        let usage = |message: String| {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_USAGE)
+        };
+        let source = match Source::detect(&self.from) {
+            Ok(source) => source,
+            Err(e) => return usage(e.to_string()),
+        };
+        if target_is_source(&source, &self.to) {
+            return usage(format!("{} is the source itself: migrate into another place, the source is never modified", self.to));
+        }
+        let registry = Arc::new(TypeRegistry::standard());
+        let target: Arc<dyn stateharness::backends::StateBackend> = match open_backend(&self.to, Arc::clone(&registry)).await {
+            Ok(target) => Arc::from(target),
+            Err(e) => return usage(format!("cannot open the target: {e}")),
+        };
+        let mut options = Options { dry_run: self.dry_run, overwrite: self.overwrite, verify: !self.no_verify, shard: self.shard, ..Options::default() };
+        if let Some(jobs) = self.jobs {
+            options.jobs = usize::from(jobs);
+        }
+        if self.dry_run {
+            options.sample = 1;
+        }
+        let run = RunInfo {
+            source: source.path().display().to_string(),
+            source_kind: source.kind().to_owned(),
+            target: target.describe(),
+            dry_run: options.dry_run,
+            verify: options.verify && !options.dry_run,
+            shard: options.shard.map(|s| s.to_string()),
+        };
+        let report = match self.report.as_deref().map(|path| ReportWriter::create(path, &run).map_err(|e| format!("cannot write {}: {e}", path.display()))) {
+            Some(Err(e)) => return usage(e),
+            Some(Ok(writer)) => Some(writer),
+            None => None,
+        };
+        println!(
+            "migrating {} ({}) into {} with {} jobs{}{}",
+            run.source,
+            run.source_kind,
+            run.target,
+            options.jobs,
+            if options.dry_run { ", dry run: nothing is written" } else { "" },
+            options.shard.map(|s| format!(", shard {s}")).unwrap_or_default()
+        );
+        let mut console = Console::new(report);
+        let totals = migrate(&source, Arc::clone(&target), registry, &options, &mut console).await;
+        if let Err(e) = target.close().await {
+            eprintln!("warning: closing the target: {e}");
+        }
+        let totals = match totals {
+            Ok(totals) => totals,
+            Err(e) => return usage(e.to_string()),
+        };
+        let Console { bar, report, report_error, samples, started, .. } = console;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        for (source, diff) in &samples {
+            println!("sample {source}: what conversion changes\n{diff}");
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let verb = if options.dry_run { "would be" } else { "were" };
+        println!("{} inputs in {seconds:.2} s ({} {verb} written): {}", totals.inputs, totals.migrated, totals.line());
+        if totals.conflict > 0 {
+            println!("{} conflicts left alone: the target holds other states for those run ids (--overwrite replaces them)", totals.conflict);
+        }
+        let report_error = report_error.or_else(|| report.and_then(|writer| writer.finish(&totals).err().map(|e| e.to_string())));
+        if let Some(e) = report_error {
+            eprintln!("error: writing the report {}: {e}", self.report.as_deref().map_or(String::new(), |p| p.display().to_string()));
+            return ExitCode::from(EXIT_FAILED);
+        }
+        if totals.failed > 0 { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS }
+    }
+}
+
+/// Shows progress (a bar on a terminal, a line now and then otherwise),
+/// prints every input that did not simply migrate, and feeds the report.
+struct Console {
+    bar: Option<ProgressBar>,
+    report: Option<ReportWriter>,
+    report_error: Option<String>,
+    samples: Vec<(String, String)>,
+    total: Option<u64>,
+    done: u64,
+    started: Instant,
+    last_line: Instant,
+}
+
+/// How often plain progress lines come.
+const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+impl Console {
+    fn new(report: Option<ReportWriter>) -> Console {
+        let now = Instant::now();
+        Console { bar: None, report, report_error: None, samples: Vec::new(), total: None, done: 0, started: now, last_line: now }
+    }
+
+    fn say(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => println!("{line}"),
+        }
+    }
+}
+
+impl Observer for Console {
+    fn start(&mut self, total: Option<u64>) {
+        self.total = total;
+        if std::io::stderr().is_terminal() {
+            let (bar, template) = match total {
+                Some(total) => (ProgressBar::new(total), "{bar:40} {pos}/{len} inputs {per_sec} eta {eta} {msg}"),
+                None => (ProgressBar::new_spinner(), "{spinner} {pos} inputs {per_sec} {msg}"),
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(200));
+            self.bar = Some(bar);
+        }
+    }
+
+    fn entry(&mut self, entry: &Entry) {
+        self.done += 1;
+        if !matches!(entry.outcome, Outcome::Migrated | Outcome::Unchanged) {
+            self.say(&entry.line());
+        }
+        // The first input shows what conversion does to a plain dump, the
+        // next ones with notes what it does to values.
+        if let Some(texts) = entry.sample.as_ref().filter(|_| self.samples.len() < DRY_RUN_SAMPLE) {
+            if self.samples.is_empty() || !entry.notes.is_empty() {
+                let notes: Vec<&str> = entry.notes.iter().map(|n| n.as_str()).collect();
+                let title = if notes.is_empty() { entry.source.clone() } else { format!("{} ({})", entry.source, notes.join(", ")) };
+                self.samples.push((title, texts.diff.clone()));
+            }
+        }
+        if let (Some(writer), None) = (&mut self.report, &self.report_error) {
+            if let Err(e) = writer.entry(entry) {
+                self.report_error = Some(e.to_string());
+            }
+        }
+        match &self.bar {
+            Some(bar) => bar.inc(1),
+            None if self.last_line.elapsed() >= PLAIN_PROGRESS_EVERY => {
+                self.last_line = Instant::now();
+                let of = self.total.map(|t| format!("/{t}")).unwrap_or_default();
+                eprintln!("progress: {}{of} inputs, {:.0} s", self.done, self.started.elapsed().as_secs_f64());
+            }
+            None => {}
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Migration of legacy flujo state into the safe serialized format, into
+//! any backend: directories of orjson-era dumps, pre-0.7 SQLite databases
+//! and JSON Lines files (`../shared/FORMAT.md`, Legacy dumps).
+//!
+//! The pipeline, `jobs` inputs at a time:
+//! [`source`] finds the inputs and reads them lazily → [`decode`] turns
+//! each into a state (strict JSON, JSON5 when needed) → the worker converts
+//! it, compares it with what the target already holds ([`compare`]), writes
+//! and verifies it → the caller's [`Observer`] gets one [`Entry`] per input,
+//! in input order (see [`report`]).
+//!
+//! Nothing holds the corpus: an input is read when a worker takes it and
+//! dropped once written. The source is only ever read; every write is the
+//! target backend's own atomic save, so a run killed at any point and run
+//! again ends with exactly what one uninterrupted run gives (states already
+//! written count as unchanged).
+
+pub mod compare;
+pub mod decode;
+pub mod report;
+pub mod sample;
+pub mod shard;
+pub mod source;
+mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, mpsc};
+
+use crate::backends::StateBackend;
+use crate::format::TypeRegistry;
+
+pub use report::{Entry, Note, Outcome, ReportWriter, SampleTexts, Totals};
+pub use shard::Shard;
+pub use source::{Source, SourceError};
+
+/// Whether the backend at `url` would write into the source itself (a
+/// `file://` directory or `sqlite://` database that is the source), which
+/// the migration refuses: the source is never modified.
+pub fn target_is_source(source: &Source, url: &str) -> bool {
+    let target = url.strip_prefix("file://").or_else(|| url.strip_prefix("sqlite://")).map(|p| p.split('?').next().unwrap_or(p));
+    match (target.and_then(|p| std::fs::canonicalize(p).ok()), std::fs::canonicalize(source.path())) {
+        (Some(target), Ok(source)) => target == source,
+        _ => false,
+    }
+}
+
+/// How a migration runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Inputs converted and written at once.
+    pub jobs: usize,
+    /// Write nothing: only tell what would happen.
+    pub dry_run: bool,
+    /// Replace a different state the target already holds (a conflict).
+    pub overwrite: bool,
+    /// Load each written state back and compare it with the converted one.
+    pub verify: bool,
+    /// Take only the inputs whose run id falls in this shard.
+    pub shard: Option<Shard>,
+    /// The first `sample` inputs (in input order), and when `sample` is
+    /// not 0 every input with notes (whose values may change), keep their
+    /// texts and the diff of their values in [`Entry::sample`], for a dry
+    /// run's diffs and for snapshots.
+    pub sample: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            dry_run: false,
+            overwrite: false,
+            verify: true,
+            shard: None,
+            sample: 0,
+        }
+    }
+}
+
+/// Hears of a migration's progress, one input at a time, in input order.
+pub trait Observer {
+    /// The migration starts; `total` is the number of inputs when the
+    /// source knows it without reading them all (not for JSON Lines).
+    fn start(&mut self, total: Option<u64>);
+    /// One input is done.
+    fn entry(&mut self, entry: &Entry);
+}
+
+/// Migrates every input of `source` into `target`, telling `observer` of
+/// each, and returns the totals.
+///
+/// Failures of single inputs are entries, not errors (a source that stops
+/// being readable midway is a failed entry too): the only error is a source
+/// that cannot be opened at all.
+pub async fn migrate(
+    source: &Source,
+    target: Arc<dyn StateBackend>,
+    registry: Arc<TypeRegistry>,
+    options: &Options,
+    observer: &mut dyn Observer,
+) -> Result<Totals, SourceError> {
+    let jobs = options.jobs.max(1);
+    let listing = source.list()?;
+    observer.start(listing.total());
+
+    // A small input queue keeps at most a few inputs in memory at once.
+    let (input_tx, input_rx) = mpsc::channel(jobs);
+    let producer = std::thread::spawn(move || listing.produce(&input_tx));
+
+    let input_rx = Arc::new(Mutex::new(input_rx));
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let worker = Arc::new(worker::Worker::new(target, registry, options.clone()));
+    let mut workers = Vec::with_capacity(jobs);
+    for _ in 0..jobs {
+        let (input_rx, done_tx, worker) = (Arc::clone(&input_rx), done_tx.clone(), Arc::clone(&worker));
+        workers.push(tokio::spawn(async move {
+            loop {
+                let next = input_rx.lock().await.recv().await;
+                let Some(input) = next else { break };
+                let index = input.index;
+                if done_tx.send((index, worker.process(input).await)).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    drop(done_tx);
+
+    // Entries arrive in completion order and leave in input order; only
+    // those that finished ahead of a slower earlier input wait here.
+    let mut totals = Totals::default();
+    let mut waiting: BTreeMap<usize, Option<Entry>> = BTreeMap::new();
+    let mut next = 0;
+    while let Some((index, entry)) = done_rx.recv().await {
+        waiting.insert(index, entry);
+        while let Some(entry) = waiting.remove(&next) {
+            match entry {
+                Some(entry) => {
+                    totals.add(&entry);
+                    observer.entry(&entry);
+                }
+                None => totals.other_shards += 1,
+            }
+            next += 1;
+        }
+    }
+    for worker in workers {
+        // A worker that panicked lost its input: that is a bug, say so.
+        if let Err(e) = worker.await {
+            return Err(SourceError::Internal(format!("a migration worker failed: {e}")));
+        }
+    }
+    producer.join().map_err(|_| SourceError::Internal("the source reader panicked".to_owned()))?;
+    Ok(totals)
+}

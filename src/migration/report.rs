@@ -1,0 +1,251 @@
+//! What a migration did, input by input: the [`Entry`] of each input, the
+//! [`Totals`], and the JSON report file (`--report PATH.json`), written as
+//! the entries come so that a migration of any size holds none of them.
+//!
+//! The report file is written to a temp file beside it and renamed into
+//! place at the end: a reader never sees half a report.
+
+use std::fmt;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// What happened to one input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Converted and written (in a dry run: would be).
+    Migrated,
+    /// The target already held the same state; nothing written.
+    Unchanged,
+    /// The target holds a different state for the run id; left alone.
+    Conflict,
+    /// Could not be read, converted, written or verified.
+    Failed,
+    /// Not an input (another file in the directory, a subdirectory).
+    Skipped,
+}
+
+impl Outcome {
+    /// Every outcome, in report order.
+    pub const ALL: [Outcome; 5] = [Outcome::Migrated, Outcome::Unchanged, Outcome::Conflict, Outcome::Failed, Outcome::Skipped];
+
+    /// The report's name for it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Migrated => "migrated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Conflict => "conflict",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something worth knowing about an input that was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Note {
+    /// The text needed the JSON5 reader (comments, trailing commas, ...).
+    Json5,
+    /// The text held NaN or an infinity (or a number too large for a
+    /// float), kept as `"nan"`, `"inf"`, `"-inf"`.
+    NonFinite,
+    /// An object repeated a key; the last value won, as in Python.
+    DuplicateKeys,
+    /// The text started with a UTF-8 byte order mark.
+    ByteOrderMark,
+    /// The state's `run_id` key differs from the run id it is stored under.
+    RunIdMismatch,
+    /// A different state the target held was replaced (`--overwrite`).
+    Overwrote,
+}
+
+impl Note {
+    /// The report's name for it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Note::Json5 => "json5",
+            Note::NonFinite => "non_finite",
+            Note::DuplicateKeys => "duplicate_keys",
+            Note::ByteOrderMark => "byte_order_mark",
+            Note::RunIdMismatch => "run_id_mismatch",
+            Note::Overwrote => "overwrote",
+        }
+    }
+}
+
+/// A sampled input's texts and what conversion changed, for a dry run's
+/// diffs and for snapshots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SampleTexts {
+    /// The source text (for a database row: its columns, one a line).
+    pub source: String,
+    /// The converted text, as the FileBackend writes it.
+    pub converted: String,
+    /// The changed values ([`super::sample::leaf_diff`]).
+    pub diff: String,
+}
+
+/// One input's line in the report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Entry {
+    /// Where the input came from (a file, `DB: run_id "X"`, `FILE:LINE`).
+    pub source: String,
+    /// The run id it was (or would have been) stored under.
+    pub run_id: Option<String>,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Why it was skipped or is a conflict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// What was noticed on the way.
+    pub notes: Vec<Note>,
+    /// The texts, for the first inputs of a run that asked for a sample.
+    #[serde(skip)]
+    pub sample: Option<SampleTexts>,
+}
+
+impl Entry {
+    /// An entry with no error, detail, notes or sample.
+    pub fn new(source: String, run_id: Option<String>, outcome: Outcome) -> Entry {
+        Entry { source, run_id, outcome, error: None, detail: None, notes: Vec::new(), sample: None }
+    }
+
+    /// A failed entry.
+    pub fn failed(source: String, run_id: Option<String>, error: impl Into<String>) -> Entry {
+        Entry { error: Some(error.into()), ..Entry::new(source, run_id, Outcome::Failed) }
+    }
+
+    /// The one-line account of the entry for a console.
+    pub fn line(&self) -> String {
+        let mut line = format!("{:<9} {}", self.outcome.as_str(), self.source);
+        if let Some(run_id) = self.run_id.as_ref().filter(|id| !self.source.contains(id.as_str())) {
+            line.push_str(&format!(" (run {run_id:?})"));
+        }
+        if let Some(why) = self.error.as_ref().or(self.detail.as_ref()) {
+            line.push_str(": ");
+            line.push_str(why);
+        }
+        line
+    }
+}
+
+/// How many inputs had each outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Inputs of this shard (every outcome).
+    pub inputs: u64,
+    /// Converted and written.
+    pub migrated: u64,
+    /// Already in the target.
+    pub unchanged: u64,
+    /// Different state in the target, left alone.
+    pub conflict: u64,
+    /// Could not be migrated.
+    pub failed: u64,
+    /// Not inputs.
+    pub skipped: u64,
+    /// Inputs left to the other shards (`--shard`).
+    pub other_shards: u64,
+}
+
+impl Totals {
+    /// Counts `entry`.
+    pub fn add(&mut self, entry: &Entry) {
+        self.inputs += 1;
+        *self.count_mut(entry.outcome) += 1;
+    }
+
+    /// The count of `outcome`.
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        let mut totals = *self;
+        *totals.count_mut(outcome)
+    }
+
+    fn count_mut(&mut self, outcome: Outcome) -> &mut u64 {
+        match outcome {
+            Outcome::Migrated => &mut self.migrated,
+            Outcome::Unchanged => &mut self.unchanged,
+            Outcome::Conflict => &mut self.conflict,
+            Outcome::Failed => &mut self.failed,
+            Outcome::Skipped => &mut self.skipped,
+        }
+    }
+
+    /// One line: `migrated 3, unchanged 0, ...`.
+    pub fn line(&self) -> String {
+        let mut parts: Vec<String> = Outcome::ALL.iter().map(|o| format!("{o} {}", self.count(*o))).collect();
+        if self.other_shards > 0 {
+            parts.push(format!("other shards {}", self.other_shards));
+        }
+        parts.join(", ")
+    }
+}
+
+/// What the report says about the run itself.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunInfo {
+    /// The source path.
+    pub source: String,
+    /// What kind of source it was.
+    pub source_kind: String,
+    /// The target backend.
+    pub target: String,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Written states were loaded back and compared.
+    pub verify: bool,
+    /// The shard taken (`K/N`), if any.
+    pub shard: Option<String>,
+}
+
+/// Writes the JSON report as entries come.
+pub struct ReportWriter {
+    path: PathBuf,
+    out: BufWriter<tempfile::NamedTempFile>,
+    entries: u64,
+}
+
+impl ReportWriter {
+    /// Starts the report at `path` (in a temp file beside it).
+    pub fn create(path: &Path, run: &RunInfo) -> io::Result<ReportWriter> {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let temp = tempfile::Builder::new().prefix(".stateharness-report-").tempfile_in(dir)?;
+        let mut out = BufWriter::new(temp);
+        let head = serde_json::to_string_pretty(run).map_err(io::Error::other)?;
+        // The run's fields, then the entries array, in one object.
+        write!(out, "{},\n  \"entries\": [", head.trim_end_matches(['}', '\n']))?;
+        Ok(ReportWriter { path: path.to_owned(), out, entries: 0 })
+    }
+
+    /// Adds one entry.
+    pub fn entry(&mut self, entry: &Entry) -> io::Result<()> {
+        let separator = if self.entries == 0 { "\n    " } else { ",\n    " };
+        self.out.write_all(separator.as_bytes())?;
+        serde_json::to_writer(&mut self.out, entry).map_err(io::Error::other)?;
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// Ends the report with the totals and puts it in place.
+    pub fn finish(mut self, totals: &Totals) -> io::Result<()> {
+        let totals = serde_json::to_string_pretty(totals).map_err(io::Error::other)?.replace('\n', "\n  ");
+        let close = if self.entries == 0 { "]" } else { "\n  ]" };
+        write!(self.out, "{close},\n  \"totals\": {totals}\n}}\n")?;
+        let temp = self.out.into_inner().map_err(|e| e.into_error())?;
+        temp.as_file().sync_all()?;
+        temp.persist(&self.path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,52 @@
+//! A directory of dumps: `RUN_ID.json` files, in name order. Every other
+//! entry (a subdirectory, another extension, a name that is not UTF-8) is
+//! skipped and listed, so an operator sees everything that was not migrated.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::{Emit, Payload, SourceError};
+
+/// The suffix of a dump's file name.
+const SUFFIX: &str = ".json";
+
+/// The entries of the directory, sorted by name.
+pub struct Entries {
+    dir: PathBuf,
+    names: Vec<OsString>,
+}
+
+/// Lists `dir` (names only: the files are read later, one at a time).
+pub fn list(dir: &Path) -> Result<Entries, SourceError> {
+    let unreadable = |error| SourceError::Unreadable { path: dir.to_owned(), error };
+    let mut names = fs::read_dir(dir).map_err(unreadable)?.map(|entry| entry.map(|e| e.file_name())).collect::<Result<Vec<_>, _>>().map_err(unreadable)?;
+    names.sort();
+    Ok(Entries { dir: dir.to_owned(), names })
+}
+
+impl Entries {
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub(super) fn produce(self, emit: &mut Emit<'_>) {
+        for name in self.names {
+            let path = self.dir.join(&name);
+            let source = path.display().to_string();
+            let (run_id, payload) = match (name.to_str(), fs::metadata(&path)) {
+                (None, _) => (None, Payload::Skip("the file name is not UTF-8, so it names no run id".to_owned())),
+                (_, Err(e)) => (None, Payload::Broken(format!("cannot read it: {e}"))),
+                (Some(_), Ok(meta)) if meta.is_dir() => (None, Payload::Skip("a directory (subdirectories are not searched)".to_owned())),
+                (Some(name), Ok(_)) => match name.strip_suffix(SUFFIX) {
+                    Some(run_id) if !run_id.is_empty() => (Some(run_id.to_owned()), Payload::File(path)),
+                    _ => (None, Payload::Skip("not a RUN_ID.json file".to_owned())),
+                },
+            };
+            if !emit(source, run_id, payload) {
+                return;
+            }
+        }
+    }
+}
