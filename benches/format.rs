@@ -15,10 +15,6 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use stateharness::format::{TypeRegistry, serialize};
 use stateharness::json::{KeyOrder, read_text, to_python_json};
 
-// The same allocator as the `stateharness` binary, for both contenders.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn legacy_files() -> Vec<String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/oracle/legacy");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
