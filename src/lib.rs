@@ -10,6 +10,8 @@
 //! - [`conformance`]: the conformance suite that judges any backend.
 //! - [`format`]: flujo's safe serialized format (serialize, deserialize,
 //!   custom type registry).
+//! - [`snapshot`]: snapshot regression review of stored state (record,
+//!   check, review), and named snapshots for other callers.
 //! - [`strategy`]: proptest strategies for values of every kind.
 //! - [`vectors`]: checks the engine against flujo's reference vectors.
 
@@ -19,6 +21,7 @@ pub mod format;
 pub mod json;
 pub mod path;
 pub mod protocol;
+pub mod snapshot;
 pub mod strategy;
 pub mod typed;
 pub mod value;

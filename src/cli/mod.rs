@@ -2,6 +2,7 @@
 
 mod conform;
 mod serve;
+mod snapshot;
 mod vectors;
 
 use std::process::ExitCode;
@@ -23,6 +24,9 @@ enum Command {
     Conform(conform::ConformArgs),
     /// Serve a built-in backend over the JSON-lines protocol on stdin/stdout.
     Serve(serve::ServeArgs),
+    /// Snapshot regression review: record, check and review what a backend stores and loads.
+    #[command(subcommand)]
+    Snapshot(snapshot::SnapshotCommand),
     /// Check the format engine against reference vectors made by the real flujo.
     #[command(subcommand)]
     Vectors(vectors::VectorsCommand),
@@ -48,6 +52,7 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Conform(args) => args.run(),
         Command::Serve(args) => args.run(),
+        Command::Snapshot(command) => command.run(),
         Command::Vectors(command) => command.run(),
     }
 }
