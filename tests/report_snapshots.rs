@@ -30,7 +30,7 @@ async fn fixed_report() -> Report {
     report.seconds = 0.5;
     report.checks.push(CheckResult {
         group: "case".to_owned(),
-        name: "values: negative zero, NaN and infinities".to_owned(),
+        name: "values: a float the backend rounds".to_owned(),
         status: Status::Failed,
         details: vec![format!(
             "step 2 (load of run id '{PREFIX}-c7-v'): at /pipeline_context/third: corrupted\n  sent: 0.3333333333333333\n  flujo gives back: 0.3333333333333333\n  got: 0.33"
