@@ -17,12 +17,12 @@
 # `stateharness snapshot review --dir SNAPDIR` locally (or copies the
 # pending files beside the snapshots) and commits the accepted snapshots.
 #
-# STATEHARNESS names the stateharness binary (default: the one on PATH, else
-# `cargo run --release --` in this repository).
+# STATEHARNESS names the stateharness command (default: `stateharness` on
+# PATH; in this repository, `cargo run --quiet --release --` works too).
 set -uo pipefail
 
 if [ $# -lt 2 ]; then
-    sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 backend=$1
@@ -31,13 +31,7 @@ out=${3:-snapshot-results}
 shift $(( $# >= 3 ? 3 : 2 ))
 [ "${1:-}" = "--" ] && shift
 
-if [ -n "${STATEHARNESS:-}" ]; then
-    read -r -a runner <<<"$STATEHARNESS"
-elif command -v stateharness >/dev/null 2>&1; then
-    runner=(stateharness)
-else
-    runner=(cargo run --quiet --release --manifest-path "$(dirname "$0")/../Cargo.toml" --)
-fi
+read -r -a runner <<<"${STATEHARNESS:-stateharness}"
 
 mkdir -p "$out"
 "${runner[@]}" snapshot check --backend "$backend" --dir "$snapdir" --color never "$@" >"$out/snapshot.diff"
