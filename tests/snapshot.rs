@@ -80,6 +80,16 @@ fn file_backend_record_then_check_passes_and_shows_the_bytes() {
 }
 
 #[test]
+fn insta_reads_the_snapshots() {
+    let dir = common::scratch_dir("snapshot-insta", "snaps");
+    assert_eq!(run("record", "memory://", &dir).status.code(), Some(0));
+    let recorded = stateharness::snapshot::SnapFile::parse(&read(dir.join("snap-enum.snap"))).unwrap();
+    insta::with_settings!({ snapshot_path => &dir, prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("snap-enum", recorded.body);
+    });
+}
+
+#[test]
 fn sqlite_backend_record_then_check_passes_and_shows_the_row() {
     let db = common::scratch_dir("snapshot-sqlite", "db").join("state.db");
     let dir = record_then_check("snapshot-sqlite", &format!("sqlite://{}", db.display()));
@@ -144,6 +154,18 @@ fn added_and_removed_states_are_changes_too() {
     assert!(out.contains("run team-c: added\n--- (nothing recorded)\n+++ team-c.snap.new\n"), "{out}");
     assert!(read(dir.join("team-a.snap.new")).contains("info: \"removed\"\n---\n"));
     assert_eq!(files(&dir), ["team-a.snap", "team-a.snap.new", "team-b.snap", "team-c.snap.new"]);
+
+    // Answers piped in, a line each: skip both, the files stay.
+    let mut piped = Command::new(env!("CARGO_BIN_EXE_stateharness"))
+        .args(["snapshot", "review", "--dir", &dir.to_string_lossy()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut piped.stdin.take().unwrap(), b"s\nq\n").unwrap();
+    let skipped = piped.wait_with_output().unwrap();
+    assert!(stdout(&skipped).ends_with("0 accepted, 0 rejected, 2 skipped\n"), "{}", stdout(&skipped));
+    assert_eq!(files(&dir).len(), 4);
 
     assert_eq!(review(&dir, "--accept-all").status.code(), Some(0));
     assert_eq!(files(&dir), ["team-b.snap", "team-c.snap"]);
