@@ -14,6 +14,9 @@
 //! | added (no recording yet) | `NAME.snap.new` | it becomes `NAME.snap` | it is deleted |
 //! | removed (no longer recorded) | `NAME.snap`, `NAME.snap.new` with `info: "removed"` and an empty body | both are deleted | the marker is deleted |
 //!
+//! (`cargo insta review` knows no removals: it would accept the marker as
+//! an empty snapshot.)
+//!
 //! Other callers record their own named snapshots through the same API:
 //!
 //! ```no_run
