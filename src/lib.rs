@@ -12,6 +12,8 @@
 //!   any backend, verified and crash-safe.
 //! - [`format`]: flujo's safe serialized format (serialize, deserialize,
 //!   custom type registry).
+//! - [`snapshot`]: snapshot regression review of stored state (record,
+//!   check, review), and named snapshots for other callers.
 //! - [`strategy`]: proptest strategies for values of every kind.
 //! - [`vectors`]: checks the engine against flujo's reference vectors.
 
@@ -22,6 +24,7 @@ pub mod json;
 pub mod migration;
 pub mod path;
 pub mod protocol;
+pub mod snapshot;
 pub mod strategy;
 pub mod typed;
 pub mod value;

@@ -5,7 +5,7 @@
 use base64::Engine;
 
 use crate::format::TypeRegistry;
-use crate::json::{KeyOrder, ReadError, read_strict, to_python_json};
+use crate::json::{KeyOrder, ReadError, read_strict, to_python_json, to_python_json_indented};
 use crate::path::{AtPath, JsonPath, Segment};
 use crate::value::{Date, DateTime, Dict, EnumBase, EnumMember, Instance, Time, Value};
 
@@ -50,6 +50,14 @@ pub fn from_typed_text(text: &str, registry: &TypeRegistry) -> Result<Value, Typ
 pub fn to_typed_text(value: &Value) -> String {
     // A typed-JSON tree holds only JSON kinds with string keys: it always writes.
     to_python_json(&encode(value), KeyOrder::Insertion).unwrap_or_default()
+}
+
+/// Canonical typed JSON text of a value: keys sorted, one item a line
+/// (indented by 2), so that the same value always gives the same text and
+/// a change shows as a small line diff (snapshots).
+pub fn to_canonical_typed_text(value: &Value) -> String {
+    // As in `to_typed_text`: a typed-JSON tree always writes.
+    to_python_json_indented(&encode(value), KeyOrder::Sorted, 2).unwrap_or_default()
 }
 
 /// Decodes a plain JSON value (as the reader returns it) into a typed value.

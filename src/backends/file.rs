@@ -24,7 +24,7 @@ use crate::json::KeyOrder;
 use crate::value::Value;
 
 use super::codec::{state_to_text, text_to_state};
-use super::{BackendError, Capabilities, ErrorKind, StateBackend};
+use super::{BackendError, Capabilities, ErrorKind, StateBackend, StoredForm, StoredPart};
 
 /// The longest file name Linux (and macOS) file systems accept, in bytes.
 const MAX_FILE_NAME: usize = 255;
@@ -73,6 +73,16 @@ impl FileBackend {
 
     fn url(&self) -> String {
         format!("file://{}", self.dir.display())
+    }
+
+    /// The path and bytes of `run_id`'s file, or `None` when there is none.
+    async fn read_state_file(&self, run_id: &str) -> Result<Option<(PathBuf, Vec<u8>)>, BackendError> {
+        let path = self.state_path(run_id)?;
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(Some((path, bytes))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(BackendError::internal(format!("loading run {run_id:?} from {}", path.display()), e)),
+        }
     }
 }
 
@@ -203,12 +213,7 @@ impl StateBackend for FileBackend {
     }
 
     async fn load_state(&self, run_id: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
-        let path = self.state_path(run_id)?;
-        let bytes = match tokio::fs::read(&path).await {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(BackendError::internal(format!("loading run {run_id:?} from {}", path.display()), e)),
-        };
+        let Some((path, bytes)) = self.read_state_file(run_id).await? else { return Ok(None) };
         let origin = path.display().to_string();
         let text = String::from_utf8(bytes).map_err(|e| BackendError::internal(format!("loading run {run_id:?} from {origin}"), e))?;
         text_to_state(&text, hints, &self.registry, &origin).map(Some)
@@ -224,6 +229,14 @@ impl StateBackend for FileBackend {
         })
         .await
         .map_err(|e| BackendError::internal(format!("deleting run {run_id:?} at {}", path.display()), e))
+    }
+
+    /// The file's bytes, at `RUN_ID.json` (the directory left out: it
+    /// differs from machine to machine).
+    async fn stored_form(&self, run_id: &str) -> Result<Option<StoredForm>, BackendError> {
+        let stored = self.read_state_file(run_id).await?;
+        let parts = stored.map(|(_, bytes)| StoredPart::blob(bytes)).into_iter().collect();
+        Ok(Some(StoredForm { location: format!("{run_id}{SUFFIX}"), parts }))
     }
 
     /// The ids of the `*.json` regular files whose id starts with `prefix`,

@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::format::{TypeHints, TypeRegistry, deserialize_with_hints, serialize};
+use crate::json::{KeyOrder, to_python_json};
 use crate::value::Value;
 
-use super::{BackendError, Capabilities, ErrorKind, StateBackend};
+use super::{BackendError, Capabilities, ErrorKind, StateBackend, StoredForm, StoredPart};
 
 /// The embedded default backend.
 #[derive(Debug)]
@@ -60,5 +61,19 @@ impl StateBackend for MemoryBackend {
 
     async fn list_states(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         Ok(self.states().keys().filter(|id| id.starts_with(prefix)).cloned().collect())
+    }
+
+    /// The kept safe value, written as JSON text (no text is stored: this
+    /// is what `json.dumps` would make of it).
+    async fn stored_form(&self, run_id: &str) -> Result<Option<StoredForm>, BackendError> {
+        let stored = self.states().get(run_id).cloned();
+        let parts = match stored {
+            Some(safe) => {
+                let text = to_python_json(&safe, KeyOrder::Insertion).map_err(|e| BackendError::internal(format!("showing run {run_id:?}"), e))?;
+                vec![StoredPart { name: String::new(), text }]
+            }
+            None => Vec::new(),
+        };
+        Ok(Some(StoredForm { location: "the safe value kept in memory".to_owned(), parts }))
     }
 }

@@ -128,6 +128,38 @@ impl BackendError {
     }
 }
 
+/// What a backend holds for one run id, as the harness can see it in the
+/// storage itself: the raw stored form behind what `load_state` returns, for
+/// snapshot review (a change of format or backend shows as changed bytes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredForm {
+    /// Where it is, relative to the backend (`RUN_ID.json`, a key, a row),
+    /// never a machine's own path: snapshots must read the same everywhere.
+    pub location: String,
+    /// What is there, in storage order; empty when nothing is stored.
+    pub parts: Vec<StoredPart>,
+}
+
+/// One part of a stored form: a whole file or value, or one column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPart {
+    /// The column and its storage type (`pipeline_context [text]`), or
+    /// empty for a backend that stores one blob per run.
+    pub name: String,
+    /// The stored content as text: UTF-8 as it is, other bytes escaped
+    /// (`\xff`).
+    pub text: String,
+}
+
+impl StoredPart {
+    /// The one blob a file or key holds; bytes that are not UTF-8 are shown
+    /// escaped rather than lost.
+    pub fn blob(bytes: Vec<u8>) -> StoredPart {
+        let text = String::from_utf8(bytes).unwrap_or_else(|e| e.as_bytes().escape_ascii().to_string());
+        StoredPart { name: String::new(), text }
+    }
+}
+
 /// flujo's `StateBackend`: save, load and delete a run's state.
 ///
 /// `state` is a WorkflowState-shaped dict of [`Value`]s. What `load_state`
@@ -163,6 +195,14 @@ pub trait StateBackend: Send + Sync {
     /// allow them.
     fn keys_filled_on_load(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    /// What is stored under `run_id`, read from the storage itself (file
+    /// bytes, the Redis value, the row); `None` when the storage is out of
+    /// the harness's sight (`exec:` backends), which is the default.
+    async fn stored_form(&self, run_id: &str) -> Result<Option<StoredForm>, BackendError> {
+        let _ = run_id;
+        Ok(None)
     }
 
     /// Releases connections and files; the backend is not used afterwards.

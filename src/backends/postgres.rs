@@ -21,7 +21,7 @@ use crate::value::Value;
 
 use super::codec::{state_to_text, text_to_state};
 use super::redis::{redact_url, take_query_param};
-use super::{BackendError, Capabilities, ErrorKind, StateBackend};
+use super::{BackendError, Capabilities, ErrorKind, StateBackend, StoredForm, StoredPart};
 
 /// The table used when the URL names none.
 pub const DEFAULT_TABLE: &str = "stateharness_state";
@@ -131,6 +131,13 @@ impl PostgresBackend {
         &self.table
     }
 
+    /// The `state` column of `run_id`'s row.
+    async fn state_column(&self, run_id: &str) -> Result<Option<String>, BackendError> {
+        check_run_id(run_id)?;
+        let row = self.client.query_opt(&self.load, &[&run_id]).await.map_err(|e| self.failed("loading", run_id, &e))?;
+        row.map(|row| row.try_get(0).map_err(|e| self.failed("loading", run_id, &e))).transpose()
+    }
+
     fn failed(&self, what: &str, run_id: &str, error: &tokio_postgres::Error) -> BackendError {
         BackendError::internal(format!("{what} run {run_id:?} in table {} on {}", self.table, self.url), chain(error))
     }
@@ -174,10 +181,7 @@ impl StateBackend for PostgresBackend {
     }
 
     async fn load_state(&self, run_id: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
-        check_run_id(run_id)?;
-        let row = self.client.query_opt(&self.load, &[&run_id]).await.map_err(|e| self.failed("loading", run_id, &e))?;
-        let Some(row) = row else { return Ok(None) };
-        let text: String = row.try_get(0).map_err(|e| self.failed("loading", run_id, &e))?;
+        let Some(text) = self.state_column(run_id).await? else { return Ok(None) };
         let origin = format!("run {run_id:?} in table {} on {}", self.table, self.url);
         text_to_state(&text, hints, &self.registry, &origin).map(Some)
     }
@@ -186,6 +190,12 @@ impl StateBackend for PostgresBackend {
         check_run_id(run_id)?;
         self.client.execute(&self.delete, &[&run_id]).await.map_err(|e| self.failed("deleting", run_id, &e))?;
         Ok(())
+    }
+
+    /// The row's `state` text (`saved_at`, the time of the save, left out).
+    async fn stored_form(&self, run_id: &str) -> Result<Option<StoredForm>, BackendError> {
+        let parts = self.state_column(run_id).await?.map(|text| StoredPart { name: "state [text]".to_owned(), text }).into_iter().collect();
+        Ok(Some(StoredForm { location: format!("table {}, row {run_id:?}", self.table), parts }))
     }
 
     /// The run ids starting with `prefix`, sorted by code point.

@@ -17,7 +17,7 @@ use crate::json::KeyOrder;
 use crate::value::Value;
 
 use super::codec::{state_to_text, text_to_state};
-use super::{BackendError, Capabilities, ErrorKind, StateBackend};
+use super::{BackendError, Capabilities, ErrorKind, StateBackend, StoredForm, StoredPart};
 
 /// How long opening a connection may take before the URL counts as
 /// unreachable.
@@ -72,6 +72,15 @@ impl RedisBackend {
         key
     }
 
+    /// `GET` of `run_id`'s key.
+    async fn get(&self, run_id: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        redis::cmd("GET")
+            .arg(self.key(run_id))
+            .query_async::<Option<Vec<u8>>>(&mut self.conn.clone())
+            .await
+            .map_err(|e| self.failed("loading", run_id, e))
+    }
+
     fn failed(&self, what: &str, run_id: &str, error: redis::RedisError) -> BackendError {
         BackendError::internal(format!("{what} run {run_id:?} (key prefix {:?}) on {}", self.prefix, self.url), error)
     }
@@ -117,12 +126,7 @@ impl StateBackend for RedisBackend {
     }
 
     async fn load_state(&self, run_id: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
-        let stored = redis::cmd("GET")
-            .arg(self.key(run_id))
-            .query_async::<Option<Vec<u8>>>(&mut self.conn.clone())
-            .await
-            .map_err(|e| self.failed("loading", run_id, e))?;
-        let Some(bytes) = stored else { return Ok(None) };
+        let Some(bytes) = self.get(run_id).await? else { return Ok(None) };
         let origin = format!("run {run_id:?} (key prefix {:?}) on {}", self.prefix, self.url);
         let text = String::from_utf8(bytes).map_err(|e| BackendError::internal(format!("loading {origin}"), e))?;
         text_to_state(&text, hints, &self.registry, &origin).map(Some)
@@ -134,6 +138,12 @@ impl StateBackend for RedisBackend {
             .query_async::<()>(&mut self.conn.clone())
             .await
             .map_err(|e| self.failed("deleting", run_id, e))
+    }
+
+    /// The value string under the key (prefix and run id).
+    async fn stored_form(&self, run_id: &str) -> Result<Option<StoredForm>, BackendError> {
+        let parts = self.get(run_id).await?.map(StoredPart::blob).into_iter().collect();
+        Ok(Some(StoredForm { location: format!("key {:?}", String::from_utf8_lossy(&self.key(run_id))), parts }))
     }
 
     /// `SCAN MATCH` over the backend's prefix followed by `prefix`, sorted.

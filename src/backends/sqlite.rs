@@ -27,7 +27,7 @@ use crate::json::{KeyOrder, read_text, to_python_json};
 use crate::path::{AtPath, Segment};
 use crate::value::{DateTime, Dict, EnumBase, Int, Value};
 
-use super::{BackendError, Capabilities, ErrorKind, StateBackend};
+use super::{BackendError, Capabilities, ErrorKind, StateBackend, StoredForm, StoredPart};
 
 /// flujo 0.4's table and indexes, verbatim from STORAGE.md.
 const SCHEMA: &str = "
@@ -373,6 +373,18 @@ fn plain(column: SqlValue) -> Value {
     }
 }
 
+/// A column as a snapshot shows it: its name and storage type, its value.
+fn stored_column(name: String, column: SqlValue) -> StoredPart {
+    let (kind, text) = match column {
+        SqlValue::Null => ("null", String::new()),
+        SqlValue::Integer(n) => ("integer", n.to_string()),
+        SqlValue::Real(x) => ("real", crate::json::float_repr(x)),
+        SqlValue::Text(text) => ("text", text),
+        SqlValue::Blob(bytes) => ("blob", bytes.escape_ascii().to_string()),
+    };
+    StoredPart { name: format!("{name} [{kind}]"), text }
+}
+
 /// Reads one column into an owned value; TEXT must be UTF-8.
 pub(crate) fn owned_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<SqlValue> {
     Ok(match row.get_ref(index)? {
@@ -486,6 +498,21 @@ impl StateBackend for SqliteBackend {
             .await?;
         ids.sort();
         Ok(ids)
+    }
+
+    /// The row, column by column in table order, each with its storage
+    /// type (`SELECT *`: a column flujo's schema lacks shows too).
+    async fn stored_form(&self, run_id: &str) -> Result<Option<StoredForm>, BackendError> {
+        let id = run_id.to_owned();
+        let parts = self
+            .with_db(format!("reading the row of run {run_id:?} in {}", self.url), move |_, conn| {
+                let mut statement = conn.prepare("SELECT * FROM workflow_state WHERE run_id = ?1")?;
+                let names: Vec<String> = statement.column_names().into_iter().map(str::to_owned).collect();
+                let row = statement.query_row([&id], |row| (0..names.len()).map(|i| owned_column(row, i)).collect::<rusqlite::Result<Vec<_>>>()).optional()?;
+                Ok(row.into_iter().flatten().zip(names).map(|(column, name)| stored_column(name, column)).collect())
+            })
+            .await?;
+        Ok(Some(StoredForm { location: format!("table workflow_state, row {run_id:?}"), parts }))
     }
 
     /// Closes the connection; later operations fail with `internal`.

@@ -3,6 +3,7 @@
 mod conform;
 mod migrate;
 mod serve;
+mod snapshot;
 mod vectors;
 
 use std::process::ExitCode;
@@ -26,6 +27,9 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Serve a built-in backend over the JSON-lines protocol on stdin/stdout.
     Serve(serve::ServeArgs),
+    /// Snapshot regression review: record, check and review what a backend stores and loads.
+    #[command(subcommand)]
+    Snapshot(snapshot::SnapshotCommand),
     /// Check the format engine against reference vectors made by the real flujo.
     #[command(subcommand)]
     Vectors(vectors::VectorsCommand),
@@ -52,6 +56,7 @@ pub fn run() -> ExitCode {
         Command::Conform(args) => args.run(),
         Command::Migrate(args) => args.run(),
         Command::Serve(args) => args.run(),
+        Command::Snapshot(command) => command.run(),
         Command::Vectors(command) => command.run(),
     }
 }

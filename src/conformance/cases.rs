@@ -286,6 +286,16 @@ fn local_id(spec: &IdSpec, namespace: &str, prefix_len: usize) -> String {
     }
 }
 
+/// The state a save step sends under `run_id`: the base WorkflowState
+/// with `context`, `output`, and `fields` overriding top-level fields.
+pub fn saved_state(run_id: &str, context: &Dict, output: &Value, fields: &Dict) -> Value {
+    let mut state = base_state(run_id, context.clone(), output.clone());
+    for (k, v) in fields.iter() {
+        state.insert(k.clone(), v.clone());
+    }
+    Value::Dict(state)
+}
+
 /// Runs one case against fresh ids under `namespace`, then deletes them.
 pub async fn run_case(case: &Case, namespace: &str, backend: &Tracked, judging: Judging<'_>) -> CaseRun {
     let mut run = CaseRun::default();
@@ -304,11 +314,7 @@ pub async fn run_case(case: &Case, namespace: &str, backend: &Tracked, judging: 
         let at = |what: &str| format!("step {} ({what} of run id {shown})", index + 1);
         match &step.op {
             Op::Save { context, output, fields } => {
-                let mut state = base_state(&run_id, context.clone(), output.clone());
-                for (k, v) in fields.iter() {
-                    state.insert(k.clone(), v.clone());
-                }
-                let state = Value::Dict(state);
+                let state = saved_state(&run_id, context, output, fields);
                 match backend.save(&local, &state).await {
                     Ok(()) => {
                         refused.remove(&local);

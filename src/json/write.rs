@@ -41,9 +41,63 @@ pub fn to_python_json(value: &Value, order: KeyOrder) -> Result<String, WriteErr
     Ok(String::from_utf8(out).unwrap_or_default())
 }
 
+/// `json.dumps(value, indent=indent)` (or with `sort_keys=True`): one item
+/// per line, nested items indented by `indent` more spaces, `", "` becoming
+/// `","` at line ends as Python does. Made for people to read and diff
+/// (snapshots), not for storage.
+pub fn to_python_json_indented(value: &Value, order: KeyOrder, indent: usize) -> Result<String, WriteError> {
+    let mut out = Vec::new();
+    write_value(value, order, Some(Indent { width: indent, depth: 0 }), &mut out)?;
+    Ok(String::from_utf8(out).unwrap_or_default())
+}
+
 /// Appends the bytes of `json.dumps(value)` to `out` (ASCII only). On
 /// error, `out` holds a partial text.
 pub fn write_python_json(value: &Value, order: KeyOrder, out: &mut Vec<u8>) -> Result<(), WriteError> {
+    write_value(value, order, None, out)
+}
+
+/// Where an indented text is: spaces per level and the current level.
+#[derive(Clone, Copy)]
+struct Indent {
+    width: usize,
+    depth: usize,
+}
+
+impl Indent {
+    fn deeper(self) -> Indent {
+        Indent { depth: self.depth + 1, ..self }
+    }
+
+    fn newline(self, out: &mut Vec<u8>) {
+        out.push(b'\n');
+        out.resize(out.len() + self.width * self.depth, b' ');
+    }
+}
+
+/// Before item `i` of a container: the separator, then (indented) a new line.
+fn item_start(i: usize, indent: Option<Indent>, out: &mut Vec<u8>) {
+    match indent {
+        None if i > 0 => out.extend_from_slice(b", "),
+        None => {}
+        Some(level) => {
+            if i > 0 {
+                out.push(b',');
+            }
+            level.deeper().newline(out);
+        }
+    }
+}
+
+/// After the last item of a non-empty container: the closing bracket's line.
+fn container_end(len: usize, indent: Option<Indent>, out: &mut Vec<u8>) {
+    if let Some(level) = indent.filter(|_| len > 0) {
+        level.newline(out);
+    }
+}
+
+fn write_value(value: &Value, order: KeyOrder, indent: Option<Indent>, out: &mut Vec<u8>) -> Result<(), WriteError> {
+    let inner = indent.map(Indent::deeper);
     match value {
         Value::None => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
@@ -54,11 +108,10 @@ pub fn write_python_json(value: &Value, order: KeyOrder, out: &mut Vec<u8>) -> R
         Value::List(items) | Value::Tuple(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b", ");
-                }
-                write_python_json(item, order, out).map_err(|e| e.under(Segment::Index(i)))?;
+                item_start(i, indent, out);
+                write_value(item, order, inner, out).map_err(|e| e.under(Segment::Index(i)))?;
             }
+            container_end(items.len(), indent, out);
             out.push(b']');
         }
         Value::Dict(dict) => {
@@ -79,19 +132,19 @@ pub fn write_python_json(value: &Value, order: KeyOrder, out: &mut Vec<u8>) -> R
                 entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
             }
             out.push(b'{');
+            let len = entries.len();
             for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b", ");
-                }
+                item_start(i, indent, out);
                 write_ascii_string(key, out);
                 out.extend_from_slice(b": ");
-                write_python_json(item, order, out).map_err(|e| e.under(Segment::Key(key.to_owned())))?;
+                write_value(item, order, inner, out).map_err(|e| e.under(Segment::Key(key.to_owned())))?;
             }
+            container_end(len, indent, out);
             out.push(b'}');
         }
         // An IntEnum or str-enum member is an int or a str to json.dumps.
         Value::Enum(member) if member.base != EnumBase::Plain => {
-            write_python_json(&member.value, order, out)?;
+            write_value(&member.value, order, indent, out)?;
         }
         other => {
             return Err(WriteError {
@@ -198,6 +251,21 @@ mod tests {
             to_python_json(&value, KeyOrder::Sorted).unwrap(),
             r#"{"C": 1e+16, "a": NaN, "b": 1.5, "\u00e9": -Infinity}"#
         );
+    }
+
+    #[test]
+    fn indented_like_python() {
+        let inner: Dict = [("z", Value::List(vec![Value::from(1), Value::List(Vec::new())])), ("a", Value::Dict(Dict::new()))]
+            .into_iter()
+            .map(|(k, v)| (Value::from(k), v))
+            .collect();
+        let value = Value::List(vec![Value::Dict(inner), Value::from("x")]);
+        // json.dumps(value, indent=2, sort_keys=True)
+        assert_eq!(
+            to_python_json_indented(&value, KeyOrder::Sorted, 2).unwrap(),
+            "[\n  {\n    \"a\": {},\n    \"z\": [\n      1,\n      []\n    ]\n  },\n  \"x\"\n]"
+        );
+        assert_eq!(to_python_json_indented(&Value::List(Vec::new()), KeyOrder::Sorted, 2).unwrap(), "[]");
     }
 
     #[test]

@@ -1,0 +1,233 @@
+//! `stateharness snapshot record|check|review`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use stateharness::backends::open_backend;
+use stateharness::format::TypeRegistry;
+use stateharness::snapshot::{Change, ChangeKind, Snapshot, accept, builtin_states, capture, check_set, pending, record_set, reject, states_from_dir, unified_diff};
+
+use super::{EXIT_FAILED, EXIT_USAGE};
+
+/// Snapshot regression review: record what a backend stores and loads for
+/// a fixed set of states, check it again after a change (flujo upgrade,
+/// new backend, new custom serializer), and review every difference.
+///
+/// Snapshots are insta `.snap` files, one per state, named by its run id;
+/// a change leaves `NAME.snap.new` beside `NAME.snap` (a removed state: a
+/// `.snap.new` with `info: "removed"`), which `review` or `cargo insta
+/// review` accepts or rejects.
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Save the states through the backend and write one snapshot per state
+    /// (replacing every snapshot and pending change in DIR).
+    Record(RunArgs),
+    /// Do the same again and compare: exit 0 when nothing changed; else
+    /// write NAME.snap.new beside each changed snapshot, print the diffs and
+    /// exit 1.
+    Check(RunArgs),
+    /// Walk the pending changes: show each diff, then accept, reject or skip.
+    Review(ReviewArgs),
+}
+
+/// When to colour output.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ColorChoice {
+    /// When standard output is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always (a CI log that renders ANSI colours).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+        }
+    }
+}
+
+/// What `record` and `check` run.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The backend: memory://, file:///DIR, sqlite:///PATH,
+    /// redis://HOST:PORT/DB?prefix=P, postgres://...?table=T, exec:COMMAND.
+    #[arg(long)]
+    backend: String,
+    /// The snapshot directory.
+    #[arg(long, value_name = "SNAPDIR")]
+    dir: PathBuf,
+    /// Save these states instead of the built-in set: every *.json file in
+    /// DIR is one state in typed JSON, saved under the file's name.
+    #[arg(long, value_name = "DIR")]
+    states: Option<PathBuf>,
+    /// Colour the diffs.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+/// What `review` runs.
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The snapshot directory.
+    #[arg(long, value_name = "SNAPDIR")]
+    dir: PathBuf,
+    /// Accept every pending change without asking.
+    #[arg(long, conflicts_with = "reject_all")]
+    accept_all: bool,
+    /// Reject every pending change without asking.
+    #[arg(long)]
+    reject_all: bool,
+    /// Colour the diffs.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+impl SnapshotCommand {
+    pub fn run(self) -> ExitCode {
+        let result = match self {
+            SnapshotCommand::Record(args) => args.record(),
+            SnapshotCommand::Check(args) => args.check(),
+            SnapshotCommand::Review(args) => args.review(),
+        };
+        result.unwrap_or_else(|message| {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_USAGE)
+        })
+    }
+}
+
+impl RunArgs {
+    fn record(self) -> Result<ExitCode, String> {
+        let snapshots = self.capture()?;
+        record_set(&self.dir, &snapshots).map_err(|e| e.to_string())?;
+        println!("recorded {} snapshots in {}", snapshots.len(), self.dir.display());
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn check(self) -> Result<ExitCode, String> {
+        let snapshots = self.capture()?;
+        let changes = check_set(&self.dir, &snapshots).map_err(|e| e.to_string())?;
+        let color = self.color.enabled();
+        for change in &changes {
+            print!("{}", describe(change, color));
+        }
+        if changes.is_empty() {
+            println!("{} snapshots unchanged", snapshots.len());
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!(
+            "{} of {} snapshots changed; review with: stateharness snapshot review --dir {}",
+            changes.len(),
+            snapshots.len() + changes.iter().filter(|c| c.kind == ChangeKind::Removed).count(),
+            self.dir.display()
+        );
+        Ok(ExitCode::from(EXIT_FAILED))
+    }
+
+    /// The snapshots of this run's states through the backend.
+    fn capture(&self) -> Result<Vec<Snapshot>, String> {
+        let registry = Arc::new(TypeRegistry::standard());
+        let states = match &self.states {
+            Some(dir) => states_from_dir(dir, &registry),
+            None => builtin_states(&registry),
+        }
+        .map_err(|e| e.to_string())?;
+        let runtime = super::runtime().map_err(|_| "cannot start the async runtime".to_owned())?;
+        runtime.block_on(async {
+            let backend = open_backend(&self.backend, registry).await.map_err(|e| e.to_string())?;
+            let snapshots = capture(backend.as_ref(), &states).await;
+            if let Err(e) = backend.close().await {
+                eprintln!("close: {e}");
+            }
+            snapshots.map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// A change as a reviewer sees it: which run, how it changed, the diff.
+fn describe(change: &Change, color: bool) -> String {
+    format!("\nrun {}: {}\n{}", change.name, change.kind.as_str(), unified_diff(change, color))
+}
+
+/// A reviewer's answer for one change.
+enum Answer {
+    Accept,
+    Reject,
+    Skip,
+    Quit,
+}
+
+impl ReviewArgs {
+    fn review(self) -> Result<ExitCode, String> {
+        let changes = pending(&self.dir).map_err(|e| e.to_string())?;
+        if changes.is_empty() {
+            println!("no pending snapshot changes in {}", self.dir.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        let color = self.color.enabled();
+        let (mut accepted, mut rejected) = (0, 0);
+        for (i, change) in changes.iter().enumerate() {
+            let answer = if self.accept_all {
+                Answer::Accept
+            } else if self.reject_all {
+                Answer::Reject
+            } else {
+                print!("{}", describe(change, color));
+                ask(i + 1, changes.len()).map_err(|e| format!("reading the answer: {e}"))?
+            };
+            match answer {
+                Answer::Accept => {
+                    accept(&self.dir, change).map_err(|e| e.to_string())?;
+                    accepted += 1;
+                }
+                Answer::Reject => {
+                    reject(&self.dir, change).map_err(|e| e.to_string())?;
+                    rejected += 1;
+                }
+                Answer::Skip => {}
+                Answer::Quit => break,
+            }
+        }
+        let skipped = changes.len() - accepted - rejected;
+        println!("{accepted} accepted, {rejected} rejected, {skipped} skipped");
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Asks for change `n` of `total`: one key on a terminal, a line otherwise
+/// (a script piping answers). End of input quits.
+fn ask(n: usize, total: usize) -> std::io::Result<Answer> {
+    let terminal = console::Term::stdout();
+    loop {
+        print!("[{n}/{total}] a accept, r reject, s skip, q quit: ");
+        std::io::stdout().flush()?;
+        let key = if std::io::stdin().is_terminal() {
+            let key = terminal.read_char()?;
+            println!("{key}");
+            key
+        } else {
+            let mut line = String::new();
+            if std::io::stdin().lock().read_line(&mut line)? == 0 {
+                println!();
+                return Ok(Answer::Quit);
+            }
+            line.trim().chars().next().unwrap_or(' ')
+        };
+        match key.to_ascii_lowercase() {
+            'a' => return Ok(Answer::Accept),
+            'r' => return Ok(Answer::Reject),
+            's' => return Ok(Answer::Skip),
+            'q' | '\u{3}' | '\u{1b}' => return Ok(Answer::Quit),
+            _ => {}
+        }
+    }
+}

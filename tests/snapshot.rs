@@ -1,0 +1,299 @@
+//! `stateharness snapshot` as a team uses it: record, check after a
+//! change, review (scripted and in a real terminal through tmux), and what
+//! the backends' stored forms look like in the snapshots.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stateharness::backends::open_backend;
+use stateharness::format::TypeRegistry;
+use stateharness::snapshot::{StateInput, capture};
+use stateharness::typed::from_typed_text;
+
+fn stateharness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stateharness")).args(args).output().expect("runs stateharness")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The test double: the protocol's dict server, optionally rounding floats
+/// (a backend whose behaviour changed).
+fn dict_server(round: Option<u32>) -> String {
+    let script = common::fixtures_dir().join("protocol/dict_server.py");
+    match round {
+        Some(digits) => format!("exec:python3 {} --round-floats {digits}", script.display()),
+        None => format!("exec:python3 {}", script.display()),
+    }
+}
+
+fn run(command: &str, backend: &str, dir: &Path) -> Output {
+    stateharness(&["snapshot", command, "--backend", backend, "--dir", &dir.to_string_lossy(), "--color", "never"])
+}
+
+fn review(dir: &Path, flag: &str) -> Output {
+    stateharness(&["snapshot", "review", "--dir", &dir.to_string_lossy(), flag])
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+fn read(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn record_then_check(test: &str, backend: &str) -> PathBuf {
+    let dir = common::scratch_dir(test, "snaps");
+    let recorded = run("record", backend, &dir);
+    assert_eq!(recorded.status.code(), Some(0), "{recorded:?}");
+    let checked = run("check", backend, &dir);
+    assert_eq!(checked.status.code(), Some(0), "{checked:?}");
+    assert!(stdout(&checked).ends_with("25 snapshots unchanged\n"), "{}", stdout(&checked));
+    assert_eq!(files(&dir).len(), 25);
+    dir
+}
+
+#[test]
+fn file_backend_record_then_check_passes_and_shows_the_bytes() {
+    let states = common::scratch_dir("snapshot-file", "states");
+    let dir = record_then_check("snapshot-file", &format!("file://{}", states.display()));
+    let float = read(dir.join("snap-float-edges.snap"));
+    assert!(float.starts_with("---\nsource: \"stateharness snapshot\"\nexpression: \"snap-float-edges\"\n---\n== save ==\nok\n\n== stored at snap-float-edges.json ==\n{\"created_at\": \"2025-07-01T12:00:00.120000\", "), "{float}");
+    assert!(float.contains("\"nan\": \"nan\", \"neg_zero\": -0.0, \"ninf\": \"-inf\", \"price\": 19.99, \"third\": 0.3333333333333333, "), "{float}");
+    assert!(float.contains("== loaded ==\n{\n  \"created_at\": \"2025-07-01T12:00:00.120000\",\n"), "{float}");
+    // Refusals are recorded, with the machine's path redacted; nothing is left behind.
+    let uuid = read(dir.join("snap-uuid.snap"));
+    assert!(uuid.contains("== save ==\nerror: unsupported: "), "{uuid}");
+    assert!(!uuid.contains(&*states.to_string_lossy()), "{uuid}");
+    assert!(files(&states).is_empty(), "{:?}", files(&states));
+    // The bodies insta reads back are the ones written.
+    let parsed = stateharness::snapshot::SnapFile::parse(&float).unwrap();
+    assert_eq!(parsed.render(), float);
+}
+
+#[test]
+fn insta_reads_the_snapshots() {
+    let dir = common::scratch_dir("snapshot-insta", "snaps");
+    assert_eq!(run("record", "memory://", &dir).status.code(), Some(0));
+    let recorded = stateharness::snapshot::SnapFile::parse(&read(dir.join("snap-enum.snap"))).unwrap();
+    insta::with_settings!({ snapshot_path => &dir, prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("snap-enum", recorded.body);
+    });
+}
+
+#[test]
+fn sqlite_backend_record_then_check_passes_and_shows_the_row() {
+    let db = common::scratch_dir("snapshot-sqlite", "db").join("state.db");
+    let dir = record_then_check("snapshot-sqlite", &format!("sqlite://{}", db.display()));
+    let completed = read(dir.join("snap-workflow-completed.snap"));
+    assert!(completed.contains("== stored at table workflow_state, row \"snap-workflow-completed\" ==\nrun_id [text]: snap-workflow-completed\n"), "{completed}");
+    assert!(completed.contains("\nerror_message [null]:\nexecution_time_ms [integer]: 1234\nmemory_usage_mb [real]: 48.5\n"), "{completed}");
+}
+
+#[test]
+fn a_changed_backend_fails_the_check_and_review_accepts_or_rejects() {
+    let dir = common::scratch_dir("snapshot-change", "snaps");
+    assert_eq!(run("record", &dict_server(None), &dir).status.code(), Some(0));
+    let exec = read(dir.join("snap-scalars.snap"));
+    assert!(exec.contains("== stored ==\nnot visible through this backend\n"), "{exec}");
+
+    let checked = run("check", &dict_server(Some(2)), &dir);
+    assert_eq!(checked.status.code(), Some(1), "{checked:?}");
+    let out = stdout(&checked);
+    assert!(out.contains("\nrun snap-float-edges: changed\n--- snap-float-edges.snap\n+++ snap-float-edges.snap.new\n@@ "), "{out}");
+    assert!(out.contains("\n-    \"third\": 0.3333333333333333,\n-    \"tiny\": 5e-324\n+    \"third\": 0.33,\n+    \"tiny\": 0.0\n"), "{out}");
+    assert!(!out.contains("\u{1b}["), "no colour unless asked: {out}");
+    assert!(out.trim_end().ends_with(&format!("snapshots changed; review with: stateharness snapshot review --dir {}", dir.display())), "{out}");
+    let recorded = read(dir.join("snap-float-edges.snap"));
+    assert!(dir.join("snap-float-edges.snap.new").exists());
+
+    // Reject: the recorded snapshot stays, the check still fails.
+    let rejected = review(&dir, "--reject-all");
+    assert_eq!(rejected.status.code(), Some(0));
+    assert!(stdout(&rejected).ends_with("0 accepted, 1 rejected, 0 skipped\n"), "{}", stdout(&rejected));
+    assert_eq!(read(dir.join("snap-float-edges.snap")), recorded);
+    assert!(files(&dir).iter().all(|f| f.ends_with(".snap")));
+    assert_eq!(run("check", &dict_server(Some(2)), &dir).status.code(), Some(1));
+
+    // Accept: the new behaviour is the recording, the check passes.
+    assert_eq!(review(&dir, "--accept-all").status.code(), Some(0));
+    assert!(read(dir.join("snap-float-edges.snap")).contains("\"third\": 0.33,"));
+    let passed = run("check", &dict_server(Some(2)), &dir);
+    assert_eq!(passed.status.code(), Some(0), "{passed:?}");
+    let coloured = stateharness(&["snapshot", "check", "--backend", &dict_server(None), "--dir", &dir.to_string_lossy(), "--color", "always"]);
+    assert!(stdout(&coloured).contains("\u{1b}[31m-    \"third\": 0.33,\u{1b}[0m"), "{}", stdout(&coloured));
+}
+
+#[test]
+fn added_and_removed_states_are_changes_too() {
+    let states = common::scratch_dir("snapshot-sets", "states");
+    let dir = common::scratch_dir("snapshot-sets", "snaps");
+    let backend = format!("file://{}", common::scratch_dir("snapshot-sets", "backend").display());
+    let with_states = |command: &str| {
+        stateharness(&["snapshot", command, "--backend", &backend, "--dir", &dir.to_string_lossy(), "--states", &states.to_string_lossy()])
+    };
+    std::fs::write(states.join("team-a.json"), r#"{"run_id": "team-a", "n": 1}"#).unwrap();
+    std::fs::write(states.join("team-b.json"), r#"{"when": {"$date": "2025-01-02"}}"#).unwrap();
+    assert_eq!(with_states("record").status.code(), Some(0));
+    assert_eq!(files(&dir), ["team-a.snap", "team-b.snap"]);
+
+    std::fs::remove_file(states.join("team-a.json")).unwrap();
+    std::fs::write(states.join("team-c.json"), r#"{"x": {"$tuple": [1]}}"#).unwrap();
+    let checked = with_states("check");
+    assert_eq!(checked.status.code(), Some(1));
+    let out = stdout(&checked);
+    assert!(out.contains("run team-a: removed\n--- team-a.snap\n+++ (no longer recorded)\n"), "{out}");
+    assert!(out.contains("run team-c: added\n--- (nothing recorded)\n+++ team-c.snap.new\n"), "{out}");
+    assert!(read(dir.join("team-a.snap.new")).contains("info: \"removed\"\n---\n"));
+    assert_eq!(files(&dir), ["team-a.snap", "team-a.snap.new", "team-b.snap", "team-c.snap.new"]);
+
+    // Answers piped in, a line each: skip both, the files stay.
+    let mut piped = Command::new(env!("CARGO_BIN_EXE_stateharness"))
+        .args(["snapshot", "review", "--dir", &dir.to_string_lossy()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut piped.stdin.take().unwrap(), b"s\nq\n").unwrap();
+    let skipped = piped.wait_with_output().unwrap();
+    assert!(stdout(&skipped).ends_with("0 accepted, 0 rejected, 2 skipped\n"), "{}", stdout(&skipped));
+    assert_eq!(files(&dir).len(), 4);
+
+    assert_eq!(review(&dir, "--accept-all").status.code(), Some(0));
+    assert_eq!(files(&dir), ["team-b.snap", "team-c.snap"]);
+    assert_eq!(with_states("check").status.code(), Some(0));
+}
+
+#[test]
+fn bad_input_is_reported_with_the_file_at_fault() {
+    let dir = common::scratch_dir("snapshot-bad", "snaps");
+    let states = common::scratch_dir("snapshot-bad", "states");
+    std::fs::write(states.join("broken.json"), "{\"a\": [1,\n 2,,]}").unwrap();
+    let bad_states = stateharness(&["snapshot", "record", "--backend", "memory://", "--dir", &dir.to_string_lossy(), "--states", &states.to_string_lossy()]);
+    assert_eq!(bad_states.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad_states.stderr);
+    assert!(stderr.contains("broken.json: line 2, column 4: unexpected ','"), "{stderr}");
+
+    assert_eq!(run("record", "memory://", &dir).status.code(), Some(0));
+    std::fs::write(dir.join("snap-bytes.snap"), "no header").unwrap();
+    let corrupt = run("check", "memory://", &dir);
+    assert_eq!(corrupt.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&corrupt.stderr);
+    assert!(stderr.contains("snap-bytes.snap: not a snapshot file: line 1: expected `---`"), "{stderr}");
+
+    let missing = review(&dir.join("nowhere"), "--accept-all");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere"));
+}
+
+/// Captures one state through a server backend and returns its snapshot body.
+async fn server_snapshot(url: &str) -> String {
+    let registry = Arc::new(TypeRegistry::standard());
+    let state = from_typed_text(r#"{"run_id": "snaptest-1", "ctx": {"when": {"$date": "2025-01-02"}, "n": 1}}"#, &registry).unwrap();
+    let backend = open_backend(url, registry).await.unwrap();
+    let snapshots = capture(backend.as_ref(), &[StateInput { run_id: "snaptest-1".into(), state }]).await.unwrap();
+    backend.close().await.unwrap();
+    snapshots[0].file.body.clone()
+}
+
+#[tokio::test]
+async fn redis_and_postgres_show_their_stored_form() {
+    let prefix = format!("sh-snaptest-{}-", std::process::id());
+    let redis = format!("{}?prefix={prefix}", common::servers::redis_url().await);
+    let body = server_snapshot(&redis).await;
+    let stored = "{\"run_id\": \"snaptest-1\", \"ctx\": {\"when\": \"2025-01-02\", \"n\": 1}}";
+    assert_eq!(body, format!("== save ==\nok\n\n== stored at key \"{prefix}snaptest-1\" ==\n{stored}\n\n== loaded ==\n{{\n  \"ctx\": {{\n    \"n\": 1,\n    \"when\": \"2025-01-02\"\n  }},\n  \"run_id\": \"snaptest-1\"\n}}"));
+
+    let table = format!("sh_snaptest_{}", std::process::id());
+    let postgres = format!("{}?table={table}", common::servers::postgres_url().await);
+    let body = server_snapshot(&postgres).await;
+    assert!(body.contains(&format!("== stored at table {table}, row \"snaptest-1\" ==\nstate [text]: {stored}\n")), "{body}");
+    let (client, connection) = tokio_postgres::connect(&common::servers::postgres_url().await, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client.batch_execute(&format!("DROP TABLE \"{table}\"")).await.unwrap();
+}
+
+/// Runs `tmux` with `args`; `None` when tmux is not installed.
+fn tmux(args: &[&str]) -> Option<Output> {
+    Command::new("tmux").args(args).output().ok()
+}
+
+/// What the tmux pane shows, once it shows `expected` (or after 20 s).
+fn wait_for(session: &str, expected: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let screen = stdout(&tmux(&["capture-pane", "-p", "-J", "-S", "-", "-t", session]).unwrap());
+        if screen.contains(expected) || Instant::now() > deadline {
+            return screen;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn review_works_in_a_real_terminal() {
+    if tmux(&["-V"]).is_none() {
+        eprintln!("SKIPPED review_works_in_a_real_terminal: tmux is not installed");
+        return;
+    }
+    let dir = common::scratch_dir("snapshot-tmux", "snaps");
+    let states = common::scratch_dir("snapshot-tmux", "states");
+    std::fs::write(states.join("run-a.json"), r#"{"ratio": 0.125}"#).unwrap();
+    std::fs::write(states.join("run-b.json"), r#"{"ratio": 2.675}"#).unwrap();
+    std::fs::write(states.join("run-c.json"), r#"{"ratio": 0.001}"#).unwrap();
+    let with_states = |command: &str, round: Option<u32>| {
+        stateharness(&["snapshot", command, "--backend", &dict_server(round), "--dir", &dir.to_string_lossy(), "--states", &states.to_string_lossy()])
+    };
+    assert_eq!(with_states("record", None).status.code(), Some(0));
+    assert_eq!(with_states("check", Some(1)).status.code(), Some(1));
+
+    let session = format!("stateharness-review-{}", std::process::id());
+    let command = format!("{} snapshot review --dir {}; echo review-exit=$?; sleep 30", env!("CARGO_BIN_EXE_stateharness"), dir.display());
+    let started = tmux(&["new-session", "-d", "-s", &session, "-x", "120", "-y", "50", &command]).unwrap();
+    assert!(started.status.success(), "{started:?}");
+    let first = wait_for(&session, "[1/3]");
+    tmux(&["send-keys", "-t", &session, "a"]);
+    let second = wait_for(&session, "[2/3]");
+    tmux(&["send-keys", "-t", &session, "x"]); // not an answer: asked again
+    tmux(&["send-keys", "-t", &session, "r"]);
+    wait_for(&session, "[3/3]");
+    tmux(&["send-keys", "-t", &session, "s"]);
+    let screen = wait_for(&session, "review-exit=");
+    tmux(&["kill-session", "-t", &session]);
+
+    assert!(first.contains("run run-a: changed\n--- run-a.snap\n+++ run-a.snap.new\n"), "{first}");
+    assert!(first.contains("-  \"ratio\": 0.125\n+  \"ratio\": 0.1\n"), "{first}");
+    assert!(second.contains("[1/3] a accept, r reject, s skip, q quit: a\n"), "{second}");
+    assert!(screen.contains("[2/3] a accept, r reject, s skip, q quit: x\n[2/3] a accept, r reject, s skip, q quit: r\n"), "{screen}");
+    assert!(screen.contains("1 accepted, 1 rejected, 1 skipped\nreview-exit=0"), "{screen}");
+    assert_eq!(files(&dir), ["run-a.snap", "run-b.snap", "run-c.snap", "run-c.snap.new"]);
+    assert!(read(dir.join("run-a.snap")).contains("\"ratio\": 0.1\n"));
+    assert!(read(dir.join("run-b.snap")).contains("\"ratio\": 2.675\n"));
+}
+
+#[test]
+fn ci_script_leaves_the_diff_and_pending_snapshots_as_files() {
+    let dir = common::scratch_dir("snapshot-ci", "snaps");
+    let out = common::scratch_dir("snapshot-ci", "out");
+    assert_eq!(run("record", &dict_server(None), &dir).status.code(), Some(0));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/snapshot-check.sh");
+    let checked = Command::new("bash")
+        .args([script, &dict_server(Some(2)), &dir.to_string_lossy(), &out.to_string_lossy()])
+        .env("STATEHARNESS", env!("CARGO_BIN_EXE_stateharness"))
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert_eq!(checked.status.code(), Some(1), "{checked:?}");
+    let diff = read(out.join("snapshot.diff"));
+    assert!(diff.contains("\n+    \"third\": 0.33,\n"), "{diff}");
+    assert_eq!(stdout(&checked), diff);
+    assert!(out.join("pending/snap-float-edges.snap.new").exists());
+}
