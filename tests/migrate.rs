@@ -353,3 +353,38 @@ async fn migrates_into_sqlite_where_the_table_fills_in_columns() {
     let (again, _) = run(&legacy, &url, &Options::default()).await;
     assert_eq!(again.unchanged, totals.migrated, "a rerun into SQLite is a no-op");
 }
+
+#[test]
+fn conversion_snapshots_show_a_changed_conversion_for_review() {
+    let src = common::scratch_dir("migrate-snapshot", "src");
+    for (name, bytes) in files(&common::oracle_dir().join("legacy")) {
+        fs::write(src.join(name), bytes).unwrap();
+    }
+    let snaps = common::scratch_dir("migrate-snapshot", "snaps");
+    let migrate = |out: &str| {
+        let out = common::scratch_dir("migrate-snapshot", out);
+        stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out), "--snapshot", snaps.to_str().unwrap(), "--color", "never"])
+    };
+    let first = migrate("out-1");
+    assert_eq!(first.status.code(), Some(1), "new snapshots are pending: {}", text(&first));
+    let pending: Vec<String> = files(&snaps).into_keys().collect();
+    assert_eq!(pending.len(), 8, "{pending:?}");
+    assert!(pending.iter().all(|name| name.ends_with(".snap.new")));
+    let accepted = stateharness(&["snapshot", "review", "--dir", snaps.to_str().unwrap(), "--accept-all"]);
+    assert!(accepted.status.success(), "{}", text(&accepted));
+    assert_eq!(migrate("out-2").status.code(), Some(0), "nothing changed");
+
+    // A sampled dump now holds another value: its conversion changes.
+    let dump = src.join("run-000010.json");
+    let edited = fs::read_to_string(&dump).unwrap().replacen("NaN", "-Infinity", 1);
+    fs::write(&dump, edited).unwrap();
+    let changed = migrate("out-3");
+    assert_eq!(changed.status.code(), Some(1));
+    let said = text(&changed);
+    assert!(said.contains("run migrate-run-000010: changed"), "{said}");
+    assert!(said.contains("-inf"), "{said}");
+    assert!(snaps.join("migrate-run-000010.snap.new").exists());
+    let rejected = stateharness(&["snapshot", "review", "--dir", snaps.to_str().unwrap(), "--reject-all"]);
+    assert!(rejected.status.success());
+    assert!(!snaps.join("migrate-run-000010.snap.new").exists() && snaps.join("migrate-run-000010.snap").exists());
+}

@@ -1,7 +1,8 @@
-//! insta snapshots of the conformance report forms people read: the human
-//! summary, JUnit XML and the Markdown step summary (`fixtures/snapshots/
-//! report_*.snap`), so that any change in what a user sees shows up for
-//! review (`cargo insta review`).
+//! insta snapshots of the report forms people read: the conformance human
+//! summary, JUnit XML and Markdown step summary (`fixtures/snapshots/
+//! report_*.snap`), and the migration's JSON report and console output
+//! (`migration_*.snap`), so that any change in what a user sees shows up
+//! for review (`cargo insta review`).
 //!
 //! The report comes from a real run on `memory://` with a fixed seed, made
 //! deterministic: the run's random prefix, wall times and operation count
@@ -57,4 +58,47 @@ async fn human_junit_and_markdown_reports() {
     snapshot!("report_human", report.human());
     snapshot!("report_junit", report.junit());
     snapshot!("report_markdown", report.markdown());
+}
+
+/// The migration's report and console output for `fixtures/migrate/mixed`
+/// (plain, JSON5, repeated keys, BOM, renamed, broken inputs and a file
+/// that is not a dump), with the machine's paths and times replaced.
+#[test]
+fn migration_report_and_console() {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/migrate/mixed");
+    let scratch = std::env::temp_dir().join(format!("stateharness-report-snapshots-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = scratch.join("report.json");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stateharness"))
+        .args(["migrate", "--from", source.to_str().unwrap(), "--to", &format!("file://{}/out", scratch.display())])
+        .args(["--report", report.to_str().unwrap(), "--jobs", "2", "--dry-run"])
+        .output()
+        .expect("runs stateharness");
+    assert_eq!(output.status.code(), Some(1), "two inputs are broken");
+    let redact = |text: &str| {
+        let text = text.replace(source.to_str().unwrap(), "<fixtures>/migrate/mixed").replace(scratch.to_str().unwrap(), "<scratch>");
+        redact_seconds(&text)
+    };
+    snapshot!("migration_report_json", redact(&std::fs::read_to_string(&report).expect("the report")));
+    snapshot!("migration_console", redact(&String::from_utf8_lossy(&output.stdout)));
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
+
+/// `in 0.03 s` → `in <t> s`: the only varying part of the console output.
+fn redact_seconds(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(" in ") {
+        let (before, after) = rest.split_at(at + 4);
+        out.push_str(before);
+        let number_len = after.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(after.len());
+        if number_len > 0 && after[number_len..].starts_with(" s") {
+            out.push_str("<t>");
+            rest = &after[number_len..];
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }

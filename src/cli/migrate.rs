@@ -14,6 +14,10 @@ use stateharness::format::TypeRegistry;
 use stateharness::migration::report::RunInfo;
 use stateharness::migration::{Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_source};
 
+use stateharness::migration::snapshots::{LEADING_INPUTS, SampleSnapshots};
+use stateharness::snapshot::check_set;
+
+use super::snapshot::{ColorChoice, describe};
 use super::{EXIT_FAILED, EXIT_USAGE};
 
 /// Inputs whose diff a dry run shows.
@@ -66,6 +70,15 @@ pub struct MigrateArgs {
     /// so that several machines can split one migration.
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
+    /// Snapshot the conversion of a sample of inputs (source text,
+    /// converted text, changed values) into SNAPDIR and compare with what
+    /// is recorded there: a changed or new one is written as NAME.snap.new
+    /// for `stateharness snapshot review`, and makes the exit status 1.
+    #[arg(long, value_name = "SNAPDIR")]
+    snapshot: Option<PathBuf>,
+    /// Colour the snapshot diffs.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
 }
 
 impl MigrateArgs {
@@ -98,7 +111,9 @@ impl MigrateArgs {
         if let Some(jobs) = self.jobs {
             options.jobs = usize::from(jobs);
         }
-        if self.dry_run {
+        if self.snapshot.is_some() {
+            options.sample = LEADING_INPUTS;
+        } else if self.dry_run {
             options.sample = 1;
         }
         let run = RunInfo {
@@ -132,7 +147,7 @@ impl MigrateArgs {
             Ok(totals) => totals,
             Err(e) => return usage(e.to_string()),
         };
-        let Console { bar, report, report_error, samples, started, .. } = console;
+        let Console { bar, report, report_error, samples, started, snapshots, .. } = console;
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
@@ -150,7 +165,30 @@ impl MigrateArgs {
             eprintln!("error: writing the report {}: {e}", self.report.as_deref().map_or(String::new(), |p| p.display().to_string()));
             return ExitCode::from(EXIT_FAILED);
         }
-        if totals.failed > 0 { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS }
+        let snapshots_changed = match (&self.snapshot, snapshots) {
+            (Some(dir), snapshots) => match self.check_snapshots(dir, snapshots) {
+                Ok(changed) => changed,
+                Err(e) => return usage(e),
+            },
+            (None, _) => false,
+        };
+        if totals.failed > 0 || snapshots_changed { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS }
+    }
+
+    /// Compares the sample's snapshots with `dir`; true when any changed.
+    fn check_snapshots(&self, dir: &std::path::Path, sample: Result<SampleSnapshots, String>) -> Result<bool, String> {
+        let snapshots = sample?.into_snapshots();
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let changes = check_set(dir, &snapshots).map_err(|e| e.to_string())?;
+        for change in &changes {
+            print!("{}", describe(change, self.color.enabled()));
+        }
+        if changes.is_empty() {
+            println!("{} conversion snapshots unchanged in {}", snapshots.len(), dir.display());
+        } else {
+            println!("{} conversion snapshots changed; review with: stateharness snapshot review --dir {}", changes.len(), dir.display());
+        }
+        Ok(!changes.is_empty())
     }
 }
 
@@ -161,6 +199,8 @@ struct Console {
     report: Option<ReportWriter>,
     report_error: Option<String>,
     samples: Vec<(String, String)>,
+    /// The sample for `--snapshot`, or why it could not be taken.
+    snapshots: Result<SampleSnapshots, String>,
     total: Option<u64>,
     done: u64,
     started: Instant,
@@ -173,7 +213,17 @@ const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 impl Console {
     fn new(report: Option<ReportWriter>) -> Console {
         let now = Instant::now();
-        Console { bar: None, report, report_error: None, samples: Vec::new(), total: None, done: 0, started: now, last_line: now }
+        Console {
+            bar: None,
+            report,
+            report_error: None,
+            samples: Vec::new(),
+            snapshots: Ok(SampleSnapshots::default()),
+            total: None,
+            done: 0,
+            started: now,
+            last_line: now,
+        }
     }
 
     fn say(&self, line: &str) {
@@ -204,6 +254,11 @@ impl Observer for Console {
         self.done += 1;
         if !matches!(entry.outcome, Outcome::Migrated | Outcome::Unchanged) {
             self.say(&entry.line());
+        }
+        if let Ok(sample) = &mut self.snapshots {
+            if let Err(e) = sample.offer(entry) {
+                self.snapshots = Err(e.to_string());
+            }
         }
         // The first input shows what conversion does to a plain dump, the
         // next ones with notes what it does to values.

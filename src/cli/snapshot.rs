@@ -46,7 +46,7 @@ pub enum ColorChoice {
 }
 
 impl ColorChoice {
-    fn enabled(self) -> bool {
+    pub(super) fn enabled(self) -> bool {
         match self {
             ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             ColorChoice::Always => true,
@@ -154,7 +154,7 @@ impl RunArgs {
 }
 
 /// A change as a reviewer sees it: which run, how it changed, the diff.
-fn describe(change: &Change, color: bool) -> String {
+pub(super) fn describe(change: &Change, color: bool) -> String {
     format!("\nrun {}: {}\n{}", change.name, change.kind.as_str(), unified_diff(change, color))
 }
 

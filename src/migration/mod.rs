@@ -20,6 +20,7 @@ pub mod decode;
 pub mod report;
 pub mod sample;
 pub mod shard;
+pub mod snapshots;
 pub mod source;
 mod worker;
 

@@ -21,7 +21,7 @@ const MAX_LINES: usize = 40;
 pub fn leaf_diff(source: &Value, converted: &Value) -> String {
     let (old, new) = (leaves(source), leaves(converted));
     if old == new {
-        return "  (no change in any value: only key order, spacing and escapes)\n".to_owned();
+        return "  (the converted state holds the values read; only key order, spacing and escapes differ)\n".to_owned();
     }
     let diff = TextDiff::from_lines(&old, &new);
     let unified = diff.unified_diff().context_radius(1).header("source", "converted").to_string();
@@ -79,6 +79,6 @@ mod tests {
         assert!(!diff.contains("-/a") && !diff.contains("+/a"), "an unchanged value is context only: {diff}");
         let moved = read_text(r#"{"a": 1, "b": 2}"#).unwrap().0;
         let sorted = read_text(r#"{"b": 2, "a": 1}"#).unwrap().0;
-        assert!(leaf_diff(&moved, &sorted).contains("no change in any value"));
+        assert!(leaf_diff(&moved, &sorted).contains("holds the values read"));
     }
 }
