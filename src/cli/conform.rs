@@ -61,11 +61,7 @@ pub struct ConformArgs {
 
 impl ConformArgs {
     pub fn run(self) -> ExitCode {
-        let runtime = match super::runtime() {
-            Ok(runtime) => runtime,
-            Err(code) => return code,
-        };
-        runtime.block_on(self.run_async())
+        super::block_on(self.run_async())
     }
 
     async fn run_async(self) -> ExitCode {

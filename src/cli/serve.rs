@@ -25,11 +25,7 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     pub fn run(self) -> ExitCode {
-        let runtime = match super::runtime() {
-            Ok(runtime) => runtime,
-            Err(code) => return code,
-        };
-        runtime.block_on(async {
+        super::block_on(async {
             let registry = Arc::new(TypeRegistry::standard());
             let backend = match open_backend(&self.backend, registry.clone()).await {
                 Ok(backend) => Arc::from(backend),

@@ -83,7 +83,7 @@ mod tests {
             sample.offer(&entry(&format!("n{i} é"), vec![Note::NonFinite], "{}")).unwrap();
         }
         let names: Vec<String> = sample.into_snapshots().into_iter().map(|s| s.name).collect();
-        assert_eq!(names, ["p0", "n0 é", "p1", "n1 é", "p2", "n2 é", "p3", "n3 é"].map(|id| snapshot_name(id)));
+        assert_eq!(names, ["p0", "n0 é", "p1", "n1 é", "p2", "n2 é", "p3", "n3 é"].map(snapshot_name));
         assert_eq!(snapshot_name("n0 é"), "migrate-n0__");
     }
 }
