@@ -20,11 +20,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use crate::format::{TypeHints, TypeRegistry};
-use crate::json::KeyOrder;
+use crate::json::{KeyOrder, to_python_json};
 use crate::value::Value;
 
 use super::codec::{state_to_text, text_to_state};
-use super::{BackendError, Capabilities, ErrorKind, StateBackend, StoredForm, StoredPart};
+use super::{BackendError, Capabilities, ErrorKind, StateBackend, StoredForm, StoredPart, TextStore};
 
 /// The longest file name Linux (and macOS) file systems accept, in bytes.
 const MAX_FILE_NAME: usize = 255;
@@ -78,11 +78,36 @@ impl FileBackend {
     /// The path and bytes of `run_id`'s file, or `None` when there is none.
     async fn read_state_file(&self, run_id: &str) -> Result<Option<(PathBuf, Vec<u8>)>, BackendError> {
         let path = self.state_path(run_id)?;
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => Ok(Some((path, bytes))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        let file = path.clone();
+        match blocking(move || read_if_present(&file)).await {
+            Ok(bytes) => Ok(bytes.map(|bytes| (path, bytes))),
             Err(e) => Err(BackendError::internal(format!("loading run {run_id:?} from {}", path.display()), e)),
         }
+    }
+}
+
+/// The file's bytes, or `None` when there is no such file.
+fn read_if_present(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl TextStore for FileBackend {
+    fn encode(&self, safe: &Value) -> Result<String, BackendError> {
+        to_python_json(safe, KeyOrder::Sorted).map_err(|e| BackendError::internal("writing JSON text", e))
+    }
+
+    fn read_text(&self, run_id: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        let path = self.state_path(run_id)?;
+        read_if_present(&path).map_err(|e| BackendError::internal(format!("loading run {run_id:?} from {}", path.display()), e))
+    }
+
+    fn write_text(&self, run_id: &str, text: &[u8]) -> Result<(), BackendError> {
+        let path = self.state_path(run_id)?;
+        write_atomically(&self.dir, run_id, &path, text).map_err(|e| BackendError::internal(format!("saving run {run_id:?} to {}", path.display()), e))
     }
 }
 
@@ -201,6 +226,10 @@ impl StateBackend for FileBackend {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities { concurrent: true, persistent: true, list: true }
+    }
+
+    fn text_store(&self) -> Option<&dyn TextStore> {
+        Some(self)
     }
 
     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {

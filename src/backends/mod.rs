@@ -160,6 +160,19 @@ impl StoredPart {
     }
 }
 
+/// A backend that keeps one text per run and can tell in advance the exact
+/// bytes it stores for a state. A migration writes those bytes itself and
+/// verifies them by comparing bytes, with no second parse. The methods
+/// block: they are for callers that own their thread.
+pub trait TextStore: Send + Sync {
+    /// The bytes stored for `safe`, a state already in the safe format.
+    fn encode(&self, safe: &Value) -> Result<String, BackendError>;
+    /// The bytes stored under `run_id`, or `None`.
+    fn read_text(&self, run_id: &str) -> Result<Option<Vec<u8>>, BackendError>;
+    /// Stores `text` under `run_id`, atomically, as `save_state` does.
+    fn write_text(&self, run_id: &str, text: &[u8]) -> Result<(), BackendError>;
+}
+
 /// flujo's `StateBackend`: save, load and delete a run's state.
 ///
 /// `state` is a WorkflowState-shaped dict of [`Value`]s. What `load_state`
@@ -188,6 +201,11 @@ pub trait StateBackend: Send + Sync {
     async fn list_states(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         let _ = prefix;
         Err(BackendError::new(ErrorKind::NotSupportedOp, format!("{} cannot list states", self.describe())))
+    }
+
+    /// The backend's [`TextStore`], when it keeps one text per run.
+    fn text_store(&self) -> Option<&dyn TextStore> {
+        None
     }
 
     /// Keys that `load_state` returns whether or not the saved state had

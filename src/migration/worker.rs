@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::backends::{ErrorKind, StateBackend};
+use crate::backends::{BackendError, ErrorKind, StateBackend, TextStore};
 use crate::backends::sqlite::loaded_state;
-use crate::format::{TypeHints, TypeRegistry, serialize};
+use crate::format::{TypeHints, TypeRegistry, deserialize_with_hints, serialize};
 use crate::json::{KeyOrder, to_python_json};
 use crate::value::Value;
 
@@ -84,46 +84,131 @@ impl Worker {
         self.options.shard.is_none_or(|shard| shard.contains(run_id))
     }
 
-    /// Compares with what the target holds, then writes and verifies.
-    async fn store(&self, mut entry: Entry, run_id: &str, converted: Value) -> Entry {
-        let filled = self.target.keys_filled_on_load();
+    /// Compares with what the target holds, then writes and verifies: as
+    /// bytes when the target is a [`TextStore`], else through load and save.
+    async fn store(&self, entry: Entry, run_id: &str, converted: Value) -> Entry {
+        match self.target.text_store() {
+            Some(store) => self.store_text(store, entry, run_id, &converted),
+            None => self.store_state(entry, run_id, converted).await,
+        }
+    }
+
+    async fn store_state(&self, entry: Entry, run_id: &str, converted: Value) -> Entry {
         let held = match self.target.load_state(run_id, &self.no_hints).await {
-            Ok(None) => None,
-            Ok(Some(held)) => Some(difference(&converted, held, filled, &self.registry)),
-            Err(e) if e.kind == ErrorKind::InvalidRunId => return fail(entry, format!("the target refuses the run id: {e}")),
-            Err(e) => Some(Some(format!("the target holds a state for it that cannot be loaded ({e})"))),
+            Ok(None) => Held::Nothing,
+            Ok(Some(held)) => self.compare(&converted, held),
+            Err(e) => Held::Unreadable(e),
         };
-        match held {
-            Some(None) => {
-                entry.outcome = Outcome::Unchanged;
-                return entry;
-            }
-            Some(Some(_)) if self.options.overwrite => entry.notes.push(Note::Overwrote),
-            Some(Some(difference)) => {
-                entry.outcome = Outcome::Conflict;
-                entry.detail = Some(format!("the target holds a different state ({difference}); --overwrite replaces it"));
-                return entry;
-            }
-            None => {}
-        }
-        if self.options.dry_run {
-            return entry;
-        }
+        let entry = match self.settle(entry, held) {
+            Settled::Done(entry) => return entry,
+            Settled::Write(entry) => entry,
+        };
         if let Err(e) = self.target.save_state(run_id, &converted).await {
             return fail(entry, format!("writing it to the target failed: {e}"));
         }
-        if self.options.verify {
-            let problem = match self.target.load_state(run_id, &self.no_hints).await {
-                Ok(Some(loaded)) => difference(&converted, loaded, filled, &self.registry),
-                Ok(None) => Some("the target has no state for it after the save".to_owned()),
-                Err(e) => Some(format!("loading it back failed: {e}")),
-            };
-            if let Some(problem) = problem {
-                return fail(entry, format!("verification failed: {problem}"));
+        if !self.options.verify {
+            return entry;
+        }
+        let problem = match self.target.load_state(run_id, &self.no_hints).await {
+            Ok(Some(loaded)) => difference(&converted, loaded, self.target.keys_filled_on_load(), &self.registry),
+            Ok(None) => Some("the target has no state for it after the save".to_owned()),
+            Err(e) => Some(format!("loading it back failed: {e}")),
+        };
+        match problem {
+            Some(problem) => fail(entry, format!("verification failed: {problem}")),
+            None => entry,
+        }
+    }
+
+    /// [`Worker::store_state`] for a target whose stored bytes are known in
+    /// advance: the same bytes mean the same state, so nothing is parsed
+    /// unless the target holds other bytes.
+    fn store_text(&self, store: &dyn TextStore, entry: Entry, run_id: &str, converted: &Value) -> Entry {
+        let text = match store.encode(converted) {
+            Ok(text) => text,
+            Err(e) => return fail(entry, format!("cannot be written as the target's text: {e}")),
+        };
+        let held = match store.read_text(run_id) {
+            Ok(None) => Held::Nothing,
+            Ok(Some(bytes)) if bytes == text.as_bytes() => Held::Same,
+            Ok(Some(bytes)) => self.compare_text(converted, &bytes),
+            Err(e) => Held::Unreadable(e),
+        };
+        let entry = match self.settle(entry, held) {
+            Settled::Done(entry) => return entry,
+            Settled::Write(entry) => entry,
+        };
+        if let Err(e) = store.write_text(run_id, text.as_bytes()) {
+            return fail(entry, format!("writing it to the target failed: {e}"));
+        }
+        if !self.options.verify {
+            return entry;
+        }
+        match store.read_text(run_id) {
+            Ok(Some(bytes)) if bytes == text.as_bytes() => entry,
+            Ok(Some(_)) => fail(entry, "verification failed: the stored bytes differ from those written".to_owned()),
+            Ok(None) => fail(entry, "verification failed: the target has no state for it after the save".to_owned()),
+            Err(e) => fail(entry, format!("verification failed: loading it back failed: {e}")),
+        }
+    }
+
+    /// Whether a loaded state is the converted one.
+    fn compare(&self, converted: &Value, held: Value) -> Held {
+        match difference(converted, held, self.target.keys_filled_on_load(), &self.registry) {
+            None => Held::Same,
+            Some(difference) => Held::Different(difference),
+        }
+    }
+
+    /// Whether other stored bytes still hold the converted state (written
+    /// with another layout, say).
+    fn compare_text(&self, converted: &Value, bytes: &[u8]) -> Held {
+        match decode(bytes) {
+            Ok(decoded) => self.compare(converted, deserialize_with_hints(decoded.state, &self.no_hints, &self.registry)),
+            Err(e) => Held::Unreadable(BackendError::internal("the stored text", e)),
+        }
+    }
+
+    /// What to do given what the target holds: nothing more (unchanged, a
+    /// conflict, a refused run id, a dry run) or write.
+    fn settle(&self, mut entry: Entry, held: Held) -> Settled {
+        match held {
+            Held::Nothing => {}
+            Held::Same => {
+                entry.outcome = Outcome::Unchanged;
+                return Settled::Done(entry);
+            }
+            Held::Unreadable(e) if e.kind == ErrorKind::InvalidRunId => {
+                return Settled::Done(fail(entry, format!("the target refuses the run id: {e}")));
+            }
+            Held::Different(_) | Held::Unreadable(_) if self.options.overwrite => entry.notes.push(Note::Overwrote),
+            Held::Different(difference) => {
+                entry.outcome = Outcome::Conflict;
+                entry.detail = Some(format!("the target holds a different state ({difference}); --overwrite replaces it"));
+                return Settled::Done(entry);
+            }
+            Held::Unreadable(e) => {
+                entry.outcome = Outcome::Conflict;
+                entry.detail = Some(format!("the target holds a state for it that cannot be loaded ({e}); --overwrite replaces it"));
+                return Settled::Done(entry);
             }
         }
-        entry
+        if self.options.dry_run { Settled::Done(entry) } else { Settled::Write(entry) }
     }
+}
+
+/// What the target holds for a run id.
+enum Held {
+    Nothing,
+    Same,
+    Different(String),
+    Unreadable(BackendError),
+}
+
+/// Whether an input still needs writing.
+enum Settled {
+    Done(Entry),
+    Write(Entry),
 }
 
 /// Why an input gave no state.
