@@ -91,15 +91,31 @@ async fn oracle_dumps_migrate_to_the_reference_bytes_and_a_rerun_is_a_no_op() {
     assert_eq!(files(&out), before);
 }
 
+/// The corpora generated with other seeds (`fixtures/legacy/seed-N`): their
+/// dumps, and their legacy database where there is one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_corpora_migrate_to_their_reference_bytes() {
+    let mut databases = 0;
     for corpus in fs::read_dir(common::fixtures_dir().join("legacy")).unwrap() {
         let corpus = corpus.unwrap().path();
-        let out = common::scratch_dir("migrate-seeds", &corpus.file_name().unwrap().to_string_lossy());
+        let name = corpus.file_name().unwrap().to_string_lossy().into_owned();
+        let before: Vec<String> = files(&corpus).into_keys().collect();
+        let out = common::scratch_dir("migrate-seeds", &name);
         let (totals, _) = run(&corpus.join("legacy"), &file_url(&out), &Options { jobs: 3, ..Options::default() }).await;
-        assert!(totals.migrated > 0 && totals.failed == 0, "{}: {totals:?}", corpus.display());
-        assert_eq!(differing(&out, &corpus.join("legacy-expected")), Vec::<String>::new(), "{}", corpus.display());
+        assert!(totals.migrated > 0 && totals.failed == 0, "{name}: {totals:?}");
+        assert_eq!(differing(&out, &corpus.join("legacy-expected")), Vec::<String>::new(), "{name}");
+        let db = corpus.join("legacy.sqlite");
+        if db.exists() {
+            let out = common::scratch_dir("migrate-seeds", &format!("{name}-sqlite"));
+            let (totals, _) = run(&db, &file_url(&out), &Options::default()).await;
+            assert!(totals.migrated > 0 && totals.failed == 0, "{name}: {totals:?}");
+            assert_eq!(differing(&out, &corpus.join("legacy-sqlite-expected")), Vec::<String>::new(), "{name}");
+            databases += 1;
+        }
+        let after: Vec<String> = files(&corpus).into_keys().collect();
+        assert_eq!(after, before, "{name}: reading the corpus left files beside it");
     }
+    assert!(databases >= 1, "a generated corpus with a legacy database");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
