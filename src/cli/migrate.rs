@@ -126,11 +126,12 @@ impl MigrateArgs {
             None => None,
         };
         println!(
-            "migrating {} ({}) into {} with {} jobs{}{}",
+            "migrating {} ({}) into {} with {} job{}{}{}",
             run.source,
             run.source_kind,
             run.target,
             options.jobs,
+            if options.jobs == 1 { "" } else { "s" },
             if options.dry_run { ", dry run: nothing is written" } else { "" },
             options.shard.map(|s| format!(", shard {s}")).unwrap_or_default()
         );
@@ -235,8 +236,8 @@ impl Observer for Console {
         self.total = total;
         if std::io::stderr().is_terminal() {
             let (bar, template) = match total {
-                Some(total) => (ProgressBar::new(total), "{bar:40} {pos}/{len} inputs {per_sec} eta {eta} {msg}"),
-                None => (ProgressBar::new_spinner(), "{spinner} {pos} inputs {per_sec} {msg}"),
+                Some(total) => (ProgressBar::new(total), "{bar:40} {pos}/{len} inputs, {elapsed} elapsed, eta {eta}"),
+                None => (ProgressBar::new_spinner(), "{spinner} {pos} inputs, {elapsed} elapsed"),
             };
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style);
