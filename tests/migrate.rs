@@ -254,14 +254,26 @@ fn bad_inputs_fail_alone_with_their_reason_and_the_rest_migrates() {
 
 #[test]
 fn a_dry_run_writes_nothing_and_shows_what_would_change() {
-    let out = common::scratch_dir("migrate-dry", "out");
     let legacy = common::oracle_dir().join("legacy");
-    let output = stateharness(&["migrate", "--from", legacy.to_str().unwrap(), "--to", &file_url(&out), "--dry-run"]);
+    let dry_run = |url: &str| stateharness(&["migrate", "--from", legacy.to_str().unwrap(), "--to", url, "--dry-run"]);
+    // Into a directory that does not exist: it is not even created.
+    let absent = common::scratch_dir("migrate-dry", "parent").join("out");
+    let output = dry_run(&file_url(&absent));
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert!(files(&out).is_empty(), "a dry run wrote {:?}", files(&out).keys());
+    assert!(!absent.exists(), "a dry run created the target directory");
     let said = text(&output);
-    assert!(said.contains("119 would be written"), "{said}");
+    assert!(said.contains("119 would be written") && said.contains("(does not exist yet)"), "{said}");
     assert!(said.contains("(json5, non_finite)") && said.contains("= NaN") && said.contains("= \"nan\""), "{said}");
+    // Into one that holds part of the job: those are unchanged.
+    let out = common::scratch_dir("migrate-dry", "out");
+    let expected = common::oracle_dir().join("legacy-expected");
+    for name in ["run-000000.json", "run-000001.json"] {
+        fs::copy(expected.join(name), out.join(name)).unwrap();
+    }
+    let before = files(&out);
+    let said = text(&dry_run(&file_url(&out)));
+    assert!(said.contains("117 would be written") && said.contains("unchanged 2"), "{said}");
+    assert_eq!(files(&out), before, "a dry run changed the target");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use stateharness::backends::open_backend;
 use stateharness::format::TypeRegistry;
 use stateharness::migration::report::RunInfo;
-use stateharness::migration::{Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_source};
+use stateharness::migration::{Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_absent, target_is_source};
 
 use stateharness::migration::snapshots::{LEADING_INPUTS, SampleSnapshots};
 use stateharness::snapshot::check_set;
@@ -99,7 +99,9 @@ impl MigrateArgs {
             return usage(format!("{} is the source itself: migrate into another place, the source is never modified", self.to));
         }
         let registry = Arc::new(TypeRegistry::standard());
-        let target: Arc<dyn stateharness::backends::StateBackend> = match open_backend(&self.to, Arc::clone(&registry)).await {
+        let absent = self.dry_run && target_is_absent(&self.to);
+        let url = if absent { "memory://" } else { self.to.as_str() };
+        let target: Arc<dyn stateharness::backends::StateBackend> = match open_backend(url, Arc::clone(&registry)).await {
             Ok(target) => Arc::from(target),
             Err(e) => return usage(format!("cannot open the target: {e}")),
         };
@@ -115,7 +117,7 @@ impl MigrateArgs {
         let run = RunInfo {
             source: source.path().display().to_string(),
             source_kind: source.kind().to_owned(),
-            target: target.describe(),
+            target: if absent { format!("{} (does not exist yet)", self.to) } else { target.describe() },
             dry_run: options.dry_run,
             verify: options.verify && !options.dry_run,
             shard: options.shard.map(|s| s.to_string()),

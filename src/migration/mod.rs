@@ -40,11 +40,22 @@ pub use source::{Source, SourceError};
 /// `file://` directory or `sqlite://` database that is the source), which
 /// the migration refuses: the source is never modified.
 pub fn target_is_source(source: &Source, url: &str) -> bool {
-    let target = url.strip_prefix("file://").or_else(|| url.strip_prefix("sqlite://")).map(|p| p.split('?').next().unwrap_or(p));
-    match (target.and_then(|p| std::fs::canonicalize(p).ok()), std::fs::canonicalize(source.path())) {
+    match (local_path(url).and_then(|p| std::fs::canonicalize(p).ok()), std::fs::canonicalize(source.path())) {
         (Some(target), Ok(source)) => target == source,
         _ => false,
     }
+}
+
+/// Whether `url` names a `file://` directory or `sqlite://` database that
+/// does not exist yet. Opening such a target creates it, so a dry run
+/// compares with an empty target instead: it writes nothing, not even that.
+pub fn target_is_absent(url: &str) -> bool {
+    local_path(url).is_some_and(|path| !std::path::Path::new(path).exists())
+}
+
+/// The local path of a `file://` or `sqlite://` URL.
+fn local_path(url: &str) -> Option<&str> {
+    url.strip_prefix("file://").or_else(|| url.strip_prefix("sqlite://")).map(|p| p.split('?').next().unwrap_or(p))
 }
 
 /// How a migration runs.
