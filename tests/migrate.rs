@@ -56,6 +56,13 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// The names of the entries of `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
 /// The names of the files that differ between two directories (or are in one only).
 fn differing(got: &Path, expected: &Path) -> Vec<String> {
     let (got, expected) = (files(got), files(expected));
@@ -99,7 +106,7 @@ async fn generated_corpora_migrate_to_their_reference_bytes() {
     for corpus in fs::read_dir(common::fixtures_dir().join("legacy")).unwrap() {
         let corpus = corpus.unwrap().path();
         let name = corpus.file_name().unwrap().to_string_lossy().into_owned();
-        let before: Vec<String> = files(&corpus).into_keys().collect();
+        let before = names(&corpus);
         let out = common::scratch_dir("migrate-seeds", &name);
         let (totals, _) = run(&corpus.join("legacy"), &file_url(&out), &Options { jobs: 3, ..Options::default() }).await;
         assert!(totals.migrated > 0 && totals.failed == 0, "{name}: {totals:?}");
@@ -112,8 +119,7 @@ async fn generated_corpora_migrate_to_their_reference_bytes() {
             assert_eq!(differing(&out, &corpus.join("legacy-sqlite-expected")), Vec::<String>::new(), "{name}");
             databases += 1;
         }
-        let after: Vec<String> = files(&corpus).into_keys().collect();
-        assert_eq!(after, before, "{name}: reading the corpus left files beside it");
+        assert_eq!(names(&corpus), before, "{name}: reading the corpus left files beside it");
     }
     assert!(databases >= 1, "a generated corpus with a legacy database");
 }
@@ -304,8 +310,11 @@ fn killed_at_any_point_a_rerun_finishes_the_job_exactly() {
     let mut interrupted = 0;
     for delay_ms in [2, 10, 25, 50, 100, 250] {
         let out = common::scratch_dir("migrate-kill", &format!("after-{delay_ms}ms"));
+        let reports = common::scratch_dir("migrate-kill", &format!("reports-{delay_ms}ms"));
+        let report = reports.join("report.json");
         let mut child = Command::new(env!("CARGO_BIN_EXE_stateharness"))
             .args(["migrate", "--from", legacy.to_str().unwrap(), "--to", &file_url(&out), "--jobs", "2"])
+            .args(["--report", report.to_str().unwrap()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -316,6 +325,7 @@ fn killed_at_any_point_a_rerun_finishes_the_job_exactly() {
         let written = files(&out).len();
         if written < 119 {
             interrupted += 1;
+            assert!(files(&reports).is_empty(), "a killed run left {:?} beside its report", files(&reports).keys());
         }
         let output = stateharness(&["migrate", "--from", legacy.to_str().unwrap(), "--to", &file_url(&out)]);
         assert_eq!(output.status.code(), Some(0), "{}", text(&output));

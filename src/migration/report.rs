@@ -2,11 +2,13 @@
 //! [`Totals`], and the JSON report file (`--report PATH.json`), written as
 //! the entries come so that a migration of any size holds none of them.
 //!
-//! The report file is written to a temp file beside it and renamed into
-//! place at the end: a reader never sees half a report.
+//! The entries go to an unnamed temp file (it vanishes with the process, so
+//! a killed run leaves nothing behind), which is copied beside the report
+//! and renamed into place at the end: a reader never sees half a report.
 
 use std::fmt;
-use std::io::{self, BufWriter, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -213,20 +215,20 @@ pub struct RunInfo {
 /// Writes the JSON report as entries come.
 pub struct ReportWriter {
     path: PathBuf,
-    out: BufWriter<tempfile::NamedTempFile>,
+    dir: PathBuf,
+    out: BufWriter<File>,
     entries: u64,
 }
 
 impl ReportWriter {
-    /// Starts the report at `path` (in a temp file beside it).
+    /// Starts the report for `path`; its directory must exist.
     pub fn create(path: &Path, run: &RunInfo) -> io::Result<ReportWriter> {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let temp = tempfile::Builder::new().prefix(".stateharness-report-").tempfile_in(dir)?;
-        let mut out = BufWriter::new(temp);
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
+        let mut out = BufWriter::new(tempfile::tempfile_in(&dir)?);
         let head = serde_json::to_string_pretty(run).map_err(io::Error::other)?;
         // The run's fields, then the entries array, in one object.
         write!(out, "{},\n  \"entries\": [", head.trim_end_matches(['}', '\n']))?;
-        Ok(ReportWriter { path: path.to_owned(), out, entries: 0 })
+        Ok(ReportWriter { path: path.to_owned(), dir, out, entries: 0 })
     }
 
     /// Adds one entry.
@@ -243,9 +245,12 @@ impl ReportWriter {
         let totals = serde_json::to_string_pretty(totals).map_err(io::Error::other)?.replace('\n', "\n  ");
         let close = if self.entries == 0 { "]" } else { "\n  ]" };
         write!(self.out, "{close},\n  \"totals\": {totals}\n}}\n")?;
-        let temp = self.out.into_inner().map_err(|e| e.into_error())?;
-        temp.as_file().sync_all()?;
-        temp.persist(&self.path).map_err(|e| e.error)?;
+        let mut entries = self.out.into_inner().map_err(|e| e.into_error())?;
+        entries.seek(SeekFrom::Start(0))?;
+        let mut named = tempfile::Builder::new().prefix(".stateharness-report-").tempfile_in(&self.dir)?;
+        io::copy(&mut entries, &mut named)?;
+        named.as_file().sync_all()?;
+        named.persist(&self.path).map_err(|e| e.error)?;
         Ok(())
     }
 }
