@@ -15,7 +15,12 @@ use super::{BackendError, ErrorKind};
 /// flujo's message and the JSON path.
 pub fn state_to_text(state: &Value, order: KeyOrder, registry: &TypeRegistry) -> Result<String, BackendError> {
     let safe = serialize(state.clone(), registry).map_err(|e| BackendError::new(ErrorKind::Unsupported, e.to_string()))?;
-    to_python_json(&safe, order).map_err(|e| BackendError::internal("writing JSON text", e))
+    safe_to_text(&safe, order)
+}
+
+/// The stored text of a state already in the safe serialized form.
+pub fn safe_to_text(safe: &Value, order: KeyOrder) -> Result<String, BackendError> {
+    to_python_json(safe, order).map_err(|e| BackendError::internal("writing JSON text", e))
 }
 
 /// The state stored as `text` (read with the strict reader, JSON5 when

@@ -20,10 +20,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use crate::format::{TypeHints, TypeRegistry};
-use crate::json::{KeyOrder, to_python_json};
+use crate::json::KeyOrder;
 use crate::value::Value;
 
-use super::codec::{state_to_text, text_to_state};
+use super::codec::{safe_to_text, state_to_text, text_to_state};
 use super::{BackendError, Capabilities, ErrorKind, StateBackend, StoredForm, StoredPart, TextStore};
 
 /// The longest file name Linux (and macOS) file systems accept, in bytes.
@@ -97,7 +97,7 @@ fn read_if_present(path: &Path) -> io::Result<Option<Vec<u8>>> {
 
 impl TextStore for FileBackend {
     fn encode(&self, safe: &Value) -> Result<String, BackendError> {
-        to_python_json(safe, KeyOrder::Sorted).map_err(|e| BackendError::internal("writing JSON text", e))
+        safe_to_text(safe, KeyOrder::Sorted)
     }
 
     fn read_text(&self, run_id: &str) -> Result<Option<Vec<u8>>, BackendError> {

@@ -8,6 +8,7 @@
 //! a table) may come back that the state lacked; any other difference is a
 //! difference, and the first one is named by its JSON path.
 
+use crate::conformance::fidelity::cut;
 use crate::format::{TypeRegistry, serialize};
 use crate::path::{JsonPath, Segment};
 use crate::typed::to_typed_text;
@@ -25,15 +26,13 @@ pub fn difference(converted: &Value, loaded: Value, filled: &[&str], registry: &
         return (converted != &loaded).then(|| format!("the stored value is {}, not a state", loaded.type_name()));
     };
     for (key, value) in want.iter() {
-        let path = JsonPath::from_segments([Segment::Key(key.as_str().unwrap_or_default().to_owned())]);
-        match got.iter().find(|(k, _)| *k == key) {
-            None => return Some(format!("{path} is missing")),
-            Some((_, stored)) => {
-                if let Some(inner) = first_difference(value, stored) {
-                    let full = JsonPath::from_segments(path.segments().cloned().chain(inner.segments().cloned()));
-                    return Some(format!("{full} differs: converted {}, stored {}", excerpt(value_at(value, &inner)), excerpt(value_at(stored, &inner))));
-                }
-            }
+        let segment = key_segment(key);
+        let Some((_, stored)) = got.iter().find(|(k, _)| *k == key) else {
+            return Some(format!("{} is missing", JsonPath::from_segments([segment])));
+        };
+        if let Some(mut found) = first_difference(value, stored) {
+            found.path.push_parent(segment);
+            return Some(format!("{} differs: converted {}, stored {}", found.path, cut(&to_typed_text(found.converted)), cut(&to_typed_text(found.stored))));
         }
     }
     got.iter()
@@ -42,50 +41,31 @@ pub fn difference(converted: &Value, loaded: Value, filled: &[&str], registry: &
         .map(|extra| format!("the stored state has a key the converted one lacks: {}", to_typed_text(extra)))
 }
 
-/// The path of the first place where two safe values differ.
-fn first_difference(a: &Value, b: &Value) -> Option<JsonPath> {
-    match (a, b) {
-        (Value::Dict(x), Value::Dict(y)) if x.len() == y.len() => {
-            for (key, value) in x.iter() {
-                let segment = Segment::Key(key.as_str().unwrap_or_default().to_owned());
-                let Some((_, other)) = y.iter().find(|(k, _)| *k == key) else {
-                    return Some(JsonPath::from_segments([segment]));
-                };
-                if let Some(inner) = first_difference(value, other) {
-                    return Some(JsonPath::from_segments(std::iter::once(segment).chain(inner.segments().cloned())));
-                }
-            }
-            None
-        }
-        (Value::List(x), Value::List(y)) if x.len() == y.len() => x.iter().zip(y).enumerate().find_map(|(i, (p, q))| {
-            first_difference(p, q).map(|inner| JsonPath::from_segments(std::iter::once(Segment::Index(i)).chain(inner.segments().cloned())))
-        }),
-        _ => (a != b).then(JsonPath::root),
-    }
+/// The first place where two safe values differ, and their parts there.
+struct Found<'v> {
+    path: JsonPath,
+    converted: &'v Value,
+    stored: &'v Value,
 }
 
-/// The part of `value` at `path` (the value itself when the path leaves it).
-fn value_at<'v>(value: &'v Value, path: &JsonPath) -> &'v Value {
-    let mut here = value;
-    for segment in path.segments() {
-        let next = match (segment, here) {
-            (Segment::Key(key), Value::Dict(d)) => d.get(key),
-            (Segment::Index(i), Value::List(items)) => items.get(*i),
-            _ => None,
-        };
-        match next {
-            Some(next) => here = next,
-            None => break,
+fn first_difference<'v>(converted: &'v Value, stored: &'v Value) -> Option<Found<'v>> {
+    let (mut found, segment) = match (converted, stored) {
+        (Value::Dict(x), Value::Dict(y)) if x.len() == y.len() => x.iter().find_map(|(key, value)| match y.iter().find(|(k, _)| *k == key) {
+            Some((_, other)) => first_difference(value, other).map(|found| (found, key_segment(key))),
+            None => Some((Found { path: JsonPath::root(), converted: value, stored }, key_segment(key))),
+        })?,
+        (Value::List(x), Value::List(y)) if x.len() == y.len() => {
+            x.iter().zip(y).enumerate().find_map(|(i, (p, q))| first_difference(p, q).map(|found| (found, Segment::Index(i))))?
         }
-    }
-    here
+        _ => return (converted != stored).then(|| Found { path: JsonPath::root(), converted, stored }),
+    };
+    found.path.push_parent(segment);
+    Some(found)
 }
 
-/// A value as typed JSON, cut to a readable length.
-fn excerpt(value: &Value) -> String {
-    const WIDTH: usize = 80;
-    let text = to_typed_text(value);
-    if text.chars().count() <= WIDTH { text } else { format!("{}…", text.chars().take(WIDTH).collect::<String>()) }
+/// A dict key as a path segment (safe states have string keys only).
+fn key_segment(key: &Value) -> Segment {
+    Segment::Key(key.as_str().unwrap_or_default().to_owned())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::backends::{BackendError, ErrorKind, StateBackend, TextStore};
 use crate::backends::sqlite::loaded_state;
-use crate::format::{TypeHints, TypeRegistry, deserialize_with_hints, serialize};
+use crate::format::{TypeHints, TypeRegistry, serialize};
 use crate::json::{KeyOrder, to_python_json};
 use crate::value::Value;
 
@@ -164,7 +164,7 @@ impl Worker {
     /// with another layout, say).
     fn compare_text(&self, converted: &Value, bytes: &[u8]) -> Held {
         match decode(bytes) {
-            Ok(decoded) => self.compare(converted, deserialize_with_hints(decoded.state, &self.no_hints, &self.registry)),
+            Ok(decoded) => self.compare(converted, decoded.state),
             Err(e) => Held::Unreadable(BackendError::internal("the stored text", e)),
         }
     }
