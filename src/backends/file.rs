@@ -112,7 +112,7 @@ impl TextStore for FileBackend {
 }
 
 /// The directory named by `file:///DIR` (or `file://localhost/DIR`).
-fn dir_of(url: &str) -> Result<PathBuf, BackendError> {
+pub(crate) fn dir_of(url: &str) -> Result<PathBuf, BackendError> {
     let rest = url.strip_prefix("file://").unwrap_or_default();
     let path = if rest.starts_with('/') { Some(rest) } else { rest.strip_prefix("localhost").filter(|p| p.starts_with('/')) };
     match path {

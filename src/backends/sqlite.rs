@@ -134,10 +134,7 @@ impl SqliteBackend {
     /// `workflow_state` table that lacks flujo's columns is a
     /// [`ErrorKind::Connection`] error.
     pub async fn open(url: &str, registry: Arc<TypeRegistry>) -> Result<SqliteBackend, BackendError> {
-        let path = url
-            .strip_prefix("sqlite://")
-            .filter(|path| path.starts_with('/'))
-            .map(PathBuf::from)
+        let path = path_of(url)
             .ok_or_else(|| BackendError::new(ErrorKind::Connection, format!("could not open {url:?}: expected sqlite:///PATH with an absolute PATH")))?;
         let db = tokio::task::spawn_blocking(move || open_db(&path))
             .await
@@ -168,6 +165,11 @@ impl SqliteBackend {
             Err(e) => Err(BackendError::internal(context, e)),
         }
     }
+}
+
+/// The database file named by `sqlite:///PATH` (PATH absolute).
+pub(crate) fn path_of(url: &str) -> Option<PathBuf> {
+    url.strip_prefix("sqlite://").filter(|path| path.starts_with('/')).map(PathBuf::from)
 }
 
 fn lock(db: &Mutex<Db>) -> MutexGuard<'_, Db> {

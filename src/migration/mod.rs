@@ -25,6 +25,7 @@ pub mod source;
 mod worker;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, mpsc};
@@ -50,12 +51,12 @@ pub fn target_is_source(source: &Source, url: &str) -> bool {
 /// does not exist yet. Opening such a target creates it, so a dry run
 /// compares with an empty target instead: it writes nothing, not even that.
 pub fn target_is_absent(url: &str) -> bool {
-    local_path(url).is_some_and(|path| !std::path::Path::new(path).exists())
+    local_path(url).is_some_and(|path| !path.exists())
 }
 
-/// The local path of a `file://` or `sqlite://` URL.
-fn local_path(url: &str) -> Option<&str> {
-    url.strip_prefix("file://").or_else(|| url.strip_prefix("sqlite://")).map(|p| p.split('?').next().unwrap_or(p))
+/// The local path of a `file://` or `sqlite://` URL, as the backend reads it.
+fn local_path(url: &str) -> Option<PathBuf> {
+    crate::backends::file::dir_of(url).ok().or_else(|| crate::backends::sqlite::path_of(url))
 }
 
 /// How a migration runs.
