@@ -39,25 +39,16 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("strict legacy dumps");
     group.throughput(Throughput::Bytes(bytes(&strict)));
-    group.bench_function("stateharness read+serialize+write", |b| {
-        b.iter(|| strict.iter().map(|t| convert(black_box(t), &registry).len()).sum::<usize>())
-    });
+    group.bench_function("stateharness read+serialize+write", |b| b.iter(|| strict.iter().map(|t| convert(black_box(t), &registry).len()).sum::<usize>()));
     group.bench_function("serde_json parse+to_string (baseline)", |b| {
-        b.iter(|| {
-            strict
-                .iter()
-                .map(|t| serde_json::to_string(&serde_json::from_str::<serde_json::Value>(black_box(t)).unwrap()).unwrap().len())
-                .sum::<usize>()
-        })
+        b.iter(|| strict.iter().map(|t| serde_json::to_string(&serde_json::from_str::<serde_json::Value>(black_box(t)).unwrap()).unwrap().len()).sum::<usize>())
     });
     group.finish();
 
     let every: Vec<&String> = all.iter().collect();
     let mut group = c.benchmark_group("all legacy dumps");
     group.throughput(Throughput::Bytes(bytes(&every)));
-    group.bench_function("stateharness read+serialize+write", |b| {
-        b.iter(|| every.iter().map(|t| convert(black_box(t), &registry).len()).sum::<usize>())
-    });
+    group.bench_function("stateharness read+serialize+write", |b| b.iter(|| every.iter().map(|t| convert(black_box(t), &registry).len()).sum::<usize>()));
     group.finish();
 }
 

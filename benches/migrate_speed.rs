@@ -434,15 +434,11 @@ fn flujo_python(repo: &Path, target: &Path) -> Option<PathBuf> {
         return None;
     }
     let python = PathBuf::from(String::from_utf8_lossy(&output.stdout).lines().last()?.trim());
-    let has_parsers = |python: &Path| {
-        Command::new(python).args(["-c", "import orjson, json5, pyjson5"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-    };
+    let has_parsers =
+        |python: &Path| Command::new(python).args(["-c", "import orjson, json5, pyjson5"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     if !has_parsers(&python) {
         println!("python: installing {} into the flujo venv", PY_PACKAGES.join(" "));
-        let installed = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"])
-            .args(PY_PACKAGES)
-            .status();
+        let installed = Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]).args(PY_PACKAGES).status();
         if !installed.is_ok_and(|s| s.success()) || !has_parsers(&python) {
             println!("python: could not install {}", PY_PACKAGES.join(" "));
             return None;
@@ -570,9 +566,8 @@ impl Check {
 /// when there is nothing to compare with.
 fn check_output(out: &Path, expected: &Path) -> Option<Check> {
     let names = |dir: &Path| -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .map(|entries| entries.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned())).collect())
-            .unwrap_or_default();
+        let mut names: Vec<String> =
+            fs::read_dir(dir).map(|entries| entries.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned())).collect()).unwrap_or_default();
         names.sort();
         names
     };

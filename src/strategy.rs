@@ -52,8 +52,13 @@ fn any_offset() -> impl Strategy<Value = Option<UtcOffset>> {
 
 /// A time of day, naive or aware, with or without microseconds.
 pub fn any_time() -> impl Strategy<Value = Time> {
-    (0u8..24, 0u8..60, 0u8..60, prop_oneof![Just(0u32), 0u32..1_000_000], any_offset())
-        .prop_map(|(hour, minute, second, micro, offset)| Time { hour, minute, second, micro, offset })
+    (0u8..24, 0u8..60, 0u8..60, prop_oneof![Just(0u32), 0u32..1_000_000], any_offset()).prop_map(|(hour, minute, second, micro, offset)| Time {
+        hour,
+        minute,
+        second,
+        micro,
+        offset,
+    })
 }
 
 /// A datetime, naive or aware.
@@ -68,9 +73,7 @@ fn enum_member() -> impl Strategy<Value = Value> {
         Just(("Level", EnumBase::Int, "LOW", Value::from(1))),
         Just(("Level", EnumBase::Int, "HIGH", Value::from(2))),
     ]
-    .prop_map(|(type_name, base, name, value)| {
-        Value::Enum(Box::new(EnumMember { type_name: type_name.into(), value, base, member_name: Some(name.into()) }))
-    })
+    .prop_map(|(type_name, base, name, value)| Value::Enum(Box::new(EnumMember { type_name: type_name.into(), value, base, member_name: Some(name.into()) })))
 }
 
 /// A value of the standard custom type `Money` (TYPED_JSON.md).
@@ -139,8 +142,7 @@ pub fn leaf_with(refused: bool, custom: Vec<BoxedStrategy<Value>>) -> BoxedStrat
 }
 
 fn str_dict(inner: impl Strategy<Value = Value>, size: usize) -> impl Strategy<Value = Dict> {
-    proptest::collection::vec((any_text(), inner), 0..size)
-        .prop_map(|entries| entries.into_iter().map(|(k, v)| (Value::Str(k), v)).collect())
+    proptest::collection::vec((any_text(), inner), 0..size).prop_map(|entries| entries.into_iter().map(|(k, v)| (Value::Str(k), v)).collect())
 }
 
 /// Any value of any kind, nested a few levels.
@@ -172,19 +174,17 @@ pub fn value_with(leaf: BoxedStrategy<Value>, refused: bool) -> impl Strategy<Va
                     fields: crate::format::fields([("x", Value::Int(x)), ("y", Value::Float(y)), ("tags", Value::Tuple(tags))]),
                 }))
             }),
-            (any_text(), any_datetime(), any_float(), proptest::collection::vec(any::<u8>(), 0..4)).prop_map(
-                |(name, joined, score, avatar)| {
-                    Value::Model(Box::new(Instance {
-                        type_name: "User".into(),
-                        fields: crate::format::fields([
-                            ("name", Value::Str(name)),
-                            ("joined", Value::DateTime(joined)),
-                            ("score", Value::Float(score)),
-                            ("avatar", Value::Bytes(avatar)),
-                        ]),
-                    }))
-                }
-            ),
+            (any_text(), any_datetime(), any_float(), proptest::collection::vec(any::<u8>(), 0..4)).prop_map(|(name, joined, score, avatar)| {
+                Value::Model(Box::new(Instance {
+                    type_name: "User".into(),
+                    fields: crate::format::fields([
+                        ("name", Value::Str(name)),
+                        ("joined", Value::DateTime(joined)),
+                        ("score", Value::Float(score)),
+                        ("avatar", Value::Bytes(avatar)),
+                    ]),
+                }))
+            }),
         ]
     })
 }
@@ -200,9 +200,6 @@ pub fn safe_json() -> impl Strategy<Value = Value> {
         any_text().prop_map(Value::Str),
     ];
     leaf.prop_recursive(4, 48, 5, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::List),
-            str_dict(inner, 5).prop_map(Value::Dict),
-        ]
+        prop_oneof![proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::List), str_dict(inner, 5).prop_map(Value::Dict),]
     })
 }

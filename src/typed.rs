@@ -83,11 +83,7 @@ pub fn decode(json: Value, registry: &TypeRegistry) -> Result<Value, TypedError>
 }
 
 fn decode_items(items: Vec<Value>, registry: &TypeRegistry) -> Result<Vec<Value>, TypedError> {
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| decode(item, registry).map_err(|e| e.under(Segment::Index(i))))
-        .collect()
+    items.into_iter().enumerate().map(|(i, item)| decode(item, registry).map_err(|e| e.under(Segment::Index(i)))).collect()
 }
 
 fn decode_fields(dict: Dict, registry: &TypeRegistry) -> Result<Dict, TypedError> {
@@ -160,8 +156,7 @@ fn decode_tag(tag: &str, body: Value, registry: &TypeRegistry) -> Result<Value, 
             let mut dict = Dict::new();
             for (i, pair) in array(body, tag)?.into_iter().enumerate() {
                 let pair = array(pair, "a $dict pair").map_err(|e| e.under(Segment::Index(i)))?;
-                let [k, v]: [Value; 2] =
-                    pair.try_into().map_err(|_| fail("a $dict pair is [key, value]").under(Segment::Index(i)))?;
+                let [k, v]: [Value; 2] = pair.try_into().map_err(|_| fail("a $dict pair is [key, value]").under(Segment::Index(i)))?;
                 let k = decode(k, registry).map_err(|e| e.under(Segment::Index(0)).under(Segment::Index(i)))?;
                 let v = decode(v, registry).map_err(|e| e.under(Segment::Index(1)).under(Segment::Index(i)))?;
                 dict.insert(k, v);

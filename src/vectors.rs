@@ -73,11 +73,7 @@ impl fmt::Display for Summary {
 }
 
 /// Verifies every line of a vectors file, calling `on_case` for each.
-pub fn verify_file(
-    path: &Path,
-    registry: &TypeRegistry,
-    mut on_case: impl FnMut(&CaseResult),
-) -> std::io::Result<Summary> {
+pub fn verify_file(path: &Path, registry: &TypeRegistry, mut on_case: impl FnMut(&CaseResult)) -> std::io::Result<Summary> {
     let reader = std::io::BufReader::new(std::fs::File::open(path)?);
     let mut summary = Summary::default();
     for (index, line) in reader.lines().enumerate() {
@@ -93,11 +89,7 @@ pub fn verify_file(
 }
 
 fn malformed(line: usize, name: String, reason: String) -> CaseResult {
-    CaseResult {
-        line,
-        name,
-        outcome: CaseOutcome::Failed(vec![Mismatch { field: "line", expected: "a vectors case".into(), got: reason }]),
-    }
+    CaseResult { line, name, outcome: CaseOutcome::Failed(vec![Mismatch { field: "line", expected: "a vectors case".into(), got: reason }]) }
 }
 
 /// Verifies one case, given as its JSON line.
@@ -106,14 +98,7 @@ pub fn verify_line(line_no: usize, line: &str, registry: &TypeRegistry) -> CaseR
         Ok((Value::Dict(case), _)) => case,
         Ok((other, _)) => return malformed(line_no, "?".into(), format!("line {line_no}: a {} instead of an object", other.type_name())),
         Err(e) if matches!(e.kind, ReadErrorKind::LoneSurrogate(_)) => {
-            return CaseResult {
-                line: line_no,
-                name: name_from_raw_line(line),
-                outcome: CaseOutcome::Skipped(format!(
-                    "{}",
-                    e.kind
-                )),
-            };
+            return CaseResult { line: line_no, name: name_from_raw_line(line), outcome: CaseOutcome::Skipped(format!("{}", e.kind)) };
         }
         Err(e) => return malformed(line_no, "?".into(), format!("line {line_no}: not JSON: {e}")),
     };

@@ -320,12 +320,7 @@ async fn check_refused(backend: &dyn StateBackend, ids: &[String]) {
 
 /// Ids every backend but the file backend accepts.
 fn long_and_odd_ids(prefix: &str) -> Vec<String> {
-    vec![
-        format!("{prefix}{}", "x".repeat(1024 - prefix.len())),
-        format!("{prefix}😀🎉 ü"),
-        format!("{prefix}a/b\\..c"),
-        format!("{prefix}new\nline\ttab"),
-    ]
+    vec![format!("{prefix}{}", "x".repeat(1024 - prefix.len())), format!("{prefix}😀🎉 ü"), format!("{prefix}a/b\\..c"), format!("{prefix}new\nline\ttab")]
 }
 
 /// NUL, astral and several-MB strings go through.
@@ -527,8 +522,21 @@ async fn sqlite_backend_writes_flujo_rows() {
     assert_eq!(
         keys(&loaded),
         [
-            "run_id", "pipeline_id", "pipeline_name", "pipeline_version", "current_step_index", "pipeline_context", "last_step_output",
-            "step_history", "status", "created_at", "updated_at", "total_steps", "error_message", "execution_time_ms", "memory_usage_mb"
+            "run_id",
+            "pipeline_id",
+            "pipeline_name",
+            "pipeline_version",
+            "current_step_index",
+            "pipeline_context",
+            "last_step_output",
+            "step_history",
+            "status",
+            "created_at",
+            "updated_at",
+            "total_steps",
+            "error_message",
+            "execution_time_ms",
+            "memory_usage_mb"
         ]
     );
     assert_eq!(get(&loaded, "created_at"), &datetime("2025-07-01T12:00:00.120000+05:30"));

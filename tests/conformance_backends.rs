@@ -17,11 +17,7 @@ async fn conform(url: &str) -> Report {
 fn assert_passes(report: &Report, must_run: &[&str]) {
     assert!(report.passed(), "{}", report.human());
     for group in must_run {
-        assert!(
-            report.checks.iter().any(|c| c.group == *group && c.status == Status::Passed),
-            "the {group} check should run and pass on {}",
-            report.backend
-        );
+        assert!(report.checks.iter().any(|c| c.group == *group && c.status == Status::Passed), "the {group} check should run and pass on {}", report.backend);
     }
     assert_eq!(report.matrix.total(stateharness::conformance::Verdict::Corrupted), 0);
 }

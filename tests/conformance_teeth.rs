@@ -224,20 +224,22 @@ impl Opener for BrokenOpener {
 
     async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError> {
         let inner = if self.defect == Defect::LostPersistence { Arc::new(MemoryBackend::new(self.registry.clone())) } else { self.store.clone() };
-        Ok(Arc::new(Broken { inner, defect: self.defect, torn: self.torn.clone(), registry: self.registry.clone(), last_saved: Arc::default(), texts: self.texts.clone() }))
+        Ok(Arc::new(Broken {
+            inner,
+            defect: self.defect,
+            torn: self.torn.clone(),
+            registry: self.registry.clone(),
+            last_saved: Arc::default(),
+            texts: self.texts.clone(),
+        }))
     }
 }
 
 async fn run(defect: Defect, profile: Profile) -> Report {
     let options = SuiteOptions { profile, cases: 24, seed: 7, ..SuiteOptions::default() };
     let registry = options.registry.clone();
-    let opener = Arc::new(BrokenOpener {
-        defect,
-        store: Arc::new(MemoryBackend::new(registry.clone())),
-        torn: Arc::default(),
-        texts: Arc::default(),
-        registry,
-    });
+    let opener =
+        Arc::new(BrokenOpener { defect, store: Arc::new(MemoryBackend::new(registry.clone())), torn: Arc::default(), texts: Arc::default(), registry });
     Suite::open(opener, options).await.unwrap().run().await
 }
 

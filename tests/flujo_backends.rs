@@ -101,7 +101,10 @@ async fn flujo_backends_through_the_adapter() {
         ),
         (
             "SQLiteBackend",
-            format!("{python} {adapter} flujo.state.backends.sqlite:SQLiteBackend '{{\"db_path\": \"{}\"}}' --capabilities concurrent,persistent", db.display()),
+            format!(
+                "{python} {adapter} flujo.state.backends.sqlite:SQLiteBackend '{{\"db_path\": \"{}\"}}' --capabilities concurrent,persistent",
+                db.display()
+            ),
         ),
         (
             "Redis recipe",

@@ -51,7 +51,13 @@ async fn load(backend: &dyn StateBackend, run_id: &str) -> Value {
 }
 
 /// Each side loads what the other wrote and gets what it gets from its own.
-async fn cross_load(rust_own: &dyn StateBackend, rust_other: &dyn StateBackend, flujo_own: &dyn StateBackend, flujo_other: &dyn StateBackend, states: &[(String, Value)]) {
+async fn cross_load(
+    rust_own: &dyn StateBackend,
+    rust_other: &dyn StateBackend,
+    flujo_own: &dyn StateBackend,
+    flujo_other: &dyn StateBackend,
+    states: &[(String, Value)],
+) {
     for (run_id, _) in states {
         assert_eq!(load(rust_other, run_id).await, load(rust_own, run_id).await, "Rust reading flujo's {run_id}");
         assert_eq!(load(flujo_other, run_id).await, load(flujo_own, run_id).await, "flujo reading Rust's {run_id}");
@@ -86,11 +92,7 @@ fn rows(db: &Path) -> Vec<Vec<String>> {
     let connection = rusqlite::Connection::open(db).unwrap();
     let mut statement = connection.prepare("SELECT * FROM workflow_state ORDER BY run_id").unwrap();
     let columns = statement.column_count();
-    statement
-        .query_map([], |row| (0..columns).map(|i| row.get_ref(i).map(|v| format!("{v:?}"))).collect())
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    statement.query_map([], |row| (0..columns).map(|i| row.get_ref(i).map(|v| format!("{v:?}"))).collect()).unwrap().collect::<Result<_, _>>().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

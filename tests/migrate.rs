@@ -50,10 +50,7 @@ fn file_url(dir: &Path) -> String {
 /// Every file of `dir`, name -> bytes.
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let Ok(entries) = fs::read_dir(dir) else { return BTreeMap::new() };
-    entries
-        .map(|e| e.unwrap())
-        .map(|e| (e.file_name().into_string().unwrap(), fs::read(e.path()).unwrap()))
-        .collect()
+    entries.map(|e| e.unwrap()).map(|e| (e.file_name().into_string().unwrap(), fs::read(e.path()).unwrap())).collect()
 }
 
 /// The names of the entries of `dir`, sorted.
@@ -237,7 +234,8 @@ fn bad_inputs_fail_alone_with_their_reason_and_the_rest_migrates() {
 
     let report: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
     let entries = report["entries"].as_array().unwrap();
-    let entry = |name: &str| entries.iter().find(|e| e["source"].as_str().unwrap().ends_with(&format!("/{name}"))).unwrap_or_else(|| panic!("{name} in {report:#}"));
+    let entry =
+        |name: &str| entries.iter().find(|e| e["source"].as_str().unwrap().ends_with(&format!("/{name}"))).unwrap_or_else(|| panic!("{name} in {report:#}"));
     for (name, reason) in expected {
         let e = entry(name);
         assert_eq!(e["outcome"], "failed", "{name}: {e}");
@@ -249,10 +247,7 @@ fn bad_inputs_fail_alone_with_their_reason_and_the_rest_migrates() {
     }
     assert_eq!(entry("bom.json")["notes"], serde_json::json!(["byte_order_mark"]));
     assert_eq!(entry("json5.json")["notes"], serde_json::json!(["json5", "duplicate_keys"]));
-    assert_eq!(
-        fs::read_to_string(out.join("json5.json")).unwrap(),
-        r#"{"d": 2, "h": 31, "l": [1, 2], "n": 1, "run_id": "json5", "x": 0.5}"#
-    );
+    assert_eq!(fs::read_to_string(out.join("json5.json")).unwrap(), r#"{"d": 2, "h": 31, "l": [1, 2], "n": 1, "run_id": "json5", "x": 0.5}"#);
     assert_eq!(fs::read(out.join("big.json")).unwrap().len(), "{\"s\": \"\"}".len() + 6 * 10 * 1024 * 1024);
     assert_eq!(report["totals"]["failed"], 8);
     assert_eq!(report["totals"]["migrated"], 3);

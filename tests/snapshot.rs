@@ -94,7 +94,10 @@ fn sqlite_backend_record_then_check_passes_and_shows_the_row() {
     let db = common::scratch_dir("snapshot-sqlite", "db").join("state.db");
     let dir = record_then_check("snapshot-sqlite", &format!("sqlite://{}", db.display()));
     let completed = read(dir.join("snap-workflow-completed.snap"));
-    assert!(completed.contains("== stored at table workflow_state, row \"snap-workflow-completed\" ==\nrun_id [text]: snap-workflow-completed\n"), "{completed}");
+    assert!(
+        completed.contains("== stored at table workflow_state, row \"snap-workflow-completed\" ==\nrun_id [text]: snap-workflow-completed\n"),
+        "{completed}"
+    );
     assert!(completed.contains("\nerror_message [null]:\nexecution_time_ms [integer]: 1234\nmemory_usage_mb [real]: 48.5\n"), "{completed}");
 }
 
@@ -137,9 +140,8 @@ fn added_and_removed_states_are_changes_too() {
     let states = common::scratch_dir("snapshot-sets", "states");
     let dir = common::scratch_dir("snapshot-sets", "snaps");
     let backend = format!("file://{}", common::scratch_dir("snapshot-sets", "backend").display());
-    let with_states = |command: &str| {
-        stateharness(&["snapshot", command, "--backend", &backend, "--dir", &dir.to_string_lossy(), "--states", &states.to_string_lossy()])
-    };
+    let with_states =
+        |command: &str| stateharness(&["snapshot", command, "--backend", &backend, "--dir", &dir.to_string_lossy(), "--states", &states.to_string_lossy()]);
     std::fs::write(states.join("team-a.json"), r#"{"run_id": "team-a", "n": 1}"#).unwrap();
     std::fs::write(states.join("team-b.json"), r#"{"when": {"$date": "2025-01-02"}}"#).unwrap();
     assert_eq!(with_states("record").status.code(), Some(0));
@@ -210,7 +212,12 @@ async fn redis_and_postgres_show_their_stored_form() {
     let redis = format!("{}?prefix={prefix}", common::servers::redis_url().await);
     let body = server_snapshot(&redis).await;
     let stored = "{\"run_id\": \"snaptest-1\", \"ctx\": {\"when\": \"2025-01-02\", \"n\": 1}}";
-    assert_eq!(body, format!("== save ==\nok\n\n== stored at key \"{prefix}snaptest-1\" ==\n{stored}\n\n== loaded ==\n{{\n  \"ctx\": {{\n    \"n\": 1,\n    \"when\": \"2025-01-02\"\n  }},\n  \"run_id\": \"snaptest-1\"\n}}"));
+    assert_eq!(
+        body,
+        format!(
+            "== save ==\nok\n\n== stored at key \"{prefix}snaptest-1\" ==\n{stored}\n\n== loaded ==\n{{\n  \"ctx\": {{\n    \"n\": 1,\n    \"when\": \"2025-01-02\"\n  }},\n  \"run_id\": \"snaptest-1\"\n}}"
+        )
+    );
 
     let table = format!("sh_snaptest_{}", std::process::id());
     let postgres = format!("{}?table={table}", common::servers::postgres_url().await);

@@ -182,11 +182,8 @@ impl ExecBackend {
             None => Vec::new(),
             Some(_) => return Err("`capabilities` must be a list of strings".into()),
         };
-        self.capabilities = Capabilities {
-            concurrent: names.contains(&"concurrent"),
-            persistent: names.contains(&"persistent"),
-            list: names.contains(&"list"),
-        };
+        self.capabilities =
+            Capabilities { concurrent: names.contains(&"concurrent"), persistent: names.contains(&"persistent"), list: names.contains(&"list") };
         if let Some(types) = hello.get("custom_types").and_then(Value::as_dict) {
             for (name, spec) in types.iter() {
                 let name = name.as_str().ok_or("custom type names are strings")?.to_owned();
@@ -210,9 +207,8 @@ impl ExecBackend {
             Some(run_id) => format!("{} of run id {run_id:?}", request.op()),
             None => request.op().to_owned(),
         };
-        let fail = |why: String| {
-            BackendError::new(ErrorKind::Internal, format!("exec backend `{}`: {what}: {why}\n  {}", self.command, self.process.stderr_tail()))
-        };
+        let fail =
+            |why: String| BackendError::new(ErrorKind::Internal, format!("exec backend `{}`: {what}: {why}\n  {}", self.command, self.process.stderr_tail()));
         if let Some(broken) = self.process.broken() {
             return Err(fail(broken));
         }
@@ -311,9 +307,9 @@ impl StateBackend for ExecBackend {
         let result = self.call(Request::Load { run_id: run_id.to_owned(), types: hints.clone() }, self.timeouts.request).await?;
         match result {
             Value::None => Ok(None),
-            state => decode(state, &self.registry)
-                .map(Some)
-                .map_err(|e| BackendError::new(ErrorKind::Internal, format!("exec backend `{}`: load of run id {run_id:?}: the state is not typed JSON: {e}", self.command))),
+            state => decode(state, &self.registry).map(Some).map_err(|e| {
+                BackendError::new(ErrorKind::Internal, format!("exec backend `{}`: load of run id {run_id:?}: the state is not typed JSON: {e}", self.command))
+            }),
         }
     }
 
@@ -324,7 +320,10 @@ impl StateBackend for ExecBackend {
     async fn list_states(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         match self.call(Request::List, self.timeouts.request).await? {
             Value::List(ids) => Ok(ids.iter().filter_map(Value::as_str).filter(|id| id.starts_with(prefix)).map(str::to_owned).collect()),
-            other => Err(BackendError::new(ErrorKind::Internal, format!("exec backend `{}`: list: expected an array of run ids, got {}", self.command, other.type_name()))),
+            other => Err(BackendError::new(
+                ErrorKind::Internal,
+                format!("exec backend `{}`: list: expected an array of run ids, got {}", self.command, other.type_name()),
+            )),
         }
     }
 

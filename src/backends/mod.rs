@@ -265,7 +265,9 @@ pub async fn open_backend(url: &str, registry: Arc<TypeRegistry>) -> Result<Box<
         "exec" => Ok(Box::new(exec::ExecBackend::open(url, registry).await?)),
         _ => Err(BackendError::new(
             ErrorKind::Connection,
-            format!("unknown backend URL {url:?}: expected memory://, file:///DIR, sqlite:///PATH, redis://HOST:PORT/DB?prefix=P, postgres://... or exec:COMMAND"),
+            format!(
+                "unknown backend URL {url:?}: expected memory://, file:///DIR, sqlite:///PATH, redis://HOST:PORT/DB?prefix=P, postgres://... or exec:COMMAND"
+            ),
         )),
     }
 }

@@ -68,9 +68,7 @@ fn chain(error: &tokio_postgres::Error) -> String {
 /// most 63 bytes.
 fn valid_table(name: &str) -> bool {
     let mut bytes = name.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && name.len() <= MAX_IDENTIFIER
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') && name.len() <= MAX_IDENTIFIER
 }
 
 impl PostgresBackend {
@@ -146,9 +144,7 @@ impl PostgresBackend {
 /// `CREATE TABLE IF NOT EXISTS`, which two sessions racing can still make
 /// fail with a duplicate in the catalog: then the other one created it.
 async fn create_table(client: &Client, table: &str) -> Result<(), tokio_postgres::Error> {
-    let sql = format!(
-        "CREATE TABLE IF NOT EXISTS \"{table}\" (run_id TEXT PRIMARY KEY, state TEXT NOT NULL, saved_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-    );
+    let sql = format!("CREATE TABLE IF NOT EXISTS \"{table}\" (run_id TEXT PRIMARY KEY, state TEXT NOT NULL, saved_at TIMESTAMPTZ NOT NULL DEFAULT now())");
     match client.batch_execute(&sql).await {
         Err(e) if matches!(e.code(), Some(code) if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::DUPLICATE_TABLE) => Ok(()),
         other => other,

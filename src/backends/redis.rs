@@ -50,9 +50,7 @@ impl RedisBackend {
         let connection_error = |cause: &dyn std::fmt::Display| BackendError::new(ErrorKind::Connection, format!("could not connect to {shown}: {cause}"));
         let (client_url, prefix) = take_query_param(url, "prefix").map_err(|e| connection_error(&e))?;
         let client = redis::Client::open(client_url.as_str()).map_err(|e| connection_error(&e))?;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+        let config = AsyncConnectionConfig::new().set_connection_timeout(Some(CONNECT_TIMEOUT)).set_response_timeout(Some(RESPONSE_TIMEOUT));
         let mut conn = client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| connection_error(&e))?;
         // A server that accepts the connection but refuses commands (auth,
         // a bad DB number) should fail here, not on the first save.
@@ -74,11 +72,7 @@ impl RedisBackend {
 
     /// `GET` of `run_id`'s key.
     async fn get(&self, run_id: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        redis::cmd("GET")
-            .arg(self.key(run_id))
-            .query_async::<Option<Vec<u8>>>(&mut self.conn.clone())
-            .await
-            .map_err(|e| self.failed("loading", run_id, e))
+        redis::cmd("GET").arg(self.key(run_id)).query_async::<Option<Vec<u8>>>(&mut self.conn.clone()).await.map_err(|e| self.failed("loading", run_id, e))
     }
 
     fn failed(&self, what: &str, run_id: &str, error: redis::RedisError) -> BackendError {
@@ -117,12 +111,7 @@ impl StateBackend for RedisBackend {
 
     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {
         let text = state_to_text(state, KeyOrder::Insertion, &self.registry)?;
-        redis::cmd("SET")
-            .arg(self.key(run_id))
-            .arg(text)
-            .query_async::<()>(&mut self.conn.clone())
-            .await
-            .map_err(|e| self.failed("saving", run_id, e))
+        redis::cmd("SET").arg(self.key(run_id)).arg(text).query_async::<()>(&mut self.conn.clone()).await.map_err(|e| self.failed("saving", run_id, e))
     }
 
     async fn load_state(&self, run_id: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
@@ -133,11 +122,7 @@ impl StateBackend for RedisBackend {
     }
 
     async fn delete_state(&self, run_id: &str) -> Result<(), BackendError> {
-        redis::cmd("DEL")
-            .arg(self.key(run_id))
-            .query_async::<()>(&mut self.conn.clone())
-            .await
-            .map_err(|e| self.failed("deleting", run_id, e))
+        redis::cmd("DEL").arg(self.key(run_id)).query_async::<()>(&mut self.conn.clone()).await.map_err(|e| self.failed("deleting", run_id, e))
     }
 
     /// The value string under the key (prefix and run id).

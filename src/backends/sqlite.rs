@@ -282,7 +282,8 @@ impl RowBuilder<'_> {
             Some(value) => value,
         };
         let safe = self.serialized(field, value)?;
-        let text = to_python_json(&safe, KeyOrder::Insertion).map_err(|e| BackendError::internal(format!("writing {field} of run {:?}", self.run_id), e.under(Segment::Key(field.to_owned()))))?;
+        let text = to_python_json(&safe, KeyOrder::Insertion)
+            .map_err(|e| BackendError::internal(format!("writing {field} of run {:?}", self.run_id), e.under(Segment::Key(field.to_owned()))))?;
         Ok(SqlValue::Text(text))
     }
 
@@ -394,8 +395,7 @@ pub(crate) fn owned_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::R
         ValueRef::Integer(n) => SqlValue::Integer(n),
         ValueRef::Real(x) => SqlValue::Real(x),
         ValueRef::Text(bytes) => SqlValue::Text(
-            String::from_utf8(bytes.to_vec())
-                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e)))?,
+            String::from_utf8(bytes.to_vec()).map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e)))?,
         ),
         ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
     })
@@ -412,9 +412,7 @@ pub(crate) fn loaded_state<'c>(columns: impl IntoIterator<Item = (&'c str, SqlVa
             ("pipeline_context", SqlValue::Null) => Value::Dict(Dict::new()),
             ("last_step_output", SqlValue::Null) => Value::None,
             ("step_history", SqlValue::Null) => Value::List(Vec::new()),
-            ("pipeline_context" | "last_step_output" | "step_history", SqlValue::Text(text)) => {
-                read_text(&text).map_err(|e| format!("column {name}: {e}"))?.0
-            }
+            ("pipeline_context" | "last_step_output" | "step_history", SqlValue::Text(text)) => read_text(&text).map_err(|e| format!("column {name}: {e}"))?.0,
             ("pipeline_context" | "last_step_output" | "step_history", other) => {
                 return Err(format!("column {name}: holds {:?}, not JSON text", other.data_type()));
             }
@@ -439,7 +437,10 @@ impl StateBackend for SqliteBackend {
 
     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {
         let Value::Dict(dict) = state else {
-            return Err(BackendError::new(ErrorKind::Unsupported, format!("cannot save run {run_id:?} to {}: the state is a {}, not a dict", self.url, state.type_name())));
+            return Err(BackendError::new(
+                ErrorKind::Unsupported,
+                format!("cannot save run {run_id:?} to {}: the state is a {}, not a dict", self.url, state.type_name()),
+            ));
         };
         let row = RowBuilder { run_id, url: &self.url, state: dict, registry: &self.registry }.row()?;
         self.with_db(format!("saving run {run_id:?} to {}", self.url), move |schema, conn| {
@@ -464,7 +465,9 @@ impl StateBackend for SqliteBackend {
                     schema.has_step_history = table_columns(conn)?.iter().any(|c| c == STEP_HISTORY);
                 }
                 let sql = format!("SELECT {} FROM workflow_state WHERE run_id = ?1", select_list(schema.has_step_history));
-                conn.prepare_cached(&sql)?.query_row([&id], |row| (0..COLUMNS.len()).map(|i| owned_column(row, i)).collect::<rusqlite::Result<Vec<_>>>()).optional()
+                conn.prepare_cached(&sql)?
+                    .query_row([&id], |row| (0..COLUMNS.len()).map(|i| owned_column(row, i)).collect::<rusqlite::Result<Vec<_>>>())
+                    .optional()
             })
             .await?;
         let Some(columns) = columns else { return Ok(None) };
@@ -491,9 +494,8 @@ impl StateBackend for SqliteBackend {
         let prefix = prefix.to_owned();
         let mut ids = self
             .with_db(format!("listing {}", self.url), move |_, conn| {
-                let mut statement = conn.prepare_cached(
-                    "SELECT run_id FROM workflow_state WHERE substr(CAST(run_id AS BLOB), 1, length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB)",
-                )?;
+                let mut statement = conn
+                    .prepare_cached("SELECT run_id FROM workflow_state WHERE substr(CAST(run_id AS BLOB), 1, length(CAST(?1 AS BLOB))) = CAST(?1 AS BLOB)")?;
                 let ids = statement.query_map([&prefix], |row| row.get::<_, String>(0))?;
                 ids.collect::<rusqlite::Result<Vec<String>>>()
             })

@@ -65,13 +65,8 @@ impl ConformArgs {
     }
 
     async fn run_async(self) -> ExitCode {
-        let mut options = SuiteOptions {
-            profile: self.profile,
-            strict: self.strict,
-            cases: self.cases,
-            crash_rounds: self.crash_rounds,
-            ..SuiteOptions::default()
-        };
+        let mut options =
+            SuiteOptions { profile: self.profile, strict: self.strict, cases: self.cases, crash_rounds: self.crash_rounds, ..SuiteOptions::default() };
         if let Some(seed) = self.seed {
             options.seed = seed;
         }

@@ -9,7 +9,9 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use stateharness::backends::open_backend;
 use stateharness::format::TypeRegistry;
-use stateharness::snapshot::{Change, ChangeKind, Snapshot, accept, builtin_states, capture, check_set, pending, record_set, reject, states_from_dir, unified_diff};
+use stateharness::snapshot::{
+    Change, ChangeKind, Snapshot, accept, builtin_states, capture, check_set, pending, record_set, reject, states_from_dir, unified_diff,
+};
 
 use super::{EXIT_FAILED, EXIT_USAGE};
 

@@ -238,9 +238,7 @@ pub fn expand_macros(value: Value) -> Result<Value, String> {
                 _ => Err(format!("unknown macro or wrong arguments: {}", py_key(&key))),
             }
         }
-        Value::Dict(dict) => Ok(Value::Dict(Dict::from_distinct(
-            dict.into_iter().map(|(k, v)| Ok((k, expand_macros(v)?))).collect::<Result<_, String>>()?,
-        ))),
+        Value::Dict(dict) => Ok(Value::Dict(Dict::from_distinct(dict.into_iter().map(|(k, v)| Ok((k, expand_macros(v)?))).collect::<Result<_, String>>()?))),
         Value::List(items) => Ok(Value::List(items.into_iter().map(expand_macros).collect::<Result<_, _>>()?)),
         other => Ok(other),
     }

@@ -231,11 +231,7 @@ pub async fn listing(backend: &Tracked) -> CheckRun {
 /// else (another error, or a value that comes back changed) is a failure.
 pub async fn refusals(backend: &Tracked, judging: Judging<'_>) -> CheckRun {
     let mut run = CheckRun::default();
-    let refused = [
-        ("uuid", Value::Uuid(uuid::Uuid::from_u128(7))),
-        ("decimal", Value::Decimal("1.10".into())),
-        ("bytearray", Value::ByteArray(vec![0, 1])),
-    ];
+    let refused = [("uuid", Value::Uuid(uuid::Uuid::from_u128(7))), ("decimal", Value::Decimal("1.10".into())), ("bytearray", Value::ByteArray(vec![0, 1]))];
     for (name, value) in refused {
         let local = format!("r-{name}");
         let sent = Value::Dict(base_state(&backend.run_id(&local), fields([(name, value)]), Value::None));
@@ -318,8 +314,14 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &d
                     ));
                 }
             }
-            Ok(None) => run.failures.push(format!("round {round} ({} KB): after SIGKILL and restart, run id {:?} is gone (the old state was lost)", size >> 10, backend.run_id(&local))),
-            Err(e) => run.failures.push(format!("round {round} ({} KB): after SIGKILL and restart, load of {:?} failed: {e}", size >> 10, backend.run_id(&local))),
+            Ok(None) => run.failures.push(format!(
+                "round {round} ({} KB): after SIGKILL and restart, run id {:?} is gone (the old state was lost)",
+                size >> 10,
+                backend.run_id(&local)
+            )),
+            Err(e) => {
+                run.failures.push(format!("round {round} ({} KB): after SIGKILL and restart, load of {:?} failed: {e}", size >> 10, backend.run_id(&local)))
+            }
         }
         let _ = backend.delete(&local).await;
     }

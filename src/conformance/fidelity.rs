@@ -160,11 +160,7 @@ pub fn judge(sent: &Value, got: &Value, registry: &TypeRegistry) -> Judgement {
     let expected = flujo_round_trip(sent, registry);
     let mut judge = Judge { registry, judgement: Judgement::default(), path: Vec::new() };
     if let (Value::Dict(sent_dict), Value::Dict(got_dict)) = (sent, got) {
-        judge.judgement.extra_keys = got_dict
-            .iter()
-            .filter(|(k, _)| !sent_dict.iter().any(|(s, _)| s == *k))
-            .map(|(k, _)| py_str(k))
-            .collect();
+        judge.judgement.extra_keys = got_dict.iter().filter(|(k, _)| !sent_dict.iter().any(|(s, _)| s == *k)).map(|(k, _)| py_str(k)).collect();
     }
     judge.node(sent, expected.as_ref(), Some(got));
     judge.judgement.findings.sort_by_key(|f| std::cmp::Reverse(f.verdict));
@@ -190,10 +186,7 @@ fn same_shape(a: &Value, b: &Value) -> bool {
 }
 
 fn is_container(value: &Value) -> bool {
-    matches!(
-        value,
-        Value::List(_) | Value::Tuple(_) | Value::Set(_) | Value::FrozenSet(_) | Value::Dict(_) | Value::Dataclass(_) | Value::Model(_)
-    )
+    matches!(value, Value::List(_) | Value::Tuple(_) | Value::Set(_) | Value::FrozenSet(_) | Value::Dict(_) | Value::Dataclass(_) | Value::Model(_))
 }
 
 impl Judge<'_> {
@@ -296,9 +289,8 @@ impl Judge<'_> {
             let key_text = stringified_key(key, self.registry);
             self.path.push(Segment::Key(key_text.clone()));
             let expected_item = expected.and_then(Value::as_dict).and_then(|d| d.get(&key_text));
-            let got_item = got_fields.and_then(|d| {
-                d.iter().find(|(k, _)| *k == key).or_else(|| d.iter().find(|(k, _)| k.as_str() == Some(&key_text))).map(|(_, v)| v)
-            });
+            let got_item =
+                got_fields.and_then(|d| d.iter().find(|(k, _)| *k == key).or_else(|| d.iter().find(|(k, _)| k.as_str() == Some(&key_text))).map(|(_, v)| v));
             self.node(item, expected_item, got_item);
             self.path.pop();
         }

@@ -104,10 +104,7 @@ impl Default for SuiteOptions {
     /// `suites/` (built into the binary), the standard types and `Money`.
     fn default() -> SuiteOptions {
         let registry = Arc::new(TypeRegistry::standard());
-        let suites = cases::EMBEDDED_SUITES
-            .iter()
-            .filter_map(|(name, text)| cases::parse_suite(name, text, &registry).ok())
-            .collect();
+        let suites = cases::EMBEDDED_SUITES.iter().filter_map(|(name, text)| cases::parse_suite(name, text, &registry).ok()).collect();
         SuiteOptions {
             profile: Profile::Flujo,
             strict: false,
@@ -228,7 +225,13 @@ impl Suite {
         let timer = Instant::now();
         let run = checks::refusals(&self.tracked, judging).await;
         report.matrix.merge(&run.matrix);
-        report.push(CheckResult::from_failures("refusals", "values flujo refuses (UUID, Decimal, bytearray) are refused as unsupported".into(), run.failures, timer, 3));
+        report.push(CheckResult::from_failures(
+            "refusals",
+            "values flujo refuses (UUID, Decimal, bytearray) are refused as unsupported".into(),
+            run.failures,
+            timer,
+            3,
+        ));
 
         let gated = |declared: bool, capability: &str| (!declared).then(|| format!("the backend does not declare `{capability}`"));
         let one_id = "concurrent saves and loads of one id never mix states".to_owned();

@@ -92,13 +92,7 @@ impl Shared<'_> {
 }
 
 fn shared(judging: Judging<'_>) -> Shared<'_> {
-    Shared {
-        judging,
-        handle: Handle::current(),
-        counter: AtomicUsize::new(0),
-        matrix: Mutex::new(Matrix::default()),
-        warnings: Mutex::new(Vec::new()),
-    }
+    Shared { judging, handle: Handle::current(), counter: AtomicUsize::new(0), matrix: Mutex::new(Matrix::default()), warnings: Mutex::new(Vec::new()) }
 }
 
 fn outcome<T: std::fmt::Debug>(result: Result<(), TestError<T>>, describe: impl Fn(&T) -> String) -> Result<(), String> {
@@ -160,10 +154,7 @@ fn model_op() -> impl Strategy<Value = ModelOp> {
 
 /// The three states the model-based check saves, told apart by their context.
 pub fn model_context(variant: usize) -> Dict {
-    let when = Value::DateTime(DateTime {
-        date: Date { year: 2025, month: 7, day: 1 },
-        time: Time { hour: 12, minute: 0, second: 0, micro: 0, offset: None },
-    });
+    let when = Value::DateTime(DateTime { date: Date { year: 2025, month: 7, day: 1 }, time: Time { hour: 12, minute: 0, second: 0, micro: 0, offset: None } });
     match variant {
         0 => fields([("variant", Value::from(0))]),
         1 => fields([("variant", Value::from(1)), ("when", when)]),
@@ -173,21 +164,13 @@ pub fn model_context(variant: usize) -> Dict {
 
 /// Writes a failing sequence as a case to paste into `suites/`.
 pub fn model_case_text(ops: &[ModelOp], seed: u64) -> String {
-    let mut lines = vec![
-        "{".to_owned(),
-        format!("  name: \"model-based counterexample (seed {seed})\","),
-        "  steps: [".to_owned(),
-    ];
+    let mut lines = vec!["{".to_owned(), format!("  name: \"model-based counterexample (seed {seed})\","), "  steps: [".to_owned()];
     let mut saved: HashMap<usize, bool> = HashMap::new();
     for op in ops {
         let line = match *op {
             ModelOp::Save(id, variant) => {
                 saved.insert(id, true);
-                format!(
-                    "    {{ op: \"save\", id: \"{}\", context: {} }},",
-                    MODEL_IDS[id],
-                    to_typed_text(&encode(&Value::Dict(model_context(variant))))
-                )
+                format!("    {{ op: \"save\", id: \"{}\", context: {} }},", MODEL_IDS[id], to_typed_text(&encode(&Value::Dict(model_context(variant)))))
             }
             ModelOp::Load(id) => {
                 let expect = if saved.get(&id).copied().unwrap_or(false) { "saved" } else { "none" };
@@ -228,9 +211,7 @@ pub fn model_based(backend: &Tracked, judging: Judging<'_>, cases: u32, seed: u6
                     match (shared.handle.block_on(backend.load(&local, &TypeHints::new())), model.get(&id)) {
                         (Err(e), _) => Err(TestCaseError::fail(format!("{}: {e}", at("load", id)))),
                         (Ok(None), None) => Ok(()),
-                        (Ok(Some(got)), None) => {
-                            Err(TestCaseError::fail(format!("{}: expected None, got {}", at("load", id), to_typed_text(&got))))
-                        }
+                        (Ok(Some(got)), None) => Err(TestCaseError::fail(format!("{}: expected None, got {}", at("load", id), to_typed_text(&got)))),
                         (Ok(got), Some(sent)) => shared.check_loaded(&at("load", id), sent, got),
                     }
                 }
@@ -295,9 +276,7 @@ pub fn custom_type(backend: &Tracked, judging: Judging<'_>, custom: &CustomType,
         outcome
     });
     let count = shared.counter.load(Ordering::Relaxed) as u64;
-    let result = outcome(result, |values| {
-        format!("values: {}", values.iter().map(to_typed_text).collect::<Vec<_>>().join(", "))
-    });
+    let result = outcome(result, |values| format!("values: {}", values.iter().map(to_typed_text).collect::<Vec<_>>().join(", ")));
     shared.finish(result, count)
 }
 
@@ -309,7 +288,9 @@ fn custom_values_exact(got: &Option<Value>, sent: &[Value], type_name: &str) -> 
         let key = format!("{type_name}_{i}");
         match context.and_then(|c| c.get(&key)) {
             Some(back) if back == value => {}
-            Some(back) => return Err(format!("/pipeline_context/{key} came back as {}, not as the {type_name} sent ({})", to_typed_text(back), to_typed_text(value))),
+            Some(back) => {
+                return Err(format!("/pipeline_context/{key} came back as {}, not as the {type_name} sent ({})", to_typed_text(back), to_typed_text(value)));
+            }
             None => return Err(format!("/pipeline_context/{key} is missing")),
         }
     }
@@ -322,9 +303,6 @@ pub fn money_type() -> CustomType {
 }
 
 /// Shares `backend` with the blocking thread that proptest runs on.
-pub(crate) async fn on_blocking_thread<T: Send + 'static>(
-    backend: Arc<Tracked>,
-    work: impl FnOnce(&Tracked) -> T + Send + 'static,
-) -> Result<T, String> {
+pub(crate) async fn on_blocking_thread<T: Send + 'static>(backend: Arc<Tracked>, work: impl FnOnce(&Tracked) -> T + Send + 'static) -> Result<T, String> {
     tokio::task::spawn_blocking(move || work(&backend)).await.map_err(|e| format!("the property check panicked: {e}"))
 }

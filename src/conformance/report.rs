@@ -194,14 +194,8 @@ impl Report {
             let _ = writeln!(out, "warning: {warning}");
         }
         let (passed, failed, skipped) = self.counts();
-        let _ = writeln!(
-            out,
-            "{} operations in {:.1} s ({:.0} ops/s); {} run ids cleaned up",
-            self.ops,
-            self.seconds,
-            self.ops_per_second(),
-            self.cleanup_deleted
-        );
+        let _ =
+            writeln!(out, "{} operations in {:.1} s ({:.0} ops/s); {} run ids cleaned up", self.ops, self.seconds, self.ops_per_second(), self.cleanup_deleted);
         let _ = writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped");
         out
     }
@@ -288,12 +282,7 @@ impl Report {
                     if let Some(replay) = &check.replay {
                         let _ = write!(body, "\nreplay: {}", self.replay_command(replay));
                     }
-                    let _ = writeln!(
-                        out,
-                        ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
-                        escape(first),
-                        escape(xml_safe(&body))
-                    );
+                    let _ = writeln!(out, ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>", escape(first), escape(xml_safe(&body)));
                 }
             }
         }

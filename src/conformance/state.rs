@@ -11,10 +11,7 @@ use crate::value::{Date, DateTime, Dict, Int, Time, Value};
 pub const STATUSES: [&str; 5] = ["running", "paused", "completed", "failed", "cancelled"];
 
 fn fixed_datetime(second: u8) -> Value {
-    Value::DateTime(DateTime {
-        date: Date { year: 2025, month: 7, day: 1 },
-        time: Time { hour: 12, minute: 0, second, micro: 120_000, offset: None },
-    })
+    Value::DateTime(DateTime { date: Date { year: 2025, month: 7, day: 1 }, time: Time { hour: 12, minute: 0, second, micro: 120_000, offset: None } })
 }
 
 /// A WorkflowState with fixed fields around `pipeline_context` and
@@ -44,15 +41,11 @@ pub fn with_run_id(mut state: Value, run_id: &str) -> Value {
 }
 
 fn step_record() -> impl Strategy<Value = Value> {
-    ("[a-z_]{1,10}", prop_oneof![Just(Value::from("ok")), (0i64..10).prop_map(Value::from)], 0.0f64..10.0, any_datetime())
-        .prop_map(|(name, output, latency, started)| {
-            Value::Dict(fields([
-                ("name", Value::Str(name)),
-                ("output", output),
-                ("latency_s", Value::Float(latency)),
-                ("started", Value::DateTime(started)),
-            ]))
-        })
+    ("[a-z_]{1,10}", prop_oneof![Just(Value::from("ok")), (0i64..10).prop_map(Value::from)], 0.0f64..10.0, any_datetime()).prop_map(
+        |(name, output, latency, started)| {
+            Value::Dict(fields([("name", Value::Str(name)), ("output", output), ("latency_s", Value::Float(latency)), ("started", Value::DateTime(started))]))
+        },
+    )
 }
 
 /// Arbitrary WorkflowStates: the ten fields with realistic types, the

@@ -217,11 +217,7 @@ fn write_timezone_repr(offset: UtcOffset, out: &mut String) {
 /// Python's `str.isprintable()` for one character.
 fn is_printable(c: char) -> bool {
     use GeneralCategory::*;
-    c == ' '
-        || !matches!(
-            get_general_category(c),
-            Control | Format | Surrogate | PrivateUse | Unassigned | LineSeparator | ParagraphSeparator | SpaceSeparator
-        )
+    c == ' ' || !matches!(get_general_category(c), Control | Format | Surrogate | PrivateUse | Unassigned | LineSeparator | ParagraphSeparator | SpaceSeparator)
 }
 
 fn pick_quote(has_single: bool, has_double: bool) -> char {
@@ -303,14 +299,8 @@ mod tests {
         assert_eq!(py_str(&Value::Int(Int::Small(-3))), "-3");
         let dt = Value::DateTime(DateTime::parse("2025-07-01T12:00:00.120000+05:30").unwrap());
         assert_eq!(py_str(&dt), "2025-07-01 12:00:00.120000+05:30");
-        assert_eq!(
-            py_repr(&dt),
-            "datetime.datetime(2025, 7, 1, 12, 0, 0, 120000, tzinfo=datetime.timezone(datetime.timedelta(seconds=19800)))"
-        );
+        assert_eq!(py_repr(&dt), "datetime.datetime(2025, 7, 1, 12, 0, 0, 120000, tzinfo=datetime.timezone(datetime.timedelta(seconds=19800)))");
         let west = Value::DateTime(DateTime::parse("2000-01-01T00:00:00-05:00").unwrap());
-        assert_eq!(
-            py_repr(&west),
-            "datetime.datetime(2000, 1, 1, 0, 0, tzinfo=datetime.timezone(datetime.timedelta(days=-1, seconds=68400)))"
-        );
+        assert_eq!(py_repr(&west), "datetime.datetime(2000, 1, 1, 0, 0, tzinfo=datetime.timezone(datetime.timedelta(days=-1, seconds=68400)))");
     }
 }

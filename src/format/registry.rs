@@ -100,22 +100,14 @@ impl TypeRegistry {
 
     /// `register_custom_serializer(type, fn)`; a later registration of the
     /// same type replaces the earlier one.
-    pub fn register_serializer(
-        &mut self,
-        type_name: &str,
-        serializer: impl Fn(&Value) -> Result<Value, String> + Send + Sync + 'static,
-    ) {
+    pub fn register_serializer(&mut self, type_name: &str, serializer: impl Fn(&Value) -> Result<Value, String> + Send + Sync + 'static) {
         self.serializers.retain(|(name, _)| name != type_name);
         self.serializers.push((type_name.to_owned(), Arc::new(serializer)));
         self.serializes_json_kinds = self.serializers.iter().any(|(name, _)| JSON_KIND_CLASSES.contains(&name.as_str()));
     }
 
     /// `register_custom_deserializer(type, fn)`.
-    pub fn register_deserializer(
-        &mut self,
-        type_name: &str,
-        deserializer: impl Fn(&Value) -> Result<Value, String> + Send + Sync + 'static,
-    ) {
+    pub fn register_deserializer(&mut self, type_name: &str, deserializer: impl Fn(&Value) -> Result<Value, String> + Send + Sync + 'static) {
         self.deserializers.retain(|(name, _)| name != type_name);
         self.deserializers.push((type_name.to_owned(), Arc::new(deserializer)));
     }
@@ -128,12 +120,7 @@ impl TypeRegistry {
 
     /// Declares an enum class, so that typed JSON of its members knows its
     /// base (an `IntEnum` member stays an int) and member names.
-    pub fn declare_enum<S: Into<String>>(
-        &mut self,
-        type_name: &str,
-        base: EnumBase,
-        members: impl IntoIterator<Item = (S, Value)>,
-    ) {
+    pub fn declare_enum<S: Into<String>>(&mut self, type_name: &str, base: EnumBase, members: impl IntoIterator<Item = (S, Value)>) {
         let members = members.into_iter().map(|(name, value)| (name.into(), value)).collect();
         self.enums.insert(type_name.to_owned(), EnumDef { base, members });
     }
@@ -158,10 +145,7 @@ impl TypeRegistry {
     /// The serializer that applies to `value`, with the type it was
     /// registered for.
     pub fn serializer_for(&self, value: &Value) -> Option<(&str, &SerializeFn)> {
-        let json_kind = matches!(
-            value,
-            Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::List(_) | Value::Dict(_)
-        );
+        let json_kind = matches!(value, Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::List(_) | Value::Dict(_));
         if self.serializers.is_empty() || (json_kind && !self.serializes_json_kinds) {
             return None;
         }

@@ -42,13 +42,11 @@ fn to_serde_json(value: &Value) -> Result<serde_json::Value, String> {
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::Int(Int::Small(n)) => serde_json::Value::from(*n),
         Value::Int(Int::Big(n)) => return Err(format!("integer {n} is too large for a serde type")),
-        Value::Float(x) => serde_json::Number::from_f64(*x)
-            .map(serde_json::Value::Number)
-            .ok_or_else(|| format!("non-finite float {x} cannot go into a serde type"))?,
-        Value::Str(s) => serde_json::Value::String(s.clone()),
-        Value::List(items) | Value::Tuple(items) => {
-            serde_json::Value::Array(items.iter().map(to_serde_json).collect::<Result<_, _>>()?)
+        Value::Float(x) => {
+            serde_json::Number::from_f64(*x).map(serde_json::Value::Number).ok_or_else(|| format!("non-finite float {x} cannot go into a serde type"))?
         }
+        Value::Str(s) => serde_json::Value::String(s.clone()),
+        Value::List(items) | Value::Tuple(items) => serde_json::Value::Array(items.iter().map(to_serde_json).collect::<Result<_, _>>()?),
         Value::Dict(dict) => {
             let mut map = serde_json::Map::new();
             for (k, v) in dict.iter() {
@@ -73,8 +71,6 @@ pub fn from_serde_json(json: serde_json::Value) -> Value {
         },
         serde_json::Value::String(s) => Value::Str(s),
         serde_json::Value::Array(items) => Value::List(items.into_iter().map(from_serde_json).collect()),
-        serde_json::Value::Object(map) => {
-            Value::Dict(Dict::from_distinct(map.into_iter().map(|(k, v)| (Value::Str(k), from_serde_json(v))).collect()))
-        }
+        serde_json::Value::Object(map) => Value::Dict(Dict::from_distinct(map.into_iter().map(|(k, v)| (Value::Str(k), from_serde_json(v))).collect())),
     }
 }

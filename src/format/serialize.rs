@@ -107,9 +107,8 @@ impl Serializer<'_> {
     fn value(&mut self, value: &mut Value) -> Result<(), SerializeError> {
         // Rule 1: a registered serializer wins over every built-in rule.
         if let Some((type_name, serializer)) = self.registry.serializer_for(value) {
-            let mut produced = serializer(value).map_err(|message| {
-                SerializeError::new(SerializeErrorKind::CustomFailed { type_name: type_name.to_owned(), message })
-            })?;
+            let mut produced =
+                serializer(value).map_err(|message| SerializeError::new(SerializeErrorKind::CustomFailed { type_name: type_name.to_owned(), message }))?;
             if self.custom_nesting >= MAX_CUSTOM_NESTING {
                 return Err(SerializeError::new(SerializeErrorKind::CustomLoop));
             }

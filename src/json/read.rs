@@ -567,8 +567,7 @@ impl Parser<'_> {
                 self.pos += 1;
             }
             let digits = &self.text[digits_start..self.pos];
-            let magnitude = num_bigint::BigInt::parse_bytes(digits.as_bytes(), 16)
-                .ok_or_else(|| self.error(ReadErrorKind::InvalidNumber))?;
+            let magnitude = num_bigint::BigInt::parse_bytes(digits.as_bytes(), 16).ok_or_else(|| self.error(ReadErrorKind::InvalidNumber))?;
             return Ok(Value::Int(Int::from_big(if negative { -magnitude } else { magnitude })));
         }
         let int_digits = self.digits();
@@ -629,10 +628,7 @@ fn is_identifier_part(c: char) -> bool {
     is_identifier_start(c)
         || c == '\u{200c}'
         || c == '\u{200d}'
-        || matches!(
-            unicode_general_category::get_general_category(c),
-            NonspacingMark | SpacingMark | DecimalNumber | ConnectorPunctuation
-        )
+        || matches!(unicode_general_category::get_general_category(c), NonspacingMark | SpacingMark | DecimalNumber | ConnectorPunctuation)
 }
 
 /// Entries with string keys -> a dict with Python semantics for repeated

@@ -147,10 +147,7 @@ fn write_value(value: &Value, order: KeyOrder, indent: Option<Indent>, out: &mut
             write_value(&member.value, order, indent, out)?;
         }
         other => {
-            return Err(WriteError {
-                path: JsonPath::root(),
-                reason: format!("a value of type {} is not JSON (serialize it first)", other.type_name()),
-            });
+            return Err(WriteError { path: JsonPath::root(), reason: format!("a value of type {} is not JSON (serialize it first)", other.type_name()) });
         }
     }
     Ok(())
@@ -238,19 +235,11 @@ mod tests {
 
     #[test]
     fn sorted_and_insertion_order() {
-        let dict: Dict = [("b", 1.5), ("a", f64::NAN), ("\u{e9}", f64::NEG_INFINITY), ("C", 1e16)]
-            .into_iter()
-            .map(|(k, v)| (Value::from(k), Value::from(v)))
-            .collect();
+        let dict: Dict =
+            [("b", 1.5), ("a", f64::NAN), ("\u{e9}", f64::NEG_INFINITY), ("C", 1e16)].into_iter().map(|(k, v)| (Value::from(k), Value::from(v))).collect();
         let value = Value::Dict(dict);
-        assert_eq!(
-            to_python_json(&value, KeyOrder::Insertion).unwrap(),
-            r#"{"b": 1.5, "a": NaN, "\u00e9": -Infinity, "C": 1e+16}"#
-        );
-        assert_eq!(
-            to_python_json(&value, KeyOrder::Sorted).unwrap(),
-            r#"{"C": 1e+16, "a": NaN, "b": 1.5, "\u00e9": -Infinity}"#
-        );
+        assert_eq!(to_python_json(&value, KeyOrder::Insertion).unwrap(), r#"{"b": 1.5, "a": NaN, "\u00e9": -Infinity, "C": 1e+16}"#);
+        assert_eq!(to_python_json(&value, KeyOrder::Sorted).unwrap(), r#"{"C": 1e+16, "a": NaN, "b": 1.5, "\u00e9": -Infinity}"#);
     }
 
     #[test]

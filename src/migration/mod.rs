@@ -81,14 +81,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options {
-            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            dry_run: false,
-            overwrite: false,
-            verify: true,
-            shard: None,
-            sample: 0,
-        }
+        Options { jobs: std::thread::available_parallelism().map_or(1, |n| n.get()), dry_run: false, overwrite: false, verify: true, shard: None, sample: 0 }
     }
 }
 

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::backends::{BackendError, ErrorKind, StateBackend, TextStore};
 use crate::backends::sqlite::loaded_state;
+use crate::backends::{BackendError, ErrorKind, StateBackend, TextStore};
 use crate::format::{TypeHints, TypeRegistry, serialize};
 use crate::json::{KeyOrder, to_python_json};
 use crate::value::Value;
@@ -12,8 +12,8 @@ use crate::value::Value;
 use super::Options;
 use super::compare::difference;
 use super::decode::decode;
-use super::sample::leaf_diff;
 use super::report::{Entry, Note, Outcome, SampleTexts};
+use super::sample::leaf_diff;
 use super::source::{Input, Payload};
 
 /// Migrates inputs into one target.

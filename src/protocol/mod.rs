@@ -187,9 +187,8 @@ impl Response {
 /// (typed JSON encodes everything else), so writing cannot fail; if it
 /// ever did, the line says so as a protocol error.
 fn json_line(value: Value) -> String {
-    to_python_json(&value, KeyOrder::Insertion).unwrap_or_else(|e| {
-        serde_json::json!({"id": null, "ok": false, "error": {"kind": "internal", "message": e.to_string()}}).to_string()
-    })
+    to_python_json(&value, KeyOrder::Insertion)
+        .unwrap_or_else(|e| serde_json::json!({"id": null, "ok": false, "error": {"kind": "internal", "message": e.to_string()}}).to_string())
 }
 
 mod server;

@@ -28,9 +28,7 @@ pub const SOURCE: &str = "stateharness snapshot";
 /// state whose name cannot name a snapshot is an error.
 pub async fn capture(backend: &dyn StateBackend, states: &[StateInput]) -> Result<Vec<Snapshot>, SnapshotError> {
     let redactions = redactions(&backend.describe());
-    let redact = |error: &BackendError| {
-        redactions.iter().fold(format!("error: {error}"), |text, secret| text.replace(secret.as_str(), "<backend>"))
-    };
+    let redact = |error: &BackendError| redactions.iter().fold(format!("error: {error}"), |text, secret| text.replace(secret.as_str(), "<backend>"));
     let mut snapshots = Vec::with_capacity(states.len());
     for input in states {
         let run_id = input.run_id.as_str();

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use super::SnapshotError;
 use super::snap_file::{SNAP_NEW, SnapFile, names_with, new_path, snap_path};
 use super::store::{Change, ChangeKind, read_if_present, remove_if_present};
-use super::SnapshotError;
 
 /// Every pending change in `dir` (each `NAME.snap.new`), sorted by name.
 pub fn pending(dir: &Path) -> Result<Vec<Change>, SnapshotError> {

@@ -43,16 +43,12 @@ pub fn same_dict_key(a: &Value, b: &Value) -> bool {
     match (numeric(a), numeric(b)) {
         (Some(Numeric::Int(x)), Some(Numeric::Int(y))) => x == y,
         (Some(Numeric::Float(x)), Some(Numeric::Float(y))) => x == y,
-        (Some(Numeric::Int(n)), Some(Numeric::Float(x))) | (Some(Numeric::Float(x)), Some(Numeric::Int(n))) => {
-            int_equals_float(&n, x)
-        }
+        (Some(Numeric::Int(n)), Some(Numeric::Float(x))) | (Some(Numeric::Float(x)), Some(Numeric::Int(n))) => int_equals_float(&n, x),
         (Some(_), None) | (None, Some(_)) => false,
         (None, None) => match (a, b) {
             // Tuples and frozensets compare their elements the same way.
             (Value::Tuple(x), Value::Tuple(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_dict_key(p, q)),
-            (Value::FrozenSet(x), Value::FrozenSet(y)) => {
-                x.len() == y.len() && x.iter().all(|p| y.iter().any(|q| same_dict_key(p, q)))
-            }
+            (Value::FrozenSet(x), Value::FrozenSet(y)) => x.len() == y.len() && x.iter().all(|p| y.iter().any(|q| same_dict_key(p, q))),
             _ => a == b,
         },
     }
@@ -97,11 +93,8 @@ impl PartialEq for Dict {
             return true;
         }
         if self.len() > HASHED_DICT_COMPARE && self.has_only_str_keys() && other.has_only_str_keys() {
-            let index: HashMap<&str, &Value> =
-                other.iter().filter_map(|(k, v)| Some((k.as_str()?, v))).collect();
-            return self
-                .iter()
-                .all(|(k, v)| k.as_str().and_then(|k| index.get(k)).is_some_and(|w| v == *w));
+            let index: HashMap<&str, &Value> = other.iter().filter_map(|(k, v)| Some((k.as_str()?, v))).collect();
+            return self.iter().all(|(k, v)| k.as_str().and_then(|k| index.get(k)).is_some_and(|w| v == *w));
         }
         self.iter().all(|(k, v)| other.iter().any(|(k2, v2)| k == k2 && v == v2))
     }
@@ -165,18 +158,14 @@ mod tests {
         let a: Dict = [(Value::from("a"), Value::from(1)), (Value::from("b"), Value::from(2))].into_iter().collect();
         let b: Dict = [(Value::from("b"), Value::from(2)), (Value::from("a"), Value::from(1))].into_iter().collect();
         assert_eq!(Value::Dict(a), Value::Dict(b));
-        assert_eq!(
-            Value::Set(vec![Value::from(1), Value::from("1")]),
-            Value::Set(vec![Value::from("1"), Value::from(1)])
-        );
+        assert_eq!(Value::Set(vec![Value::from(1), Value::from("1")]), Value::Set(vec![Value::from("1"), Value::from(1)]));
         assert_ne!(Value::Set(vec![Value::from(1), Value::from(1)]), Value::Set(vec![Value::from(1), Value::from(2)]));
     }
 
     #[test]
     fn dict_keys_merge_numbers_as_python_does() {
-        let dict: Dict = [(Value::from(1), Value::from("a")), (Value::Bool(true), Value::from("b")), (Value::from(1.0), Value::from("c"))]
-            .into_iter()
-            .collect();
+        let dict: Dict =
+            [(Value::from(1), Value::from("a")), (Value::Bool(true), Value::from("b")), (Value::from(1.0), Value::from("c"))].into_iter().collect();
         assert_eq!(dict.len(), 1);
         assert_eq!(dict.iter().next().map(|(k, v)| (k.clone(), v.clone())), Some((Value::from(1), Value::from("c"))));
         assert!(!same_dict_key(&Value::from(f64::NAN), &Value::from(f64::NAN)));

@@ -80,8 +80,6 @@ impl FromStr for Int {
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ParseIntError(text.to_owned()));
         }
-        BigInt::from_str(text)
-            .map(Int::from_big)
-            .map_err(|_| ParseIntError(text.to_owned()))
+        BigInt::from_str(text).map(Int::from_big).map_err(|_| ParseIntError(text.to_owned()))
     }
 }

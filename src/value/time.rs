@@ -84,11 +84,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn digits(&mut self, n: usize) -> Result<u32, TimeParseError> {
-        let field = self
-            .text
-            .get(self.pos..self.pos + n)
-            .filter(|f| f.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| self.error("expected digits"))?;
+        let field = self.text.get(self.pos..self.pos + n).filter(|f| f.bytes().all(|b| b.is_ascii_digit())).ok_or_else(|| self.error("expected digits"))?;
         self.pos += n;
         field.parse().map_err(|_| self.error("expected digits"))
     }
@@ -177,18 +173,11 @@ impl<'a> Cursor<'a> {
         if hours > 23 || minutes > 59 || seconds > 59 {
             return Err(self.error("UTC offset out of range"));
         }
-        Ok(Some(UtcOffset {
-            seconds: sign * (hours * 3600 + minutes * 60 + seconds),
-            micros: sign * micros,
-        }))
+        Ok(Some(UtcOffset { seconds: sign * (hours * 3600 + minutes * 60 + seconds), micros: sign * micros }))
     }
 }
 
-fn parse_whole<T>(
-    text: &str,
-    what: &'static str,
-    part: impl FnOnce(&mut Cursor<'_>) -> Result<T, TimeParseError>,
-) -> Result<T, TimeParseError> {
+fn parse_whole<T>(text: &str, what: &'static str, part: impl FnOnce(&mut Cursor<'_>) -> Result<T, TimeParseError>) -> Result<T, TimeParseError> {
     let mut cursor = Cursor { text, pos: 0, what };
     let value = part(&mut cursor)?;
     if cursor.at_end() { Ok(value) } else { Err(cursor.error("unexpected text at the end")) }

@@ -97,9 +97,8 @@ async fn choose<I: testcontainers::Image>(
 
 /// The Redis server's URL (`redis://HOST:PORT/DB`), printing its origin.
 pub async fn redis_url() -> String {
-    let server = REDIS
-        .get_or_init(|| choose("redis", "REDIS_URL", LOCAL_REDIS, Redis::default, REDIS_PORT, |host, port| format!("redis://{host}:{port}/0")))
-        .await;
+    let server =
+        REDIS.get_or_init(|| choose("redis", "REDIS_URL", LOCAL_REDIS, Redis::default, REDIS_PORT, |host, port| format!("redis://{host}:{port}/0"))).await;
     eprintln!("{}", server.reason);
     server.url.clone()
 }
