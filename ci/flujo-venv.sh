@@ -28,6 +28,15 @@ if [ -x "$py" ] && "$py" -c "$check" >/dev/null 2>&1; then
     exit 0
 fi
 
+# Tests run in parallel and may all ask at once: one makes it, the others
+# wait and then find it complete.
+exec 9>"$venv.lock"
+flock 9
+if [ -x "$py" ] && "$py" -c "$check" >/dev/null 2>&1; then
+    echo "$py"
+    exit 0
+fi
+
 python=${PYTHON:-python3}
 if [ ! -x "$py" ] || ! "$py" -m pip --version >/dev/null 2>&1; then
     echo "flujo-venv: creating $venv with $python" >&2

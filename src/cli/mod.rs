@@ -50,7 +50,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 }
 
 /// Runs a command's async work to its exit status on a [`runtime`].
-fn block_on(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+fn block_on(work: impl Future<Output = ExitCode>) -> ExitCode {
     match runtime() {
         Ok(runtime) => runtime.block_on(work),
         Err(code) => code,

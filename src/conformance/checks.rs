@@ -153,11 +153,7 @@ pub async fn concurrent_many_ids(backend: &Arc<Tracked>, judging: Judging<'_>, i
 }
 
 /// Data survives closing and reopening the backend.
-pub async fn persistence(
-    backend: &Tracked,
-    judging: Judging<'_>,
-    reopen: impl std::future::Future<Output = Result<Arc<dyn StateBackend>, BackendError>>,
-) -> CheckRun {
+pub async fn persistence(backend: &Tracked, judging: Judging<'_>, reopen: impl Future<Output = Result<Arc<dyn StateBackend>, BackendError>>) -> CheckRun {
     let mut run = CheckRun::default();
     let states: Vec<(String, Value)> = (0..3)
         .map(|i| {

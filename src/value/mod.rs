@@ -133,7 +133,7 @@ impl Dict {
     /// `1`, `1.0` and `True` are one) keeps its position and takes the new
     /// value.
     pub fn insert(&mut self, key: Value, value: Value) {
-        match self.entries.iter_mut().find(|(k, _)| eq::same_dict_key(k, &key)) {
+        match self.entries.iter_mut().find(|(k, _)| same_dict_key(k, &key)) {
             Some(entry) => entry.1 = value,
             None => self.entries.push((key, value)),
         }

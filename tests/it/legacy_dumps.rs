@@ -3,8 +3,6 @@
 //! `oracle/legacy-expected/` and the corpora generated with other seeds in
 //! `fixtures/legacy/`.
 
-mod common;
-
 use std::path::Path;
 
 use stateharness::format::{TypeRegistry, serialize};
@@ -34,14 +32,14 @@ fn check_corpus(corpus: &Path) -> (usize, usize) {
 
 #[test]
 fn oracle_legacy_dumps_convert_to_the_expected_bytes() {
-    let (checked, json5_files) = check_corpus(&common::oracle_dir());
+    let (checked, json5_files) = check_corpus(&crate::common::oracle_dir());
     assert_eq!(checked, 119);
     assert!(json5_files > 0, "the corpus has hand-edited files that need JSON5");
 }
 
 #[test]
 fn generated_legacy_corpora_convert_to_the_expected_bytes() {
-    let root = common::fixtures_dir().join("legacy");
+    let root = crate::common::fixtures_dir().join("legacy");
     let mut corpora = 0;
     for entry in std::fs::read_dir(&root).expect("fixtures/legacy") {
         let (checked, _) = check_corpus(&entry.unwrap().path());

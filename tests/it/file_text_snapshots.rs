@@ -16,7 +16,7 @@ fn file_text(typed: &str) -> String {
 
 macro_rules! snapshot {
     ($name:literal, $typed:expr) => {
-        insta::with_settings!({ snapshot_path => "../fixtures/snapshots", prepend_module_to_snapshot => false, description => $typed }, {
+        insta::with_settings!({ snapshot_path => "../../fixtures/snapshots", prepend_module_to_snapshot => false, description => $typed }, {
             insta::assert_snapshot!($name, file_text($typed));
         });
     };

@@ -4,8 +4,6 @@
 //! and for every promise of the command: reruns, conflicts, dry runs,
 //! shards, bad inputs, SIGKILL at any point, real Redis and PostgreSQL.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
@@ -13,8 +11,9 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{registry, run_stateharness};
 use stateharness::backends::{StateBackend, open_backend};
-use stateharness::format::{TypeHints, TypeRegistry};
+use stateharness::format::TypeHints;
 use stateharness::json::read_strict;
 use stateharness::migration::{Entry, Note, Observer, Options, Outcome, Source, Totals, migrate};
 
@@ -27,10 +26,6 @@ impl Observer for Collect {
     fn entry(&mut self, entry: &Entry) {
         self.0.push(entry.clone());
     }
-}
-
-fn registry() -> Arc<TypeRegistry> {
-    Arc::new(TypeRegistry::standard())
 }
 
 /// Migrates `from` into the backend at `to` with `options`.
@@ -69,21 +64,17 @@ fn differing(got: &Path, expected: &Path) -> Vec<String> {
     names.into_iter().filter(|name| got.get(name) != expected.get(name)).collect()
 }
 
-fn stateharness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stateharness")).args(args).output().expect("runs stateharness")
-}
-
 fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oracle_dumps_migrate_to_the_reference_bytes_and_a_rerun_is_a_no_op() {
-    let out = common::scratch_dir("migrate-oracle", "out");
-    let legacy = common::oracle_dir().join("legacy");
+    let out = crate::common::scratch_dir("migrate-oracle", "out");
+    let legacy = crate::common::oracle_dir().join("legacy");
     let (totals, entries) = run(&legacy, &file_url(&out), &Options::default()).await;
     assert_eq!((totals.migrated, totals.failed, totals.inputs), (119, 0, 119), "{entries:?}");
-    assert_eq!(differing(&out, &common::oracle_dir().join("legacy-expected")), Vec::<String>::new());
+    assert_eq!(differing(&out, &crate::common::oracle_dir().join("legacy-expected")), Vec::<String>::new());
     assert!(entries.iter().any(|e| e.notes.contains(&Note::Json5)), "hand-edited dumps need JSON5");
     assert!(entries.iter().any(|e| e.notes.contains(&Note::NonFinite)), "some dumps hold NaN");
     let sources: Vec<&str> = entries.iter().map(|e| e.source.as_str()).collect();
@@ -100,17 +91,17 @@ async fn oracle_dumps_migrate_to_the_reference_bytes_and_a_rerun_is_a_no_op() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_corpora_migrate_to_their_reference_bytes() {
     let mut databases = 0;
-    for corpus in fs::read_dir(common::fixtures_dir().join("legacy")).unwrap() {
+    for corpus in fs::read_dir(crate::common::fixtures_dir().join("legacy")).unwrap() {
         let corpus = corpus.unwrap().path();
         let name = corpus.file_name().unwrap().to_string_lossy().into_owned();
         let before = names(&corpus);
-        let out = common::scratch_dir("migrate-seeds", &name);
+        let out = crate::common::scratch_dir("migrate-seeds", &name);
         let (totals, _) = run(&corpus.join("legacy"), &file_url(&out), &Options { jobs: 3, ..Options::default() }).await;
         assert!(totals.migrated > 0 && totals.failed == 0, "{name}: {totals:?}");
         assert_eq!(differing(&out, &corpus.join("legacy-expected")), Vec::<String>::new(), "{name}");
         let db = corpus.join("legacy.sqlite");
         if db.exists() {
-            let out = common::scratch_dir("migrate-seeds", &format!("{name}-sqlite"));
+            let out = crate::common::scratch_dir("migrate-seeds", &format!("{name}-sqlite"));
             let (totals, _) = run(&db, &file_url(&out), &Options::default()).await;
             assert!(totals.migrated > 0 && totals.failed == 0, "{name}: {totals:?}");
             assert_eq!(differing(&out, &corpus.join("legacy-sqlite-expected")), Vec::<String>::new(), "{name}");
@@ -123,21 +114,21 @@ async fn generated_corpora_migrate_to_their_reference_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_legacy_database_migrates_to_the_reference_bytes_and_stays_untouched() {
-    let dir = common::scratch_dir("migrate-sqlite", "db");
+    let dir = crate::common::scratch_dir("migrate-sqlite", "db");
     let db = dir.join("legacy.sqlite");
-    fs::copy(common::oracle_dir().join("legacy.sqlite"), &db).unwrap();
+    fs::copy(crate::common::oracle_dir().join("legacy.sqlite"), &db).unwrap();
     let before = files(&dir);
-    let out = common::scratch_dir("migrate-sqlite", "out");
+    let out = crate::common::scratch_dir("migrate-sqlite", "out");
     let (totals, entries) = run(&db, &file_url(&out), &Options::default()).await;
     assert_eq!((totals.migrated, totals.failed), (33, 0), "{entries:?}");
-    assert_eq!(differing(&out, &common::oracle_dir().join("legacy-sqlite-expected")), Vec::<String>::new());
+    assert_eq!(differing(&out, &crate::common::oracle_dir().join("legacy-sqlite-expected")), Vec::<String>::new());
     assert_eq!(files(&dir), before, "reading the database changed its directory");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_lines_take_the_run_id_from_each_state() {
-    let dir = common::scratch_dir("migrate-jsonl", "src");
-    let expected = common::oracle_dir().join("legacy-expected");
+    let dir = crate::common::scratch_dir("migrate-jsonl", "src");
+    let expected = crate::common::oracle_dir().join("legacy-expected");
     // The reference files are one line each: a JSON Lines file of them
     // migrates to themselves; a line with NaN, a blank line and a line
     // without a run id show the rest.
@@ -145,7 +136,7 @@ async fn json_lines_take_the_run_id_from_each_state() {
     lines.push_str("\n{\"run_id\": \"nan-line\", \"x\": NaN}\n{\"no_run_id\": 1}\n");
     let jsonl = dir.join("states.jsonl");
     fs::write(&jsonl, lines).unwrap();
-    let out = common::scratch_dir("migrate-jsonl", "out");
+    let out = crate::common::scratch_dir("migrate-jsonl", "out");
     let (totals, entries) = run(&jsonl, &file_url(&out), &Options::default()).await;
     assert_eq!((totals.migrated, totals.failed), (120, 1), "{entries:?}");
     let failed = entries.iter().find(|e| e.outcome == Outcome::Failed).unwrap();
@@ -157,10 +148,10 @@ async fn json_lines_take_the_run_id_from_each_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicts_are_left_alone_unless_overwritten() {
-    let src = common::scratch_dir("migrate-conflict", "src");
+    let src = crate::common::scratch_dir("migrate-conflict", "src");
     fs::write(src.join("a.json"), r#"{"run_id": "a", "n": 1}"#).unwrap();
     fs::write(src.join("b.json"), r#"{"run_id": "b", "n": 2}"#).unwrap();
-    let out = common::scratch_dir("migrate-conflict", "out");
+    let out = crate::common::scratch_dir("migrate-conflict", "out");
     fs::write(out.join("a.json"), r#"{"n": 1, "run_id": "a"}"#).unwrap();
     fs::write(out.join("b.json"), r#"{"n": 3, "run_id": "b"}"#).unwrap();
 
@@ -178,8 +169,8 @@ async fn conflicts_are_left_alone_unless_overwritten() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shards_split_the_inputs_between_them() {
-    let legacy = common::oracle_dir().join("legacy");
-    let out = common::scratch_dir("migrate-shards", "out");
+    let legacy = crate::common::oracle_dir().join("legacy");
+    let out = crate::common::scratch_dir("migrate-shards", "out");
     let mut taken = 0;
     for k in 1..=3 {
         let shard = format!("{k}/3").parse().unwrap();
@@ -189,7 +180,7 @@ async fn shards_split_the_inputs_between_them() {
         taken += totals.migrated;
     }
     assert_eq!(taken, 119);
-    assert_eq!(differing(&out, &common::oracle_dir().join("legacy-expected")), Vec::<String>::new());
+    assert_eq!(differing(&out, &crate::common::oracle_dir().join("legacy-expected")), Vec::<String>::new());
 }
 
 /// The bad inputs of every class, each with what its error must say.
@@ -218,7 +209,7 @@ fn bad_inputs(dir: &Path) -> Vec<(&'static str, &'static str)> {
 
 #[test]
 fn bad_inputs_fail_alone_with_their_reason_and_the_rest_migrates() {
-    let src = common::scratch_dir("migrate-bad", "src");
+    let src = crate::common::scratch_dir("migrate-bad", "src");
     let expected = bad_inputs(&src);
     // Good inputs beside them: a 20 MB string, a BOM, JSON5, repeated keys.
     let big = "é".repeat(10 * 1024 * 1024);
@@ -227,9 +218,9 @@ fn bad_inputs_fail_alone_with_their_reason_and_the_rest_migrates() {
     fs::write(src.join("json5.json"), "// hand-edited\n{run_id: 'json5', n: +1, x: .5, h: 0x1F, l: [1, 2,], d: 1, d: 2,}").unwrap();
     fs::write(src.join("README.txt"), "not a dump").unwrap();
     fs::create_dir(src.join("archive")).unwrap();
-    let out = common::scratch_dir("migrate-bad", "out");
+    let out = crate::common::scratch_dir("migrate-bad", "out");
     let report = out.with_file_name("report.json");
-    let output = stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out), "--report", report.to_str().unwrap()]);
+    let output = run_stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out), "--report", report.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
 
     let report: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
@@ -255,10 +246,10 @@ fn bad_inputs_fail_alone_with_their_reason_and_the_rest_migrates() {
 
 #[test]
 fn a_dry_run_writes_nothing_and_shows_what_would_change() {
-    let legacy = common::oracle_dir().join("legacy");
-    let dry_run = |url: &str| stateharness(&["migrate", "--from", legacy.to_str().unwrap(), "--to", url, "--dry-run"]);
+    let legacy = crate::common::oracle_dir().join("legacy");
+    let dry_run = |url: &str| run_stateharness(&["migrate", "--from", legacy.to_str().unwrap(), "--to", url, "--dry-run"]);
     // Into a directory that does not exist: it is not even created.
-    let absent = common::scratch_dir("migrate-dry", "parent").join("out");
+    let absent = crate::common::scratch_dir("migrate-dry", "parent").join("out");
     let output = dry_run(&file_url(&absent));
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(!absent.exists(), "a dry run created the target directory");
@@ -266,8 +257,8 @@ fn a_dry_run_writes_nothing_and_shows_what_would_change() {
     assert!(said.contains("119 would be written") && said.contains("(does not exist yet)"), "{said}");
     assert!(said.contains("(json5, non_finite)") && said.contains("= NaN") && said.contains("= \"nan\""), "{said}");
     // Into one that holds part of the job: those are unchanged.
-    let out = common::scratch_dir("migrate-dry", "out");
-    let expected = common::oracle_dir().join("legacy-expected");
+    let out = crate::common::scratch_dir("migrate-dry", "out");
+    let expected = crate::common::oracle_dir().join("legacy-expected");
     for name in ["run-000000.json", "run-000001.json"] {
         fs::copy(expected.join(name), out.join(name)).unwrap();
     }
@@ -279,19 +270,19 @@ fn a_dry_run_writes_nothing_and_shows_what_would_change() {
 
 #[test]
 fn unusable_arguments_exit_2_naming_the_problem() {
-    let legacy = common::oracle_dir().join("legacy");
+    let legacy = crate::common::oracle_dir().join("legacy");
     let legacy = legacy.to_str().unwrap();
-    let missing = stateharness(&["migrate", "--from", "/nonexistent/dumps", "--to", "memory://"]);
+    let missing = run_stateharness(&["migrate", "--from", "/nonexistent/dumps", "--to", "memory://"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing).contains("/nonexistent/dumps"), "{}", text(&missing));
-    let unreachable = stateharness(&["migrate", "--from", legacy, "--to", "redis://127.0.0.1:1/0?prefix=x"]);
+    let unreachable = run_stateharness(&["migrate", "--from", legacy, "--to", "redis://127.0.0.1:1/0?prefix=x"]);
     assert_eq!(unreachable.status.code(), Some(2), "{}", text(&unreachable));
     for url in [format!("file://{legacy}"), format!("file://localhost{legacy}")] {
-        let onto_itself = stateharness(&["migrate", "--from", legacy, "--to", &url]);
+        let onto_itself = run_stateharness(&["migrate", "--from", legacy, "--to", &url]);
         assert_eq!(onto_itself.status.code(), Some(2), "{url}");
         assert!(text(&onto_itself).contains("is the source itself"), "{}", text(&onto_itself));
     }
-    let bad_shard = stateharness(&["migrate", "--from", legacy, "--to", "memory://", "--shard", "4/3"]);
+    let bad_shard = run_stateharness(&["migrate", "--from", legacy, "--to", "memory://", "--shard", "4/3"]);
     assert_eq!(bad_shard.status.code(), Some(2), "{}", text(&bad_shard));
 }
 
@@ -302,12 +293,12 @@ fn temp_files(dir: &Path) -> Vec<String> {
 
 #[test]
 fn killed_at_any_point_a_rerun_finishes_the_job_exactly() {
-    let legacy = common::oracle_dir().join("legacy");
-    let expected = common::oracle_dir().join("legacy-expected");
+    let legacy = crate::common::oracle_dir().join("legacy");
+    let expected = crate::common::oracle_dir().join("legacy-expected");
     let mut interrupted = 0;
     for delay_ms in [2, 10, 25, 50, 100, 250] {
-        let out = common::scratch_dir("migrate-kill", &format!("after-{delay_ms}ms"));
-        let reports = common::scratch_dir("migrate-kill", &format!("reports-{delay_ms}ms"));
+        let out = crate::common::scratch_dir("migrate-kill", &format!("after-{delay_ms}ms"));
+        let reports = crate::common::scratch_dir("migrate-kill", &format!("reports-{delay_ms}ms"));
         let report = reports.join("report.json");
         let mut child = Command::new(env!("CARGO_BIN_EXE_stateharness"))
             .args(["migrate", "--from", legacy.to_str().unwrap(), "--to", &file_url(&out), "--jobs", "2"])
@@ -324,7 +315,7 @@ fn killed_at_any_point_a_rerun_finishes_the_job_exactly() {
             interrupted += 1;
             assert!(files(&reports).is_empty(), "a killed run left {:?} beside its report", files(&reports).keys());
         }
-        let output = stateharness(&["migrate", "--from", legacy.to_str().unwrap(), "--to", &file_url(&out)]);
+        let output = run_stateharness(&["migrate", "--from", legacy.to_str().unwrap(), "--to", &file_url(&out)]);
         assert_eq!(output.status.code(), Some(0), "{}", text(&output));
         assert_eq!(temp_files(&out), Vec::<String>::new(), "killed after {delay_ms} ms");
         assert_eq!(differing(&out, &expected), Vec::<String>::new(), "killed after {delay_ms} ms");
@@ -349,25 +340,25 @@ async fn check_loaded(url: &str, expected: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrates_into_the_real_redis() {
     let prefix = format!("sh-migrate-{}-", std::process::id());
-    let url = format!("{}?prefix={prefix}", common::servers::redis_url().await);
-    let legacy = common::oracle_dir().join("legacy");
+    let url = format!("{}?prefix={prefix}", crate::common::servers::redis_url().await);
+    let legacy = crate::common::oracle_dir().join("legacy");
     let (totals, entries) = run(&legacy, &url, &Options::default()).await;
     assert_eq!((totals.migrated, totals.failed), (119, 0), "{:?}", entries.iter().find(|e| e.outcome == Outcome::Failed));
-    check_loaded(&url, &common::oracle_dir().join("legacy-expected")).await;
+    check_loaded(&url, &crate::common::oracle_dir().join("legacy-expected")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrates_a_legacy_database_into_the_real_postgres() {
     let table = format!("sh_migrate_{}", std::process::id());
-    let server = common::servers::postgres_url().await;
+    let server = crate::common::servers::postgres_url().await;
     let url = format!("{server}?table={table}");
-    let dir = common::scratch_dir("migrate-postgres", "db");
-    fs::copy(common::oracle_dir().join("legacy.sqlite"), dir.join("legacy.sqlite")).unwrap();
+    let dir = crate::common::scratch_dir("migrate-postgres", "db");
+    fs::copy(crate::common::oracle_dir().join("legacy.sqlite"), dir.join("legacy.sqlite")).unwrap();
     let (totals, _) = run(&dir.join("legacy.sqlite"), &url, &Options::default()).await;
     assert_eq!((totals.migrated, totals.failed), (33, 0));
     let (again, _) = run(&dir.join("legacy.sqlite"), &url, &Options::default()).await;
     assert_eq!(again.unchanged, 33, "a rerun into PostgreSQL is a no-op");
-    check_loaded(&url, &common::oracle_dir().join("legacy-sqlite-expected")).await;
+    check_loaded(&url, &crate::common::oracle_dir().join("legacy-sqlite-expected")).await;
     let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client.batch_execute(&format!("DROP TABLE IF EXISTS {table}")).await.unwrap();
@@ -375,9 +366,9 @@ async fn migrates_a_legacy_database_into_the_real_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrates_into_sqlite_where_the_table_fills_in_columns() {
-    let out = common::scratch_dir("migrate-into-sqlite", "out");
+    let out = crate::common::scratch_dir("migrate-into-sqlite", "out");
     let url = format!("sqlite://{}", out.join("new.sqlite").display());
-    let legacy = common::oracle_dir().join("legacy");
+    let legacy = crate::common::oracle_dir().join("legacy");
     let (totals, entries) = run(&legacy, &url, &Options::default()).await;
     assert_eq!((totals.migrated, totals.failed), (119, 0), "{:?}", entries.iter().find(|e| e.outcome == Outcome::Failed));
     let (again, _) = run(&legacy, &url, &Options::default()).await;
@@ -385,7 +376,7 @@ async fn migrates_into_sqlite_where_the_table_fills_in_columns() {
 
     // flujo's table keeps only its columns: a state with another key cannot
     // go there without loss, and verification says so instead of dropping it.
-    let src = common::scratch_dir("migrate-into-sqlite", "extra-key");
+    let src = crate::common::scratch_dir("migrate-into-sqlite", "extra-key");
     let state = r#"{"run_id": "extra", "pipeline_id": "p", "pipeline_name": "n", "pipeline_version": "1", "current_step_index": 0,
         "pipeline_context": {}, "last_step_output": null, "status": "running", "created_at": "2025-01-01T00:00:00",
         "updated_at": "2025-01-01T00:00:00", "tenant": "acme"}"#;
@@ -397,21 +388,21 @@ async fn migrates_into_sqlite_where_the_table_fills_in_columns() {
 
 #[test]
 fn conversion_snapshots_show_a_changed_conversion_for_review() {
-    let src = common::scratch_dir("migrate-snapshot", "src");
-    for (name, bytes) in files(&common::oracle_dir().join("legacy")) {
+    let src = crate::common::scratch_dir("migrate-snapshot", "src");
+    for (name, bytes) in files(&crate::common::oracle_dir().join("legacy")) {
         fs::write(src.join(name), bytes).unwrap();
     }
-    let snaps = common::scratch_dir("migrate-snapshot", "snaps");
+    let snaps = crate::common::scratch_dir("migrate-snapshot", "snaps");
     let migrate = |out: &str| {
-        let out = common::scratch_dir("migrate-snapshot", out);
-        stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out), "--snapshot", snaps.to_str().unwrap(), "--color", "never"])
+        let out = crate::common::scratch_dir("migrate-snapshot", out);
+        run_stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out), "--snapshot", snaps.to_str().unwrap(), "--color", "never"])
     };
     let first = migrate("out-1");
     assert_eq!(first.status.code(), Some(1), "new snapshots are pending: {}", text(&first));
     let pending: Vec<String> = files(&snaps).into_keys().collect();
     assert_eq!(pending.len(), 8, "{pending:?}");
     assert!(pending.iter().all(|name| name.ends_with(".snap.new")));
-    let accepted = stateharness(&["snapshot", "review", "--dir", snaps.to_str().unwrap(), "--accept-all"]);
+    let accepted = run_stateharness(&["snapshot", "review", "--dir", snaps.to_str().unwrap(), "--accept-all"]);
     assert!(accepted.status.success(), "{}", text(&accepted));
     assert_eq!(migrate("out-2").status.code(), Some(0), "nothing changed");
 
@@ -425,7 +416,7 @@ fn conversion_snapshots_show_a_changed_conversion_for_review() {
     assert!(said.contains("run migrate-run-000010: changed"), "{said}");
     assert!(said.contains("-inf"), "{said}");
     assert!(snaps.join("migrate-run-000010.snap.new").exists());
-    let rejected = stateharness(&["snapshot", "review", "--dir", snaps.to_str().unwrap(), "--reject-all"]);
+    let rejected = run_stateharness(&["snapshot", "review", "--dir", snaps.to_str().unwrap(), "--reject-all"]);
     assert!(rejected.status.success());
     assert!(!snaps.join("migrate-run-000010.snap.new").exists() && snaps.join("migrate-run-000010.snap").exists());
 }

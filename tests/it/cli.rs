@@ -2,11 +2,9 @@
 //! and Ctrl-C cleaning up what a run wrote.
 
 use std::process::Command;
-use std::time::Duration;
 
-fn stateharness() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stateharness"))
-}
+use crate::common::stateharness;
+use std::time::Duration;
 
 #[test]
 fn conform_exit_statuses() {

@@ -3,8 +3,6 @@
 //! other's files; the same for the SQLite database (rows) and the Redis
 //! recipe's keys (values). flujo runs through the Python adapter.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 
@@ -70,10 +68,10 @@ fn file_bytes(dir: &Path, run_id: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_backends_write_the_same_bytes_and_read_each_other() {
-    let python = common::flujo_python();
+    let python = crate::common::flujo_python();
     let registry = Arc::new(TypeRegistry::standard());
     let states = states(&registry);
-    let (rust_dir, flujo_dir) = (common::scratch_dir("interop", "file-rust"), common::scratch_dir("interop", "file-flujo"));
+    let (rust_dir, flujo_dir) = (crate::common::scratch_dir("interop", "file-rust"), crate::common::scratch_dir("interop", "file-flujo"));
     let rust = open_backend(&format!("file://{}", rust_dir.display()), registry.clone()).await.unwrap();
     let flujo_files = flujo(&python, "flujo.state.backends.file:FileBackend", &format!("{{\"path\": \"{}\"}}", flujo_dir.display()), &registry).await;
     save_all(&*rust, &states).await;
@@ -97,10 +95,11 @@ fn rows(db: &Path) -> Vec<Vec<String>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_backends_write_the_same_rows_and_read_each_other() {
-    let python = common::flujo_python();
+    let python = crate::common::flujo_python();
     let registry = Arc::new(TypeRegistry::standard());
     let states = states(&registry);
-    let (rust_db, flujo_db) = (common::scratch_dir("interop", "sqlite-rust").join("s.db"), common::scratch_dir("interop", "sqlite-flujo").join("s.db"));
+    let (rust_db, flujo_db) =
+        (crate::common::scratch_dir("interop", "sqlite-rust").join("s.db"), crate::common::scratch_dir("interop", "sqlite-flujo").join("s.db"));
     let rust = open_backend(&format!("sqlite://{}", rust_db.display()), registry.clone()).await.unwrap();
     let flujo_sqlite = flujo(&python, "flujo.state.backends.sqlite:SQLiteBackend", &format!("{{\"db_path\": \"{}\"}}", flujo_db.display()), &registry).await;
     save_all(&*rust, &states).await;
@@ -115,9 +114,9 @@ async fn sqlite_backends_write_the_same_rows_and_read_each_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_recipe_keys_hold_the_same_text_and_read_each_other() {
-    let python = common::flujo_python();
+    let python = crate::common::flujo_python();
     let registry = Arc::new(TypeRegistry::standard());
-    let server = common::servers::redis_url().await;
+    let server = crate::common::servers::redis_url().await;
     // Two key spaces: the Rust backend's prefix, and flujo's keys as is.
     let rust_prefix = format!("stateharness-interop-rust-{}:", std::process::id());
     let flujo_prefix = format!("stateharness-interop-flujo-{}:", std::process::id());

@@ -46,7 +46,7 @@ async fn fixed_report() -> Report {
 
 macro_rules! snapshot {
     ($name:literal, $text:expr) => {
-        insta::with_settings!({ snapshot_path => "../fixtures/snapshots", prepend_module_to_snapshot => false }, {
+        insta::with_settings!({ snapshot_path => "../../fixtures/snapshots", prepend_module_to_snapshot => false }, {
             insta::assert_snapshot!($name, $text);
         });
     };

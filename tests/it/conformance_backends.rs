@@ -2,16 +2,10 @@
 //! servers of this machine (Redis and PostgreSQL on loopback, or the ones
 //! named by REDIS_URL / DATABASE_URL), with the flujo profile.
 
-mod common;
-
-use std::sync::Arc;
-
-use stateharness::conformance::{Report, Status, Suite, SuiteOptions, UrlOpener};
+use stateharness::conformance::{Report, Status, SuiteOptions};
 
 async fn conform(url: &str) -> Report {
-    let options = SuiteOptions { cases: 32, seed: 2026, ..SuiteOptions::default() };
-    let opener = Arc::new(UrlOpener::new(url, options.registry.clone()));
-    Suite::open(opener, options).await.unwrap_or_else(|e| panic!("{url}: {e}")).run().await
+    crate::common::conform(url, SuiteOptions { cases: 32, seed: 2026, ..SuiteOptions::default() }).await
 }
 
 fn assert_passes(report: &Report, must_run: &[&str]) {
@@ -29,7 +23,7 @@ async fn memory_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_passes() {
-    let dir = common::scratch_dir("conform", "file");
+    let dir = crate::common::scratch_dir("conform", "file");
     assert_passes(&conform(&format!("file://{}", dir.display())).await, &["concurrency", "persistence", "list"]);
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert!(left.is_empty(), "the suite deletes everything it wrote: {left:?}");
@@ -37,13 +31,13 @@ async fn file_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_passes() {
-    let db = common::scratch_dir("conform", "sqlite").join("state.db");
+    let db = crate::common::scratch_dir("conform", "sqlite").join("state.db");
     assert_passes(&conform(&format!("sqlite://{}", db.display())).await, &["concurrency", "persistence", "list"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_passes() {
-    let server = common::servers::redis_url().await;
+    let server = crate::common::servers::redis_url().await;
     let prefix = format!("stateharness-test-{}:", std::process::id());
     let url = format!("{server}?prefix={prefix}");
     assert_passes(&conform(&url).await, &["concurrency", "persistence", "list"]);
@@ -56,7 +50,7 @@ async fn redis_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_passes() {
-    let server = common::servers::postgres_url().await;
+    let server = crate::common::servers::postgres_url().await;
     let table = format!("stateharness_conform_{}", std::process::id());
     let separator = if server.contains('?') { '&' } else { '?' };
     let url = format!("{server}{separator}table={table}");

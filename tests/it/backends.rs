@@ -1,10 +1,8 @@
 //! The built-in backends against real storage: a temp directory, a temp
-//! SQLite file, and the Redis and PostgreSQL servers of `common::servers`
+//! SQLite file, and the Redis and PostgreSQL servers of `crate::common::servers`
 //! (never a mock). Every test writes only under a name of its own (a
 //! directory, a key prefix, a table) and removes it afterwards, also when
 //! it fails.
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,13 +20,10 @@ use stateharness::value::{DateTime, Dict, Instance};
 
 use rusqlite::types::Value as Sql;
 
-use common::servers::{postgres_url, redis_url};
+use crate::common::registry;
+use crate::common::servers::{postgres_url, redis_url};
 
 // ---------------------------------------------------------------- helpers
-
-fn registry() -> Arc<TypeRegistry> {
-    Arc::new(TypeRegistry::standard())
-}
 
 /// A name no other test (nor another run of this one) uses.
 fn unique(name: &str) -> String {
@@ -437,7 +432,7 @@ async fn file_backend_refuses_ids_it_cannot_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_backend_writes_flujo_file_bytes() {
     let dir = TempDir::new("file-bytes");
-    let expected_dir = common::oracle_dir().join("legacy-expected");
+    let expected_dir = crate::common::oracle_dir().join("legacy-expected");
     let backend = FileBackend::open(&format!("file://{}", dir.path().display()), registry()).await.unwrap();
     let mut checked = 0;
     for entry in std::fs::read_dir(&expected_dir).unwrap() {
@@ -594,7 +589,7 @@ async fn sqlite_backend_writes_flujo_rows() {
 async fn sqlite_backend_reads_legacy_tables() {
     let dir = TempDir::new("sqlite-legacy");
     let db = dir.path().join("legacy.sqlite");
-    std::fs::copy(common::oracle_dir().join("legacy.sqlite"), &db).unwrap();
+    std::fs::copy(crate::common::oracle_dir().join("legacy.sqlite"), &db).unwrap();
     let columns = |db: &Path| -> Vec<String> {
         let conn = rusqlite::Connection::open(db).unwrap();
         let mut statement = conn.prepare("SELECT name FROM pragma_table_info('workflow_state')").unwrap();
@@ -606,7 +601,7 @@ async fn sqlite_backend_reads_legacy_tables() {
     let url = format!("sqlite://{}", db.display());
     let backend = SqliteBackend::open(&url, registry()).await.unwrap();
     let files = FileBackend::open(&format!("file://{}/files", dir.path().display()), registry()).await.unwrap();
-    let expected_dir = common::oracle_dir().join("legacy-sqlite-expected");
+    let expected_dir = crate::common::oracle_dir().join("legacy-sqlite-expected");
     let ids = backend.list_states("run-").await.unwrap();
     assert_eq!(ids.len(), 33);
     for id in &ids {
@@ -759,7 +754,7 @@ async fn redis_backend_stores_the_recipe_text() {
     assert!(stored.starts_with(&format!(r#"{{"run_id": "{id}", "pipeline_id": "pipe-1", "#)), "{stored}");
 
     // A value written by the Python recipe (json.dumps, here sorted).
-    let flujo_text = std::fs::read_to_string(common::oracle_dir().join("legacy-expected/run-000000.json")).unwrap();
+    let flujo_text = std::fs::read_to_string(crate::common::oracle_dir().join("legacy-expected/run-000000.json")).unwrap();
     let python_id = format!("{prefix}python");
     redis::cmd("SET").arg(&python_id).arg(&flujo_text).query_async::<()>(&mut raw).await.unwrap();
     let loaded = backend.load_state(&python_id, &TypeHints::new()).await.unwrap().unwrap();

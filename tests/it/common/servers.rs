@@ -10,9 +10,6 @@
 //! the container outlives the process: testcontainers labels it, and
 //! `docker rm -f` removes it.
 
-// Each test binary that includes `common` uses only part of it.
-#![allow(dead_code)]
-
 use testcontainers::ContainerAsync;
 use testcontainers::runners::AsyncRunner;
 use testcontainers_modules::postgres::Postgres;

@@ -1,11 +1,35 @@
 //! Helpers shared by the integration tests.
 
-// Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
-
 pub mod servers;
 
 use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use stateharness::conformance::{Report, Suite, SuiteOptions, UrlOpener};
+use stateharness::format::TypeRegistry;
+
+/// The built `stateharness` binary, ready for arguments.
+pub fn stateharness() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stateharness"))
+}
+
+/// Runs the built binary with `args` to completion.
+pub fn run_stateharness(args: &[&str]) -> Output {
+    stateharness().args(args).output().expect("runs stateharness")
+}
+
+/// The standard registry (Color, Level, Money), shared.
+pub fn registry() -> Arc<TypeRegistry> {
+    Arc::new(TypeRegistry::standard())
+}
+
+/// The suite with `options` on the backend at `url`; a backend that cannot
+/// be opened fails the test, naming the URL.
+pub async fn conform(url: &str, options: SuiteOptions) -> Report {
+    let opener = Arc::new(UrlOpener::new(url, options.registry.clone()));
+    Suite::open(opener, options).await.unwrap_or_else(|e| panic!("{url}: {e}")).run().await
+}
 
 /// `../shared/oracle`, the reference vectors made by the real flujo.
 pub fn oracle_dir() -> PathBuf {
@@ -34,7 +58,7 @@ pub fn scratch_root(test: &str) -> PathBuf {
 /// `ci/flujo-venv.sh`.
 pub fn flujo_python() -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/flujo-venv.sh");
-    let output = std::process::Command::new("bash").arg(script).output().expect("runs ci/flujo-venv.sh");
+    let output = Command::new("bash").arg(script).output().expect("runs ci/flujo-venv.sh");
     assert!(output.status.success(), "ci/flujo-venv.sh failed:\n{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).lines().last().expect("the venv's python").trim().to_owned()
 }

@@ -4,8 +4,6 @@
 //! tears its writes is caught by the crash check; a misbehaving child gives
 //! a clear failure naming the op, within the timeout, never a hang.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,9 +14,7 @@ use stateharness::format::{TypeHints, TypeRegistry};
 use stateharness::value::Value;
 
 async fn conform(url: &str, cases: u32) -> Report {
-    let options = SuiteOptions { cases, seed: 11, ..SuiteOptions::default() };
-    let opener = Arc::new(UrlOpener::new(url, options.registry.clone()));
-    Suite::open(opener, options).await.unwrap_or_else(|e| panic!("{url}: {e}")).run().await
+    crate::common::conform(url, SuiteOptions { cases, seed: 11, ..SuiteOptions::default() }).await
 }
 
 fn check<'a>(report: &'a Report, group: &str) -> &'a stateharness::conformance::CheckResult {
@@ -28,8 +24,8 @@ fn check<'a>(report: &'a Report, group: &str) -> &'a stateharness::conformance::
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_file_and_sqlite_backends_pass_with_crash_atomicity() {
     let bin = env!("CARGO_BIN_EXE_stateharness");
-    let files = common::scratch_dir("exec", "file");
-    let db = common::scratch_dir("exec", "sqlite").join("state.db");
+    let files = crate::common::scratch_dir("exec", "file");
+    let db = crate::common::scratch_dir("exec", "sqlite").join("state.db");
     for backend in [format!("file://{}", files.display()), format!("sqlite://{}", db.display())] {
         let report = conform(&format!("exec:{bin} serve --backend {backend}"), 16).await;
         assert!(report.passed(), "{backend}:\n{}", report.human());
@@ -44,7 +40,7 @@ async fn served_file_and_sqlite_backends_pass_with_crash_atomicity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backend_that_tears_its_writes_fails_the_crash_check() {
-    let dir = common::scratch_dir("exec", "torn");
+    let dir = crate::common::scratch_dir("exec", "torn");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/protocol/torn_file_server.py");
     let mut options = SuiteOptions { cases: 4, seed: 3, crash_rounds: 48, ..SuiteOptions::default() };
     options.suites.clear();

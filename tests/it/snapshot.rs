@@ -2,21 +2,16 @@
 //! change, review (scripted and in a real terminal through tmux), and what
 //! the backends' stored forms look like in the snapshots.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::run_stateharness;
 use stateharness::backends::open_backend;
 use stateharness::format::TypeRegistry;
 use stateharness::snapshot::{StateInput, capture};
 use stateharness::typed::from_typed_text;
-
-fn stateharness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stateharness")).args(args).output().expect("runs stateharness")
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -25,7 +20,7 @@ fn stdout(output: &Output) -> String {
 /// The test double: the protocol's dict server, optionally rounding floats
 /// (a backend whose behaviour changed).
 fn dict_server(round: Option<u32>) -> String {
-    let script = common::fixtures_dir().join("protocol/dict_server.py");
+    let script = crate::common::fixtures_dir().join("protocol/dict_server.py");
     match round {
         Some(digits) => format!("exec:python3 {} --round-floats {digits}", script.display()),
         None => format!("exec:python3 {}", script.display()),
@@ -33,11 +28,11 @@ fn dict_server(round: Option<u32>) -> String {
 }
 
 fn run(command: &str, backend: &str, dir: &Path) -> Output {
-    stateharness(&["snapshot", command, "--backend", backend, "--dir", &dir.to_string_lossy(), "--color", "never"])
+    run_stateharness(&["snapshot", command, "--backend", backend, "--dir", &dir.to_string_lossy(), "--color", "never"])
 }
 
 fn review(dir: &Path, flag: &str) -> Output {
-    stateharness(&["snapshot", "review", "--dir", &dir.to_string_lossy(), flag])
+    run_stateharness(&["snapshot", "review", "--dir", &dir.to_string_lossy(), flag])
 }
 
 fn files(dir: &Path) -> Vec<String> {
@@ -51,7 +46,7 @@ fn read(path: PathBuf) -> String {
 }
 
 fn record_then_check(test: &str, backend: &str) -> PathBuf {
-    let dir = common::scratch_dir(test, "snaps");
+    let dir = crate::common::scratch_dir(test, "snaps");
     let recorded = run("record", backend, &dir);
     assert_eq!(recorded.status.code(), Some(0), "{recorded:?}");
     let checked = run("check", backend, &dir);
@@ -63,7 +58,7 @@ fn record_then_check(test: &str, backend: &str) -> PathBuf {
 
 #[test]
 fn file_backend_record_then_check_passes_and_shows_the_bytes() {
-    let states = common::scratch_dir("snapshot-file", "states");
+    let states = crate::common::scratch_dir("snapshot-file", "states");
     let dir = record_then_check("snapshot-file", &format!("file://{}", states.display()));
     let float = read(dir.join("snap-float-edges.snap"));
     assert!(float.starts_with("---\nsource: \"stateharness snapshot\"\nexpression: \"snap-float-edges\"\n---\n== save ==\nok\n\n== stored at snap-float-edges.json ==\n{\"created_at\": \"2025-07-01T12:00:00.120000\", "), "{float}");
@@ -81,7 +76,7 @@ fn file_backend_record_then_check_passes_and_shows_the_bytes() {
 
 #[test]
 fn insta_reads_the_snapshots() {
-    let dir = common::scratch_dir("snapshot-insta", "snaps");
+    let dir = crate::common::scratch_dir("snapshot-insta", "snaps");
     assert_eq!(run("record", "memory://", &dir).status.code(), Some(0));
     let recorded = stateharness::snapshot::SnapFile::parse(&read(dir.join("snap-enum.snap"))).unwrap();
     insta::with_settings!({ snapshot_path => &dir, prepend_module_to_snapshot => false }, {
@@ -91,7 +86,7 @@ fn insta_reads_the_snapshots() {
 
 #[test]
 fn sqlite_backend_record_then_check_passes_and_shows_the_row() {
-    let db = common::scratch_dir("snapshot-sqlite", "db").join("state.db");
+    let db = crate::common::scratch_dir("snapshot-sqlite", "db").join("state.db");
     let dir = record_then_check("snapshot-sqlite", &format!("sqlite://{}", db.display()));
     let completed = read(dir.join("snap-workflow-completed.snap"));
     assert!(
@@ -103,7 +98,7 @@ fn sqlite_backend_record_then_check_passes_and_shows_the_row() {
 
 #[test]
 fn a_changed_backend_fails_the_check_and_review_accepts_or_rejects() {
-    let dir = common::scratch_dir("snapshot-change", "snaps");
+    let dir = crate::common::scratch_dir("snapshot-change", "snaps");
     assert_eq!(run("record", &dict_server(None), &dir).status.code(), Some(0));
     let exec = read(dir.join("snap-scalars.snap"));
     assert!(exec.contains("== stored ==\nnot visible through this backend\n"), "{exec}");
@@ -131,17 +126,17 @@ fn a_changed_backend_fails_the_check_and_review_accepts_or_rejects() {
     assert!(read(dir.join("snap-float-edges.snap")).contains("\"third\": 0.33,"));
     let passed = run("check", &dict_server(Some(2)), &dir);
     assert_eq!(passed.status.code(), Some(0), "{passed:?}");
-    let coloured = stateharness(&["snapshot", "check", "--backend", &dict_server(None), "--dir", &dir.to_string_lossy(), "--color", "always"]);
+    let coloured = run_stateharness(&["snapshot", "check", "--backend", &dict_server(None), "--dir", &dir.to_string_lossy(), "--color", "always"]);
     assert!(stdout(&coloured).contains("\u{1b}[31m-    \"third\": 0.33,\u{1b}[0m"), "{}", stdout(&coloured));
 }
 
 #[test]
 fn added_and_removed_states_are_changes_too() {
-    let states = common::scratch_dir("snapshot-sets", "states");
-    let dir = common::scratch_dir("snapshot-sets", "snaps");
-    let backend = format!("file://{}", common::scratch_dir("snapshot-sets", "backend").display());
+    let states = crate::common::scratch_dir("snapshot-sets", "states");
+    let dir = crate::common::scratch_dir("snapshot-sets", "snaps");
+    let backend = format!("file://{}", crate::common::scratch_dir("snapshot-sets", "backend").display());
     let with_states =
-        |command: &str| stateharness(&["snapshot", command, "--backend", &backend, "--dir", &dir.to_string_lossy(), "--states", &states.to_string_lossy()]);
+        |command: &str| run_stateharness(&["snapshot", command, "--backend", &backend, "--dir", &dir.to_string_lossy(), "--states", &states.to_string_lossy()]);
     std::fs::write(states.join("team-a.json"), r#"{"run_id": "team-a", "n": 1}"#).unwrap();
     std::fs::write(states.join("team-b.json"), r#"{"when": {"$date": "2025-01-02"}}"#).unwrap();
     assert_eq!(with_states("record").status.code(), Some(0));
@@ -176,10 +171,11 @@ fn added_and_removed_states_are_changes_too() {
 
 #[test]
 fn bad_input_is_reported_with_the_file_at_fault() {
-    let dir = common::scratch_dir("snapshot-bad", "snaps");
-    let states = common::scratch_dir("snapshot-bad", "states");
+    let dir = crate::common::scratch_dir("snapshot-bad", "snaps");
+    let states = crate::common::scratch_dir("snapshot-bad", "states");
     std::fs::write(states.join("broken.json"), "{\"a\": [1,\n 2,,]}").unwrap();
-    let bad_states = stateharness(&["snapshot", "record", "--backend", "memory://", "--dir", &dir.to_string_lossy(), "--states", &states.to_string_lossy()]);
+    let bad_states =
+        run_stateharness(&["snapshot", "record", "--backend", "memory://", "--dir", &dir.to_string_lossy(), "--states", &states.to_string_lossy()]);
     assert_eq!(bad_states.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad_states.stderr);
     assert!(stderr.contains("broken.json: line 2, column 4: unexpected ','"), "{stderr}");
@@ -209,7 +205,7 @@ async fn server_snapshot(url: &str) -> String {
 #[tokio::test]
 async fn redis_and_postgres_show_their_stored_form() {
     let prefix = format!("sh-snaptest-{}-", std::process::id());
-    let redis = format!("{}?prefix={prefix}", common::servers::redis_url().await);
+    let redis = format!("{}?prefix={prefix}", crate::common::servers::redis_url().await);
     let body = server_snapshot(&redis).await;
     let stored = "{\"run_id\": \"snaptest-1\", \"ctx\": {\"when\": \"2025-01-02\", \"n\": 1}}";
     assert_eq!(
@@ -220,10 +216,10 @@ async fn redis_and_postgres_show_their_stored_form() {
     );
 
     let table = format!("sh_snaptest_{}", std::process::id());
-    let postgres = format!("{}?table={table}", common::servers::postgres_url().await);
+    let postgres = format!("{}?table={table}", crate::common::servers::postgres_url().await);
     let body = server_snapshot(&postgres).await;
     assert!(body.contains(&format!("== stored at table {table}, row \"snaptest-1\" ==\nstate [text]: {stored}\n")), "{body}");
-    let (client, connection) = tokio_postgres::connect(&common::servers::postgres_url().await, tokio_postgres::NoTls).await.unwrap();
+    let (client, connection) = tokio_postgres::connect(&crate::common::servers::postgres_url().await, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client.batch_execute(&format!("DROP TABLE \"{table}\"")).await.unwrap();
 }
@@ -251,13 +247,13 @@ fn review_works_in_a_real_terminal() {
         eprintln!("SKIPPED review_works_in_a_real_terminal: tmux is not installed");
         return;
     }
-    let dir = common::scratch_dir("snapshot-tmux", "snaps");
-    let states = common::scratch_dir("snapshot-tmux", "states");
+    let dir = crate::common::scratch_dir("snapshot-tmux", "snaps");
+    let states = crate::common::scratch_dir("snapshot-tmux", "states");
     std::fs::write(states.join("run-a.json"), r#"{"ratio": 0.125}"#).unwrap();
     std::fs::write(states.join("run-b.json"), r#"{"ratio": 2.675}"#).unwrap();
     std::fs::write(states.join("run-c.json"), r#"{"ratio": 0.001}"#).unwrap();
     let with_states = |command: &str, round: Option<u32>| {
-        stateharness(&["snapshot", command, "--backend", &dict_server(round), "--dir", &dir.to_string_lossy(), "--states", &states.to_string_lossy()])
+        run_stateharness(&["snapshot", command, "--backend", &dict_server(round), "--dir", &dir.to_string_lossy(), "--states", &states.to_string_lossy()])
     };
     assert_eq!(with_states("record", None).status.code(), Some(0));
     assert_eq!(with_states("check", Some(1)).status.code(), Some(1));
@@ -288,8 +284,8 @@ fn review_works_in_a_real_terminal() {
 
 #[test]
 fn ci_script_leaves_the_diff_and_pending_snapshots_as_files() {
-    let dir = common::scratch_dir("snapshot-ci", "snaps");
-    let out = common::scratch_dir("snapshot-ci", "out");
+    let dir = crate::common::scratch_dir("snapshot-ci", "snaps");
+    let out = crate::common::scratch_dir("snapshot-ci", "out");
     assert_eq!(run("record", &dict_server(None), &dir).status.code(), Some(0));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/snapshot-check.sh");
     let checked = Command::new("bash")

@@ -2,8 +2,6 @@
 //! byte for byte: `../shared/oracle/values.jsonl` (seed 0, every fixed edge
 //! case) and the vectors generated with other seeds in `fixtures/vectors/`.
 
-mod common;
-
 use std::path::Path;
 
 use stateharness::format::TypeRegistry;
@@ -23,7 +21,7 @@ fn verify(path: &Path) -> (Summary, Vec<String>, Vec<String>) {
 
 #[test]
 fn oracle_values_all_agree_but_the_lone_surrogate() {
-    let (summary, failures, skipped) = verify(&common::oracle_dir().join("values.jsonl"));
+    let (summary, failures, skipped) = verify(&crate::common::oracle_dir().join("values.jsonl"));
     assert!(failures.is_empty(), "{failures:#?}");
     assert_eq!((summary.passed, summary.failed, summary.skipped), (1589, 0, 1));
     assert_eq!(skipped, ["str_lone_surrogate"]);
@@ -31,7 +29,7 @@ fn oracle_values_all_agree_but_the_lone_surrogate() {
 
 #[test]
 fn vectors_from_other_seeds_all_agree() {
-    let dir = common::fixtures_dir().join("vectors");
+    let dir = crate::common::fixtures_dir().join("vectors");
     let mut files = 0;
     for entry in std::fs::read_dir(&dir).expect("fixtures/vectors") {
         let path = entry.unwrap().path();

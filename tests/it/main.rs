@@ -1,0 +1,22 @@
+//! The integration tests, one binary (as OpenDAL's behavior tests are), so
+//! that a change links once. One module per area; `common` holds what they
+//! share: scratch directories, the real servers, the built binary.
+
+mod common;
+
+mod backends;
+mod cli;
+mod conformance_backends;
+mod conformance_teeth;
+mod exec_protocol;
+mod file_text_snapshots;
+mod flujo_backends;
+mod interop;
+mod json5_differential;
+mod legacy_dumps;
+mod limits;
+mod migrate;
+mod oracle_vectors;
+mod properties;
+mod report_snapshots;
+mod snapshot;
