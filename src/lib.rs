@@ -4,6 +4,8 @@
 //! - [`value`]: the dynamic state value, every Python kind a state holds.
 //! - [`json`]: Python-compatible JSON text (exact `json.dumps` bytes; a
 //!   reader for Python's grammar with a JSON5 fallback).
+//! - [`error`]: how a backend operation fails (the protocol's error kinds).
+//! - [`text`]: small helpers for what the tool prints.
 //! - [`protocol`]: the JSON-lines protocol of external backends.
 //! - [`typed`]: typed JSON, the lossless interchange form of a value.
 //! - [`backends`]: the `StateBackend` contract and the built-in backends.
@@ -19,6 +21,7 @@
 
 pub mod backends;
 pub mod conformance;
+pub mod error;
 pub mod format;
 pub mod json;
 pub mod migration;
@@ -26,6 +29,7 @@ pub mod path;
 pub mod protocol;
 pub mod snapshot;
 pub mod strategy;
+pub mod text;
 pub mod typed;
 pub mod value;
 pub mod vectors;

@@ -24,7 +24,7 @@ use crate::protocol::{PROTOCOL_VERSION, Request, Response};
 use crate::typed::decode;
 use crate::value::Value;
 
-use super::{BackendError, Capabilities, ErrorKind, StateBackend};
+use super::{BackendError, Capabilities, ErrorKind, OpenOptions, StateBackend};
 
 /// How long to wait for answers.
 #[derive(Clone, Copy, Debug)]
@@ -35,17 +35,18 @@ pub struct ExecTimeouts {
     pub request: Duration,
 }
 
+impl From<OpenOptions> for ExecTimeouts {
+    /// The operation deadline for every request; for `hello` twice that,
+    /// at least 60 s (interpreters can be slow to start).
+    fn from(options: OpenOptions) -> ExecTimeouts {
+        ExecTimeouts { hello: Duration::from_secs(60).max(options.op_timeout * 2), request: options.op_timeout }
+    }
+}
+
 impl Default for ExecTimeouts {
-    /// 60 s for `hello`, 30 s for the rest, as the protocol says; the
-    /// environment variable `STATEHARNESS_EXEC_TIMEOUT` (seconds) overrides
-    /// the request timeout.
+    /// 60 s for `hello`, 30 s for the rest, as the protocol says.
     fn default() -> ExecTimeouts {
-        let request = std::env::var("STATEHARNESS_EXEC_TIMEOUT")
-            .ok()
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|s| *s > 0.0)
-            .map_or(Duration::from_secs(30), Duration::from_secs_f64);
-        ExecTimeouts { hello: Duration::from_secs(60).max(request), request }
+        ExecTimeouts::from(OpenOptions::default())
     }
 }
 
@@ -110,9 +111,9 @@ impl Child_ {
 
 impl ExecBackend {
     /// Opens `exec:COMMAND`.
-    pub async fn open(url: &str, registry: Arc<TypeRegistry>) -> Result<ExecBackend, BackendError> {
+    pub async fn open(url: &str, registry: Arc<TypeRegistry>, timeouts: ExecTimeouts) -> Result<ExecBackend, BackendError> {
         let command = url.strip_prefix("exec:").unwrap_or(url);
-        ExecBackend::spawn(command, registry, ExecTimeouts::default()).await
+        ExecBackend::spawn(command, registry, timeouts).await
     }
 
     /// Starts `command` and says `hello`. Failing to start it, or a child

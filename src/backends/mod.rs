@@ -17,15 +17,19 @@ pub mod file;
 pub mod memory;
 pub mod postgres;
 pub mod redis;
+pub mod serve;
 pub mod sqlite;
 
-use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::format::{TypeHints, TypeRegistry};
 use crate::value::Value;
+
+pub use crate::error::{BackendError, ErrorKind};
+pub use exec::ExecTimeouts;
 
 /// What a backend promises, as in `../shared/PROTOCOL.md`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,79 +56,6 @@ impl Capabilities {
             names.push("list");
         }
         names
-    }
-}
-
-/// The kinds of backend failure, as the protocol names them, plus
-/// `connection` for a backend that cannot be reached at all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// The backend refuses this run id on purpose.
-    InvalidRunId,
-    /// The backend refuses a value it cannot store.
-    Unsupported,
-    /// The operation is not implemented.
-    NotSupportedOp,
-    /// Anything else that went wrong in an operation.
-    Internal,
-    /// The backend could not be opened or reached (a configuration problem).
-    Connection,
-}
-
-impl ErrorKind {
-    /// The protocol's name for the kind.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ErrorKind::InvalidRunId => "invalid_run_id",
-            ErrorKind::Unsupported => "unsupported",
-            ErrorKind::NotSupportedOp => "not_supported_op",
-            ErrorKind::Internal => "internal",
-            ErrorKind::Connection => "connection",
-        }
-    }
-
-    /// The kind named `name` in the protocol (unknown names are `internal`).
-    pub fn from_protocol(name: &str) -> ErrorKind {
-        match name {
-            "invalid_run_id" => ErrorKind::InvalidRunId,
-            "unsupported" => ErrorKind::Unsupported,
-            "not_supported_op" => ErrorKind::NotSupportedOp,
-            "connection" => ErrorKind::Connection,
-            _ => ErrorKind::Internal,
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A backend operation failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{kind}: {message}")]
-pub struct BackendError {
-    /// What kind of failure.
-    pub kind: ErrorKind,
-    /// What happened, naming the run id, file or server involved.
-    pub message: String,
-}
-
-impl BackendError {
-    /// An error of `kind` with `message`.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> BackendError {
-        BackendError { kind, message: message.into() }
-    }
-
-    /// `invalid_run_id`, naming the id as Python's `repr` would.
-    pub fn invalid_run_id(run_id: &str, why: &str) -> BackendError {
-        BackendError::new(ErrorKind::InvalidRunId, format!("Invalid run_id: {}: {why}", crate::format::py_repr(&Value::from(run_id))))
-    }
-
-    /// `internal`, with context.
-    pub fn internal(context: impl fmt::Display, error: impl fmt::Display) -> BackendError {
-        BackendError::new(ErrorKind::Internal, format!("{context}: {error}"))
     }
 }
 
@@ -250,11 +181,33 @@ pub trait StateBackend: Send + Sync {
     }
 }
 
-/// Opens a built-in backend from its URL (see the module table).
+/// How a backend is opened: the deadline of its operations.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OpenOptions {
+    /// The longest one operation may take: a save, a load, a query, a
+    /// request over the protocol (the first `hello` gets twice as long, at
+    /// least 60 s). Past it the operation fails, and a stalled server
+    /// cannot hang the caller. Default 30 s.
+    pub op_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> OpenOptions {
+        OpenOptions { op_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// Opens a built-in backend from its URL (see the module table), with the
+/// default [`OpenOptions`].
 ///
 /// A URL that names no known backend, or one whose server cannot be
 /// reached, is a [`ErrorKind::Connection`] error that names the URL.
 pub async fn open_backend(url: &str, registry: Arc<TypeRegistry>) -> Result<Box<dyn StateBackend>, BackendError> {
+    open_backend_with(url, registry, OpenOptions::default()).await
+}
+
+/// Opens a built-in backend from its URL with `options`.
+pub async fn open_backend_with(url: &str, registry: Arc<TypeRegistry>, options: OpenOptions) -> Result<Box<dyn StateBackend>, BackendError> {
     let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
     match scheme {
         "memory" => Ok(Box::new(memory::MemoryBackend::new(registry))),
@@ -262,7 +215,7 @@ pub async fn open_backend(url: &str, registry: Arc<TypeRegistry>) -> Result<Box<
         "sqlite" => Ok(Box::new(sqlite::SqliteBackend::open(url, registry).await?)),
         "redis" | "rediss" => Ok(Box::new(redis::RedisBackend::open(url, registry).await?)),
         "postgres" | "postgresql" => Ok(Box::new(postgres::PostgresBackend::open(url, registry).await?)),
-        "exec" => Ok(Box::new(exec::ExecBackend::open(url, registry).await?)),
+        "exec" => Ok(Box::new(exec::ExecBackend::open(url, registry, ExecTimeouts::from(options)).await?)),
         _ => Err(BackendError::new(
             ErrorKind::Connection,
             format!(

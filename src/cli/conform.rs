@@ -1,14 +1,13 @@
 //! `stateharness conform --backend URL`.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
 
 use stateharness::conformance::{Profile, Report, Suite, SuiteOptions, UrlOpener};
 
-use super::{EXIT_FAILED, EXIT_USAGE};
+use super::{DeadlineArgs, Done, Fatal, RunResult, interruption};
 
 /// Run the conformance suite against a backend and report what passes,
 /// what is lossy and what is broken.
@@ -57,41 +56,31 @@ pub struct ConformArgs {
     /// Write a Markdown summary (for a CI step summary).
     #[arg(long, value_name = "PATH.md")]
     markdown: Option<PathBuf>,
+    #[command(flatten)]
+    deadline: DeadlineArgs,
 }
 
 impl ConformArgs {
-    pub fn run(self) -> ExitCode {
+    pub fn run(self) -> RunResult {
         super::block_on(self.run_async())
     }
 
-    async fn run_async(self) -> ExitCode {
+    async fn run_async(self) -> RunResult {
         let mut options =
             SuiteOptions { profile: self.profile, strict: self.strict, cases: self.cases, crash_rounds: self.crash_rounds, ..SuiteOptions::default() };
         if let Some(seed) = self.seed {
             options.seed = seed;
         }
         if let Some(dir) = &self.suites {
-            options = match options.with_suites_from(dir) {
-                Ok(options) => options,
-                Err(e) => {
-                    eprintln!("error: cannot read the suites: {e}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
-            };
+            options = options.with_suites_from(dir).map_err(|e| format!("cannot read the suites: {e}"))?;
         }
-        let opener = Arc::new(UrlOpener::new(&self.backend, options.registry.clone()));
-        let suite = match Suite::open(opener, options).await {
-            Ok(suite) => suite,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_USAGE);
-            }
-        };
+        let opener = Arc::new(UrlOpener::new(&self.backend, options.registry.clone()).with_options(self.deadline.open_options()));
+        let suite = Suite::open(opener, options).await.map_err(|e| Fatal(e.to_string()))?;
         let tracker = suite.tracker();
         let report = tokio::select! {
             report = suite.run() => report,
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("interrupted: deleting what this run wrote under {:?}", tracker.prefix());
+            signal = interruption() => {
+                eprintln!("{}: deleting what this run wrote under {:?}", signal.name(), tracker.prefix());
                 let (deleted, errors) = tracker.interrupt_and_cleanup().await;
                 eprintln!("deleted {deleted} run ids");
                 for e in errors {
@@ -100,15 +89,12 @@ impl ConformArgs {
                 if let Err(e) = tracker.backend().close().await {
                     eprintln!("close: {e}");
                 }
-                return ExitCode::from(130);
+                return Ok(Done::Interrupted(signal));
             }
         };
-        print!("{}", report.human());
-        if let Err(e) = self.write_outputs(&report) {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-        if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILED) }
+        out!("{}", report.human());
+        self.write_outputs(&report)?;
+        Ok(Done::passed_if(report.passed()))
     }
 
     fn write_outputs(&self, report: &Report) -> Result<(), String> {

@@ -2,14 +2,13 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use stateharness::backends::open_backend;
+use stateharness::backends::open_backend_with;
 use stateharness::format::TypeRegistry;
 use stateharness::migration::report::RunInfo;
 use stateharness::migration::{Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_absent, target_is_source};
@@ -18,7 +17,7 @@ use stateharness::migration::snapshots::{LEADING_INPUTS, SampleSnapshots};
 use stateharness::snapshot::check_set;
 
 use super::snapshot::{ColorChoice, describe};
-use super::{EXIT_FAILED, EXIT_USAGE};
+use super::{DeadlineArgs, Done, Fatal, RunResult};
 
 /// Inputs whose diff a dry run shows.
 const DRY_RUN_SAMPLE: usize = 3;
@@ -76,35 +75,28 @@ pub struct MigrateArgs {
     /// for `stateharness snapshot review`, and makes the exit status 1.
     #[arg(long, value_name = "SNAPDIR")]
     snapshot: Option<PathBuf>,
+    #[command(flatten)]
+    deadline: DeadlineArgs,
     /// Colour the snapshot diffs.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
 }
 
 impl MigrateArgs {
-    pub fn run(self) -> ExitCode {
+    pub fn run(self) -> RunResult {
         super::block_on(self.run_async())
     }
 
-    async fn run_async(self) -> ExitCode {
-        let usage = |message: String| {
-            eprintln!("error: {message}");
-            ExitCode::from(EXIT_USAGE)
-        };
-        let source = match Source::detect(&self.from) {
-            Ok(source) => source,
-            Err(e) => return usage(e.to_string()),
-        };
+    async fn run_async(self) -> RunResult {
+        let source = Source::detect(&self.from).map_err(|e| Fatal(e.to_string()))?;
         if target_is_source(&source, &self.to) {
-            return usage(format!("{} is the source itself: migrate into another place, the source is never modified", self.to));
+            return Err(Fatal(format!("{} is the source itself: migrate into another place, the source is never modified", self.to)));
         }
         let registry = Arc::new(TypeRegistry::standard());
         let absent = self.dry_run && target_is_absent(&self.to);
         let url = if absent { "memory://" } else { self.to.as_str() };
-        let target: Arc<dyn stateharness::backends::StateBackend> = match open_backend(url, Arc::clone(&registry)).await {
-            Ok(target) => Arc::from(target),
-            Err(e) => return usage(format!("cannot open the target: {e}")),
-        };
+        let target: Arc<dyn stateharness::backends::StateBackend> =
+            Arc::from(open_backend_with(url, Arc::clone(&registry), self.deadline.open_options()).await.map_err(|e| format!("cannot open the target: {e}"))?);
         let mut options = Options { dry_run: self.dry_run, overwrite: self.overwrite, verify: !self.no_verify, shard: self.shard, ..Options::default() };
         if let Some(jobs) = self.jobs {
             options.jobs = usize::from(jobs);
@@ -122,12 +114,9 @@ impl MigrateArgs {
             verify: options.verify && !options.dry_run,
             shard: options.shard.map(|s| s.to_string()),
         };
-        let report = match self.report.as_deref().map(|path| ReportWriter::create(path, &run).map_err(|e| format!("cannot write {}: {e}", path.display()))) {
-            Some(Err(e)) => return usage(e),
-            Some(Ok(writer)) => Some(writer),
-            None => None,
-        };
-        println!(
+        let report =
+            self.report.as_deref().map(|path| ReportWriter::create(path, &run).map_err(|e| format!("cannot write {}: {e}", path.display()))).transpose()?;
+        outln!(
             "migrating {} ({}) into {} with {} job{}{}{}",
             run.source,
             run.source_kind,
@@ -142,36 +131,29 @@ impl MigrateArgs {
         if let Err(e) = target.close().await {
             eprintln!("warning: closing the target: {e}");
         }
-        let totals = match totals {
-            Ok(totals) => totals,
-            Err(e) => return usage(e.to_string()),
-        };
+        let totals = totals.map_err(|e| Fatal(e.to_string()))?;
         let Console { bar, report, report_error, samples, started, snapshots, .. } = console;
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
         for (source, diff) in &samples {
-            println!("sample {source}: what conversion changes\n{diff}");
+            outln!("sample {source}: what conversion changes\n{diff}");
         }
         let seconds = started.elapsed().as_secs_f64();
         let verb = if options.dry_run { "would be" } else { "were" };
-        println!("{} inputs in {seconds:.2} s ({} {verb} written): {}", totals.inputs, totals.migrated, totals.line());
+        outln!("{} inputs in {seconds:.2} s ({} {verb} written): {}", totals.inputs, totals.migrated, totals.line());
         if totals.conflict > 0 {
-            println!("{} conflicts left alone: the target holds other states for those run ids (--overwrite replaces them)", totals.conflict);
+            outln!("{} conflicts left alone: the target holds other states for those run ids (--overwrite replaces them)", totals.conflict);
         }
         let report_error = report_error.or_else(|| report.and_then(|writer| writer.finish(&totals).err().map(|e| e.to_string())));
         if let Some(e) = report_error {
-            eprintln!("error: writing the report {}: {e}", self.report.as_deref().map_or(String::new(), |p| p.display().to_string()));
-            return ExitCode::from(EXIT_FAILED);
+            return Err(Fatal(format!("writing the report {}: {e}", self.report.as_deref().map_or(String::new(), |p| p.display().to_string()))));
         }
         let snapshots_changed = match (&self.snapshot, snapshots) {
-            (Some(dir), snapshots) => match self.check_snapshots(dir, snapshots) {
-                Ok(changed) => changed,
-                Err(e) => return usage(e),
-            },
+            (Some(dir), snapshots) => self.check_snapshots(dir, snapshots)?,
             (None, _) => false,
         };
-        if totals.failed > 0 || snapshots_changed { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS }
+        Ok(Done::passed_if(totals.failed == 0 && !snapshots_changed))
     }
 
     /// Compares the sample's snapshots with `dir`; true when any changed.
@@ -180,12 +162,12 @@ impl MigrateArgs {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let changes = check_set(dir, &snapshots).map_err(|e| e.to_string())?;
         for change in &changes {
-            print!("{}", describe(change, self.color.enabled()));
+            out!("{}", describe(change, self.color.enabled()));
         }
         if changes.is_empty() {
-            println!("{} conversion snapshots unchanged in {}", snapshots.len(), dir.display());
+            outln!("{} conversion snapshots unchanged in {}", snapshots.len(), dir.display());
         } else {
-            println!("{} conversion snapshots changed; review with: stateharness snapshot review --dir {}", changes.len(), dir.display());
+            outln!("{} conversion snapshots changed; review with: stateharness snapshot review --dir {}", changes.len(), dir.display());
         }
         Ok(!changes.is_empty())
     }
@@ -228,7 +210,7 @@ impl Console {
     fn say(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None => println!("{line}"),
+            None => outln!("{line}"),
         }
     }
 }

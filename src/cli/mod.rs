@@ -1,14 +1,21 @@
-//! The command line: a thin layer over the library.
+//! The command line: a thin layer over the library. Every command returns
+//! a [`RunResult`], mapped to the exit status in one place ([`run`]).
 
+#[macro_use]
+mod out;
 mod conform;
 mod migrate;
 mod serve;
+mod signals;
 mod snapshot;
 mod vectors;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use stateharness::backends::OpenOptions;
+
+pub(crate) use signals::{Signal, interruption};
 
 /// stateharness keeps flujo workflow state safe across storage backends and
 /// format changes.
@@ -35,36 +42,94 @@ enum Command {
     Vectors(vectors::VectorsCommand),
 }
 
-/// Exit status for "a check failed".
+/// Exit status: the command did its job and everything passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: a check failed, an input failed, a snapshot changed.
 pub const EXIT_FAILED: u8 = 1;
-/// Exit status for unusable arguments, unreadable input or an unreachable server.
+/// Exit status: unusable arguments, unreadable input, an unreachable server.
 pub const EXIT_USAGE: u8 = 2;
 
-/// A multi-threaded async runtime for the commands that talk to backends;
-/// failing to build one is a usage-level error.
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
-        eprintln!("error: cannot start the async runtime: {e}");
-        ExitCode::from(EXIT_USAGE)
-    })
+/// How a command that ran ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// Everything passed.
+    Passed,
+    /// A check, an input or a snapshot failed (the output says which).
+    Failed,
+    /// A signal stopped it after it cleaned up.
+    Interrupted(Signal),
 }
 
-/// Runs a command's async work to its exit status on a [`runtime`].
-fn block_on(work: impl Future<Output = ExitCode>) -> ExitCode {
-    match runtime() {
-        Ok(runtime) => runtime.block_on(work),
-        Err(code) => code,
+impl Done {
+    /// [`Done::Passed`] when `passed`, else [`Done::Failed`].
+    pub fn passed_if(passed: bool) -> Done {
+        if passed { Done::Passed } else { Done::Failed }
     }
 }
 
-/// Parses the arguments and runs the command.
+/// A command could not do its job: unusable arguments or input, a server
+/// that cannot be reached. Printed once as `error: ...`, exit status 2.
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+impl<T: Into<String>> From<T> for Fatal {
+    fn from(message: T) -> Fatal {
+        Fatal(message.into())
+    }
+}
+
+/// What a command returns.
+pub type RunResult = Result<Done, Fatal>;
+
+/// The deadline of backend operations, for every command that opens a backend.
+#[derive(Debug, Args)]
+pub struct DeadlineArgs {
+    /// Seconds one backend operation may take (a save, a load, a query, a
+    /// request to an exec: backend) before it fails as a connection fault:
+    /// a stalled server never hangs the run.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = positive_seconds)]
+    op_timeout: f64,
+}
+
+impl DeadlineArgs {
+    /// The options to open a backend with.
+    pub fn open_options(&self) -> OpenOptions {
+        OpenOptions { op_timeout: std::time::Duration::from_secs_f64(self.op_timeout) }
+    }
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err(format!("{text:?} is not a number of seconds in (0, 86400]")),
+    }
+}
+
+/// Runs `work` to its end on a multi-threaded async runtime.
+fn block_on<T>(work: impl Future<Output = Result<T, Fatal>>) -> Result<T, Fatal> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Fatal(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(work)
+}
+
+/// Parses the arguments, runs the command and maps its outcome to the exit
+/// status: the one place that does.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let outcome = match cli.command {
         Command::Conform(args) => args.run(),
         Command::Migrate(args) => args.run(),
         Command::Serve(args) => args.run(),
         Command::Snapshot(command) => command.run(),
         Command::Vectors(command) => command.run(),
+    };
+    out::flush();
+    match outcome {
+        Ok(Done::Passed) => ExitCode::from(EXIT_OK),
+        Ok(Done::Failed) => ExitCode::from(EXIT_FAILED),
+        Ok(Done::Interrupted(signal)) => ExitCode::from(signal.exit_status()),
+        Err(Fatal(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_USAGE)
+        }
     }
 }

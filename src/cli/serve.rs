@@ -1,15 +1,14 @@
 //! `stateharness serve --backend URL`.
 
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
 
-use stateharness::backends::open_backend;
+use stateharness::backends::open_backend_with;
+use stateharness::backends::serve::serve;
 use stateharness::format::TypeRegistry;
-use stateharness::protocol::serve;
 
-use super::EXIT_USAGE;
+use super::{DeadlineArgs, Done, RunResult};
 
 /// Serve a built-in backend over the external backend protocol (JSON lines
 /// on stdin/stdout, `../shared/PROTOCOL.md` v1), so that any program can
@@ -21,27 +20,18 @@ pub struct ServeArgs {
     /// redis://HOST:PORT/DB?prefix=P, postgres://...
     #[arg(long)]
     backend: String,
+    #[command(flatten)]
+    deadline: DeadlineArgs,
 }
 
 impl ServeArgs {
-    pub fn run(self) -> ExitCode {
+    pub fn run(self) -> RunResult {
         super::block_on(async {
             let registry = Arc::new(TypeRegistry::standard());
-            let backend = match open_backend(&self.backend, registry.clone()).await {
-                Ok(backend) => Arc::from(backend),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
-            };
+            let backend = Arc::from(open_backend_with(&self.backend, registry.clone(), self.deadline.open_options()).await.map_err(|e| e.to_string())?);
             let input = tokio::io::BufReader::new(tokio::io::stdin());
-            match serve(backend, registry, input, tokio::io::stdout()).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: serving {}: {e}", self.backend);
-                    ExitCode::from(EXIT_USAGE)
-                }
-            }
+            serve(backend, registry, input, tokio::io::stdout()).await.map_err(|e| format!("serving {}: {e}", self.backend))?;
+            Ok(Done::Passed)
         })
     }
 }

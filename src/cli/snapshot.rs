@@ -2,18 +2,17 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use stateharness::backends::open_backend;
+use stateharness::backends::open_backend_with;
 use stateharness::format::TypeRegistry;
 use stateharness::snapshot::{
     Change, ChangeKind, Snapshot, accept, builtin_states, capture, check_set, pending, record_set, reject, states_from_dir, unified_diff,
 };
 
-use super::{EXIT_FAILED, EXIT_USAGE};
+use super::{DeadlineArgs, Done, Fatal, RunResult};
 
 /// Snapshot regression review: record what a backend stores and loads for
 /// a fixed set of states, check it again after a change (flujo upgrade,
@@ -71,6 +70,8 @@ pub struct RunArgs {
     /// DIR is one state in typed JSON, saved under the file's name.
     #[arg(long, value_name = "DIR")]
     states: Option<PathBuf>,
+    #[command(flatten)]
+    deadline: DeadlineArgs,
     /// Colour the diffs.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
@@ -94,63 +95,58 @@ pub struct ReviewArgs {
 }
 
 impl SnapshotCommand {
-    pub fn run(self) -> ExitCode {
-        let result = match self {
+    pub fn run(self) -> RunResult {
+        match self {
             SnapshotCommand::Record(args) => args.record(),
             SnapshotCommand::Check(args) => args.check(),
             SnapshotCommand::Review(args) => args.review(),
-        };
-        result.unwrap_or_else(|message| {
-            eprintln!("error: {message}");
-            ExitCode::from(EXIT_USAGE)
-        })
+        }
     }
 }
 
 impl RunArgs {
-    fn record(self) -> Result<ExitCode, String> {
+    fn record(self) -> RunResult {
         let snapshots = self.capture()?;
         record_set(&self.dir, &snapshots).map_err(|e| e.to_string())?;
-        println!("recorded {} snapshots in {}", snapshots.len(), self.dir.display());
-        Ok(ExitCode::SUCCESS)
+        outln!("recorded {} snapshots in {}", snapshots.len(), self.dir.display());
+        Ok(Done::Passed)
     }
 
-    fn check(self) -> Result<ExitCode, String> {
+    fn check(self) -> RunResult {
         let snapshots = self.capture()?;
         let changes = check_set(&self.dir, &snapshots).map_err(|e| e.to_string())?;
         let color = self.color.enabled();
         for change in &changes {
-            print!("{}", describe(change, color));
+            out!("{}", describe(change, color));
         }
         if changes.is_empty() {
-            println!("{} snapshots unchanged", snapshots.len());
-            return Ok(ExitCode::SUCCESS);
+            outln!("{} snapshots unchanged", snapshots.len());
+            return Ok(Done::Passed);
         }
-        println!(
+        outln!(
             "{} of {} snapshots changed; review with: stateharness snapshot review --dir {}",
             changes.len(),
             snapshots.len() + changes.iter().filter(|c| c.kind == ChangeKind::Removed).count(),
             self.dir.display()
         );
-        Ok(ExitCode::from(EXIT_FAILED))
+        Ok(Done::Failed)
     }
 
     /// The snapshots of this run's states through the backend.
-    fn capture(&self) -> Result<Vec<Snapshot>, String> {
+    fn capture(&self) -> Result<Vec<Snapshot>, Fatal> {
         let registry = Arc::new(TypeRegistry::standard());
         let states = match &self.states {
             Some(dir) => states_from_dir(dir, &registry),
             None => builtin_states(&registry),
         }
         .map_err(|e| e.to_string())?;
-        let runtime = super::runtime().map_err(|_| "cannot start the async runtime".to_owned())?;
-        runtime.block_on(async {
-            let backend = open_backend(&self.backend, registry).await.map_err(|e| e.to_string())?;
+        super::block_on(async {
+            let backend = open_backend_with(&self.backend, registry, self.deadline.open_options()).await.map_err(|e| e.to_string())?;
             let snapshots = capture(backend.as_ref(), &states).await;
             if let Err(e) = backend.close().await {
                 eprintln!("close: {e}");
             }
-            snapshots.map_err(|e| e.to_string())
+            Ok(snapshots.map_err(|e| e.to_string())?)
         })
     }
 }
@@ -169,11 +165,11 @@ enum Answer {
 }
 
 impl ReviewArgs {
-    fn review(self) -> Result<ExitCode, String> {
+    fn review(self) -> RunResult {
         let changes = pending(&self.dir).map_err(|e| e.to_string())?;
         if changes.is_empty() {
-            println!("no pending snapshot changes in {}", self.dir.display());
-            return Ok(ExitCode::SUCCESS);
+            outln!("no pending snapshot changes in {}", self.dir.display());
+            return Ok(Done::Passed);
         }
         let color = self.color.enabled();
         let (mut accepted, mut rejected) = (0, 0);
@@ -183,7 +179,7 @@ impl ReviewArgs {
             } else if self.reject_all {
                 Answer::Reject
             } else {
-                print!("{}", describe(change, color));
+                out!("{}", describe(change, color));
                 ask(i + 1, changes.len()).map_err(|e| format!("reading the answer: {e}"))?
             };
             match answer {
@@ -200,8 +196,8 @@ impl ReviewArgs {
             }
         }
         let skipped = changes.len() - accepted - rejected;
-        println!("{accepted} accepted, {rejected} rejected, {skipped} skipped");
-        Ok(ExitCode::SUCCESS)
+        outln!("{accepted} accepted, {rejected} rejected, {skipped} skipped");
+        Ok(Done::Passed)
     }
 }
 
@@ -210,16 +206,16 @@ impl ReviewArgs {
 fn ask(n: usize, total: usize) -> std::io::Result<Answer> {
     let terminal = console::Term::stdout();
     loop {
-        print!("[{n}/{total}] a accept, r reject, s skip, q quit: ");
+        out!("[{n}/{total}] a accept, r reject, s skip, q quit: ");
         std::io::stdout().flush()?;
         let key = if std::io::stdin().is_terminal() {
             let key = terminal.read_char()?;
-            println!("{key}");
+            outln!("{key}");
             key
         } else {
             let mut line = String::new();
             if std::io::stdin().lock().read_line(&mut line)? == 0 {
-                println!();
+                outln!();
                 return Ok(Answer::Quit);
             }
             line.trim().chars().next().unwrap_or(' ')

@@ -1,14 +1,13 @@
 //! `stateharness vectors verify FILE`.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Subcommand;
 
 use stateharness::format::TypeRegistry;
 use stateharness::vectors::{CaseOutcome, excerpt, first_difference, verify_file};
 
-use super::{EXIT_FAILED, EXIT_USAGE};
+use super::{Done, RunResult};
 
 #[derive(Debug, Subcommand)]
 pub enum VectorsCommand {
@@ -31,13 +30,13 @@ pub enum VectorsCommand {
 const EXCERPT_WIDTH: usize = 160;
 
 impl VectorsCommand {
-    pub fn run(self) -> ExitCode {
+    pub fn run(self) -> RunResult {
         let VectorsCommand::Verify { file, show } = self;
         let registry = TypeRegistry::standard();
         let mut shown = 0;
         let summary = verify_file(&file, &registry, |case| match &case.outcome {
             CaseOutcome::Passed => {}
-            CaseOutcome::Skipped(reason) => println!("SKIP {} (line {}): {reason}", case.name, case.line),
+            CaseOutcome::Skipped(reason) => outln!("SKIP {} (line {}): {reason}", case.name, case.line),
             CaseOutcome::Failed(mismatches) => {
                 shown += 1;
                 if shown > show {
@@ -45,24 +44,17 @@ impl VectorsCommand {
                 }
                 for m in mismatches {
                     let at = first_difference(&m.expected, &m.got);
-                    println!("FAIL {} (line {}) {}", case.name, case.line, m.field);
-                    println!("  expected: {}", excerpt(&m.expected, at, EXCERPT_WIDTH));
-                    println!("  got:      {}", excerpt(&m.got, at, EXCERPT_WIDTH));
+                    outln!("FAIL {} (line {}) {}", case.name, case.line, m.field);
+                    outln!("  expected: {}", excerpt(&m.expected, at, EXCERPT_WIDTH));
+                    outln!("  got:      {}", excerpt(&m.got, at, EXCERPT_WIDTH));
                 }
             }
         });
-        match summary {
-            Ok(summary) => {
-                if shown > show {
-                    println!("({} more failing cases not shown; use --show)", shown - show);
-                }
-                println!("{summary}");
-                if summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILED) }
-            }
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", file.display());
-                ExitCode::from(EXIT_USAGE)
-            }
+        let summary = summary.map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        if shown > show {
+            outln!("({} more failing cases not shown; use --show)", shown - show);
         }
+        outln!("{summary}");
+        Ok(Done::passed_if(summary.failed == 0))
     }
 }

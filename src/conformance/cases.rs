@@ -35,10 +35,11 @@ use std::collections::{HashMap, HashSet};
 use crate::backends::ErrorKind;
 use crate::format::{TypeHints, TypeRegistry, serialize};
 use crate::json::read_text;
+use crate::text::{cut, show_run_id};
 use crate::typed::{decode, to_typed_text};
 use crate::value::{Dict, Value};
 
-use super::fidelity::{Matrix, Profile, cut, judge};
+use super::fidelity::{Matrix, Profile, judge};
 use super::state::base_state;
 use super::tracker::Tracked;
 
@@ -369,20 +370,6 @@ pub async fn run_case(case: &Case, namespace: &str, backend: &Tracked, judging: 
         }
     }
     run
-}
-
-/// A run id for a message: quoted and escaped; a long one shortened to its
-/// head and tail, with its length.
-pub fn show_run_id(run_id: &str) -> String {
-    const HEAD: usize = 40;
-    let length = run_id.chars().count();
-    if length <= 2 * HEAD {
-        format!("{run_id:?}")
-    } else {
-        let head: String = run_id.chars().take(HEAD).collect();
-        let tail: String = run_id.chars().skip(length - 8).collect();
-        format!("{:?}…{:?} ({length} chars)", head, tail)
-    }
 }
 
 /// One warning per added key, however many loads showed it.

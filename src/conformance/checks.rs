@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use crate::backends::{BackendError, ErrorKind, StateBackend};
 use crate::format::{TypeHints, fields};
+use crate::text::cut;
 use crate::typed::to_typed_text;
 use crate::value::{Dict, Value};
 
 use super::cases::Judging;
-use super::fidelity::{Matrix, cut, judge};
+use super::fidelity::{Matrix, judge};
 use super::state::base_state;
 use super::tracker::Tracked;
 

@@ -9,6 +9,7 @@ use std::fmt;
 use crate::format::{TypeRegistry, deserialize, py_str, serialize};
 use crate::json::{KeyOrder, read_strict, to_python_json};
 use crate::path::{JsonPath, Segment};
+use crate::text::cut;
 use crate::typed::to_typed_text;
 use crate::value::{Dict, Value};
 
@@ -106,16 +107,6 @@ impl fmt::Display for Finding {
             write!(f, ", flujo gives {}", cut(expected))?;
         }
         write!(f, ", got {}", cut(&self.got))
-    }
-}
-
-/// `text` cut to a readable length for a report, with its full length.
-pub(crate) fn cut(text: &str) -> String {
-    const WIDTH: usize = 120;
-    if text.chars().count() <= WIDTH {
-        text.to_owned()
-    } else {
-        format!("{}… ({} chars)", text.chars().take(WIDTH).collect::<String>(), text.chars().count())
     }
 }
 

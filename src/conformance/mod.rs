@@ -30,7 +30,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use proptest::strategy::Strategy;
 
-use crate::backends::{BackendError, StateBackend, open_backend};
+use crate::backends::{BackendError, OpenOptions, StateBackend, open_backend_with};
 use crate::format::{TypeRegistry, custom_value};
 
 pub use cases::{Judging, SuiteFile};
@@ -54,12 +54,19 @@ pub trait Opener: Send + Sync {
 pub struct UrlOpener {
     url: String,
     registry: Arc<TypeRegistry>,
+    options: OpenOptions,
 }
 
 impl UrlOpener {
     /// An opener for `url` (see [`crate::backends`]).
     pub fn new(url: &str, registry: Arc<TypeRegistry>) -> UrlOpener {
-        UrlOpener { url: url.to_owned(), registry }
+        UrlOpener { url: url.to_owned(), registry, options: OpenOptions::default() }
+    }
+
+    /// The same, opening with `options` (the operation deadline).
+    pub fn with_options(mut self, options: OpenOptions) -> UrlOpener {
+        self.options = options;
+        self
     }
 }
 
@@ -70,7 +77,7 @@ impl Opener for UrlOpener {
     }
 
     async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError> {
-        open_backend(&self.url, self.registry.clone()).await.map(Arc::from)
+        open_backend_with(&self.url, self.registry.clone(), self.options).await.map(Arc::from)
     }
 }
 

@@ -158,7 +158,7 @@ impl Tracked {
                 Err(e) if e.kind == crate::backends::ErrorKind::InvalidRunId => {}
                 Err(e) => {
                     let mut e = e;
-                    e.message = format!("delete of run id {}: {}", super::cases::show_run_id(&id), e.message.chars().take(300).collect::<String>());
+                    e.message = format!("delete of run id {}: {}", crate::text::show_run_id(&id), e.message.chars().take(300).collect::<String>());
                     errors.push(e);
                 }
             }

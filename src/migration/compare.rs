@@ -8,9 +8,9 @@
 //! a table) may come back that the state lacked; any other difference is a
 //! difference, and the first one is named by its JSON path.
 
-use crate::conformance::fidelity::cut;
 use crate::format::{TypeRegistry, serialize};
 use crate::path::{JsonPath, Segment};
+use crate::text::cut;
 use crate::typed::to_typed_text;
 use crate::value::Value;
 

@@ -2,7 +2,7 @@
 //! JSON lines over a child's stdin and stdout. Shared by the `exec:`
 //! client ([`crate::backends::exec`]) and `stateharness serve`.
 
-use crate::backends::{BackendError, ErrorKind};
+use crate::error::{BackendError, ErrorKind};
 use crate::format::{TypeHints, TypeRegistry};
 use crate::json::{KeyOrder, read_strict, to_python_json};
 use crate::typed::{decode, encode};
@@ -190,7 +190,3 @@ fn json_line(value: Value) -> String {
     to_python_json(&value, KeyOrder::Insertion)
         .unwrap_or_else(|e| serde_json::json!({"id": null, "ok": false, "error": {"kind": "internal", "message": e.to_string()}}).to_string())
 }
-
-mod server;
-
-pub use server::serve;

@@ -1,10 +1,10 @@
 //! The command line as a user runs it: exit statuses, the closing line,
-//! and Ctrl-C cleaning up what a run wrote.
+//! signals cleaning up what a run wrote, a closed standard output.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::common::stateharness;
-use std::time::Duration;
 
 #[test]
 fn conform_exit_statuses() {
@@ -29,24 +29,48 @@ fn vectors_verify_closes_with_the_counts() {
     assert_eq!(missing.status.code(), Some(2));
 }
 
-#[test]
-fn ctrl_c_deletes_everything_the_run_wrote() {
-    let dir = std::env::temp_dir().join(format!("stateharness-cli-sigint-{}", std::process::id()));
+/// Interrupts a `conform` run on `file://` with `signal` while the property
+/// checks write, and checks the exit status and that nothing is left.
+fn signal_deletes_everything_the_run_wrote(signal: &str, status: i32) {
+    let dir = std::env::temp_dir().join(format!("stateharness-cli-{signal}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let child = stateharness()
         .args(["conform", "--backend", &format!("file://{}", dir.display()), "--cases", "100000"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Interrupt while the property checks are writing.
     std::thread::sleep(Duration::from_millis(1500));
-    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("interrupted: deleting what this run wrote"));
+    assert_eq!(output.status.code(), Some(status), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&format!("SIG{signal}: deleting what this run wrote")));
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ctrl_c_deletes_everything_the_run_wrote() {
+    signal_deletes_everything_the_run_wrote("INT", 130);
+}
+
+#[test]
+fn sigterm_and_sighup_delete_everything_the_run_wrote() {
+    signal_deletes_everything_the_run_wrote("TERM", 143);
+    signal_deletes_everything_the_run_wrote("HUP", 129);
+}
+
+/// `stateharness conform … | true`: the reader is gone before the report is
+/// printed; the run still ends with its own status, without a panic.
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    let mut child = stateharness().args(["conform", "--backend", "memory://", "--cases", "8"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Closing the pipe's reading end makes every write fail.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -11,7 +11,7 @@ use crate::backends::{BackendError, ErrorKind, StateBackend};
 use crate::format::{TypeRegistry, fields};
 use crate::value::{Dict, Value};
 
-use super::{PROTOCOL_VERSION, Request, Response};
+use crate::protocol::{PROTOCOL_VERSION, Request, Response};
 
 /// Serves `backend` until `shutdown` or the end of `input`. Requests run
 /// concurrently when the backend is `concurrent`; answers are written whole,

@@ -1,0 +1,80 @@
+//! How a backend operation fails: the error kinds of the protocol, shared
+//! by the backends, the protocol and everything that judges them. A leaf
+//! module, so that the protocol need not import the backends.
+
+use std::fmt;
+
+use crate::value::Value;
+
+/// The kinds of backend failure, as the protocol names them, plus
+/// `connection` for a backend that cannot be reached at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The backend refuses this run id on purpose.
+    InvalidRunId,
+    /// The backend refuses a value it cannot store.
+    Unsupported,
+    /// The operation is not implemented.
+    NotSupportedOp,
+    /// Anything else that went wrong in an operation.
+    Internal,
+    /// The backend could not be opened or reached (a configuration problem).
+    Connection,
+}
+
+impl ErrorKind {
+    /// The protocol's name for the kind.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRunId => "invalid_run_id",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::NotSupportedOp => "not_supported_op",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Connection => "connection",
+        }
+    }
+
+    /// The kind named `name` in the protocol (unknown names are `internal`).
+    pub fn from_protocol(name: &str) -> ErrorKind {
+        match name {
+            "invalid_run_id" => ErrorKind::InvalidRunId,
+            "unsupported" => ErrorKind::Unsupported,
+            "not_supported_op" => ErrorKind::NotSupportedOp,
+            "connection" => ErrorKind::Connection,
+            _ => ErrorKind::Internal,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A backend operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct BackendError {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// What happened, naming the run id, file or server involved.
+    pub message: String,
+}
+
+impl BackendError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> BackendError {
+        BackendError { kind, message: message.into() }
+    }
+
+    /// `invalid_run_id`, naming the id as Python's `repr` would.
+    pub fn invalid_run_id(run_id: &str, why: &str) -> BackendError {
+        BackendError::new(ErrorKind::InvalidRunId, format!("Invalid run_id: {}: {why}", crate::format::py_repr(&Value::from(run_id))))
+    }
+
+    /// `internal`, with context.
+    pub fn internal(context: impl fmt::Display, error: impl fmt::Display) -> BackendError {
+        BackendError::new(ErrorKind::Internal, format!("{context}: {error}"))
+    }
+}
