@@ -427,12 +427,12 @@ async fn file_backend_refuses_ids_it_cannot_name() {
 }
 
 /// The file's bytes are flujo's FileBackend bytes: every converted legacy
-/// file of the oracle, loaded and saved again under its id, comes out
+/// file of the legacy corpus, loaded and saved again under its id, comes out
 /// byte for byte the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_backend_writes_flujo_file_bytes() {
     let dir = TempDir::new("file-bytes");
-    let expected_dir = crate::common::oracle_dir().join("legacy-expected");
+    let expected_dir = crate::common::legacy_corpus().join("legacy-expected");
     let backend = FileBackend::open(&format!("file://{}", dir.path().display()), registry()).await.unwrap();
     let mut checked = 0;
     for entry in std::fs::read_dir(&expected_dir).unwrap() {
@@ -449,7 +449,7 @@ async fn file_backend_writes_flujo_file_bytes() {
         assert!(written == original, "{name}: the saved bytes differ from flujo's");
         checked += 1;
     }
-    assert_eq!(checked, 119);
+    assert_eq!(checked as u64, crate::common::legacy_count("legacy-expected"));
     assert!(dir.path().join("run-000000.json").exists());
 
     // A state's file is json.dumps(safe_serialize(state), sort_keys=True).
@@ -589,7 +589,7 @@ async fn sqlite_backend_writes_flujo_rows() {
 async fn sqlite_backend_reads_legacy_tables() {
     let dir = TempDir::new("sqlite-legacy");
     let db = dir.path().join("legacy.sqlite");
-    std::fs::copy(crate::common::oracle_dir().join("legacy.sqlite"), &db).unwrap();
+    std::fs::copy(crate::common::legacy_corpus().join("legacy.sqlite"), &db).unwrap();
     let columns = |db: &Path| -> Vec<String> {
         let conn = rusqlite::Connection::open(db).unwrap();
         let mut statement = conn.prepare("SELECT name FROM pragma_table_info('workflow_state')").unwrap();
@@ -601,9 +601,9 @@ async fn sqlite_backend_reads_legacy_tables() {
     let url = format!("sqlite://{}", db.display());
     let backend = SqliteBackend::open(&url, registry()).await.unwrap();
     let files = FileBackend::open(&format!("file://{}/files", dir.path().display()), registry()).await.unwrap();
-    let expected_dir = crate::common::oracle_dir().join("legacy-sqlite-expected");
+    let expected_dir = crate::common::legacy_corpus().join("legacy-sqlite-expected");
     let ids = backend.list_states("run-").await.unwrap();
-    assert_eq!(ids.len(), 33);
+    assert_eq!(ids.len() as u64, crate::common::legacy_count("legacy-sqlite-expected"));
     for id in &ids {
         let mut state = backend.load_state(id, &TypeHints::new()).await.unwrap().expect("legacy row");
         let Value::Dict(d) = &mut state else { panic!("not a dict") };
@@ -631,7 +631,7 @@ async fn sqlite_backend_reads_legacy_tables() {
     assert!(columns(&db).contains(&"step_history".to_owned()));
     let old = backend.load_state(&ids[0], &TypeHints::new()).await.unwrap().unwrap();
     assert_eq!(get(&old, "step_history"), &Value::List(Vec::new()));
-    assert_eq!(backend.list_states("").await.unwrap().len(), 34);
+    assert_eq!(backend.list_states("").await.unwrap().len() as u64, crate::common::legacy_count("legacy-sqlite-expected") + 1);
 }
 
 /// SQLite keeps a NUL inside TEXT (checked here): such ids are accepted,
@@ -754,7 +754,7 @@ async fn redis_backend_stores_the_recipe_text() {
     assert!(stored.starts_with(&format!(r#"{{"run_id": "{id}", "pipeline_id": "pipe-1", "#)), "{stored}");
 
     // A value written by the Python recipe (json.dumps, here sorted).
-    let flujo_text = std::fs::read_to_string(crate::common::oracle_dir().join("legacy-expected/run-000000.json")).unwrap();
+    let flujo_text = std::fs::read_to_string(crate::common::legacy_corpus().join("legacy-expected/run-000000.json")).unwrap();
     let python_id = format!("{prefix}python");
     redis::cmd("SET").arg(&python_id).arg(&flujo_text).query_async::<()>(&mut raw).await.unwrap();
     let loaded = backend.load_state(&python_id, &TypeHints::new()).await.unwrap().unwrap();

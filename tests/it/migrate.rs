@@ -1,6 +1,6 @@
 //! `migrate`: legacy dumps, databases and JSON Lines into the safe format,
 //! checked byte for byte against the reference conversion made by the real
-//! flujo and orjson (`oracle/legacy-expected`, `oracle/legacy-sqlite-expected`),
+//! flujo and orjson (`fixtures/legacy/seed-2`: `legacy-expected`, `legacy-sqlite-expected`),
 //! and for every promise of the command: reruns, conflicts, dry runs,
 //! shards, bad inputs, SIGKILL at any point, real Redis and PostgreSQL.
 
@@ -69,12 +69,13 @@ fn text(output: &Output) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oracle_dumps_migrate_to_the_reference_bytes_and_a_rerun_is_a_no_op() {
-    let out = crate::common::scratch_dir("migrate-oracle", "out");
-    let legacy = crate::common::oracle_dir().join("legacy");
+async fn legacy_dumps_migrate_to_the_reference_bytes_and_a_rerun_is_a_no_op() {
+    let out = crate::common::scratch_dir("migrate-legacy", "out");
+    let legacy = crate::common::legacy_corpus().join("legacy");
+    let n = crate::common::legacy_count("legacy");
     let (totals, entries) = run(&legacy, &file_url(&out), &Options::default()).await;
-    assert_eq!((totals.migrated, totals.failed, totals.inputs), (119, 0, 119), "{entries:?}");
-    assert_eq!(differing(&out, &crate::common::oracle_dir().join("legacy-expected")), Vec::<String>::new());
+    assert_eq!((totals.migrated, totals.failed, totals.inputs), (n, 0, n), "{entries:?}");
+    assert_eq!(differing(&out, &crate::common::legacy_corpus().join("legacy-expected")), Vec::<String>::new());
     assert!(entries.iter().any(|e| e.notes.contains(&Note::Json5)), "hand-edited dumps need JSON5");
     assert!(entries.iter().any(|e| e.notes.contains(&Note::NonFinite)), "some dumps hold NaN");
     let sources: Vec<&str> = entries.iter().map(|e| e.source.as_str()).collect();
@@ -82,7 +83,7 @@ async fn oracle_dumps_migrate_to_the_reference_bytes_and_a_rerun_is_a_no_op() {
 
     let before = files(&out);
     let (again, _) = run(&legacy, &file_url(&out), &Options::default()).await;
-    assert_eq!((again.unchanged, again.migrated), (119, 0));
+    assert_eq!((again.unchanged, again.migrated), (n, 0));
     assert_eq!(files(&out), before);
 }
 
@@ -116,19 +117,19 @@ async fn generated_corpora_migrate_to_their_reference_bytes() {
 async fn a_legacy_database_migrates_to_the_reference_bytes_and_stays_untouched() {
     let dir = crate::common::scratch_dir("migrate-sqlite", "db");
     let db = dir.join("legacy.sqlite");
-    fs::copy(crate::common::oracle_dir().join("legacy.sqlite"), &db).unwrap();
+    fs::copy(crate::common::legacy_corpus().join("legacy.sqlite"), &db).unwrap();
     let before = files(&dir);
     let out = crate::common::scratch_dir("migrate-sqlite", "out");
     let (totals, entries) = run(&db, &file_url(&out), &Options::default()).await;
-    assert_eq!((totals.migrated, totals.failed), (33, 0), "{entries:?}");
-    assert_eq!(differing(&out, &crate::common::oracle_dir().join("legacy-sqlite-expected")), Vec::<String>::new());
+    assert_eq!((totals.migrated, totals.failed), (crate::common::legacy_count("legacy-sqlite-expected"), 0), "{entries:?}");
+    assert_eq!(differing(&out, &crate::common::legacy_corpus().join("legacy-sqlite-expected")), Vec::<String>::new());
     assert_eq!(files(&dir), before, "reading the database changed its directory");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_lines_take_the_run_id_from_each_state() {
     let dir = crate::common::scratch_dir("migrate-jsonl", "src");
-    let expected = crate::common::oracle_dir().join("legacy-expected");
+    let expected = crate::common::legacy_corpus().join("legacy-expected");
     // The reference files are one line each: a JSON Lines file of them
     // migrates to themselves; a line with NaN, a blank line and a line
     // without a run id show the rest.
@@ -138,9 +139,10 @@ async fn json_lines_take_the_run_id_from_each_state() {
     fs::write(&jsonl, lines).unwrap();
     let out = crate::common::scratch_dir("migrate-jsonl", "out");
     let (totals, entries) = run(&jsonl, &file_url(&out), &Options::default()).await;
-    assert_eq!((totals.migrated, totals.failed), (120, 1), "{entries:?}");
+    let n = crate::common::legacy_count("legacy-expected");
+    assert_eq!((totals.migrated, totals.failed), (n + 1, 1), "{entries:?}");
     let failed = entries.iter().find(|e| e.outcome == Outcome::Failed).unwrap();
-    assert!(failed.source.ends_with("states.jsonl:122") && failed.error.as_deref().unwrap().contains("no run_id"), "{failed:?}");
+    assert!(failed.source.ends_with(&format!("states.jsonl:{}", n + 3)) && failed.error.as_deref().unwrap().contains("no run_id"), "{failed:?}");
     assert_eq!(fs::read_to_string(out.join("nan-line.json")).unwrap(), r#"{"run_id": "nan-line", "x": "nan"}"#);
     fs::remove_file(out.join("nan-line.json")).unwrap();
     assert_eq!(differing(&out, &expected), Vec::<String>::new());
@@ -169,18 +171,18 @@ async fn conflicts_are_left_alone_unless_overwritten() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shards_split_the_inputs_between_them() {
-    let legacy = crate::common::oracle_dir().join("legacy");
+    let legacy = crate::common::legacy_corpus().join("legacy");
     let out = crate::common::scratch_dir("migrate-shards", "out");
-    let mut taken = 0;
+    let (n, mut taken) = (crate::common::legacy_count("legacy"), 0);
     for k in 1..=3 {
         let shard = format!("{k}/3").parse().unwrap();
         let (totals, _) = run(&legacy, &file_url(&out), &Options { shard: Some(shard), ..Options::default() }).await;
-        assert_eq!(totals.inputs + totals.other_shards, 119);
-        assert!(totals.migrated > 10, "shard {k}: {totals:?}");
+        assert_eq!(totals.inputs + totals.other_shards, n);
+        assert!(totals.migrated * 6 >= n, "shard {k} took less than half its share: {totals:?}");
         taken += totals.migrated;
     }
-    assert_eq!(taken, 119);
-    assert_eq!(differing(&out, &crate::common::oracle_dir().join("legacy-expected")), Vec::<String>::new());
+    assert_eq!(taken, n);
+    assert_eq!(differing(&out, &crate::common::legacy_corpus().join("legacy-expected")), Vec::<String>::new());
 }
 
 /// The bad inputs of every class, each with what its error must say.
@@ -246,7 +248,7 @@ fn bad_inputs_fail_alone_with_their_reason_and_the_rest_migrates() {
 
 #[test]
 fn a_dry_run_writes_nothing_and_shows_what_would_change() {
-    let legacy = crate::common::oracle_dir().join("legacy");
+    let legacy = crate::common::legacy_corpus().join("legacy");
     let dry_run = |url: &str| run_stateharness(&["migrate", "--from", legacy.to_str().unwrap(), "--to", url, "--dry-run"]);
     // Into a directory that does not exist: it is not even created.
     let absent = crate::common::scratch_dir("migrate-dry", "parent").join("out");
@@ -254,23 +256,24 @@ fn a_dry_run_writes_nothing_and_shows_what_would_change() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(!absent.exists(), "a dry run created the target directory");
     let said = text(&output);
-    assert!(said.contains("119 would be written") && said.contains("(does not exist yet)"), "{said}");
+    let n = crate::common::legacy_count("legacy");
+    assert!(said.contains(&format!("{n} would be written")) && said.contains("(does not exist yet)"), "{said}");
     assert!(said.contains("(json5, non_finite)") && said.contains("= NaN") && said.contains("= \"nan\""), "{said}");
     // Into one that holds part of the job: those are unchanged.
     let out = crate::common::scratch_dir("migrate-dry", "out");
-    let expected = crate::common::oracle_dir().join("legacy-expected");
+    let expected = crate::common::legacy_corpus().join("legacy-expected");
     for name in ["run-000000.json", "run-000001.json"] {
         fs::copy(expected.join(name), out.join(name)).unwrap();
     }
     let before = files(&out);
     let said = text(&dry_run(&file_url(&out)));
-    assert!(said.contains("117 would be written") && said.contains("unchanged 2"), "{said}");
+    assert!(said.contains(&format!("{} would be written", n - 2)) && said.contains("unchanged 2"), "{said}");
     assert_eq!(files(&out), before, "a dry run changed the target");
 }
 
 #[test]
 fn unusable_arguments_exit_2_naming_the_problem() {
-    let legacy = crate::common::oracle_dir().join("legacy");
+    let legacy = crate::common::legacy_corpus().join("legacy");
     let legacy = legacy.to_str().unwrap();
     let missing = run_stateharness(&["migrate", "--from", "/nonexistent/dumps", "--to", "memory://"]);
     assert_eq!(missing.status.code(), Some(2));
@@ -293,8 +296,8 @@ fn temp_files(dir: &Path) -> Vec<String> {
 
 #[test]
 fn killed_at_any_point_a_rerun_finishes_the_job_exactly() {
-    let legacy = crate::common::oracle_dir().join("legacy");
-    let expected = crate::common::oracle_dir().join("legacy-expected");
+    let legacy = crate::common::legacy_corpus().join("legacy");
+    let expected = crate::common::legacy_corpus().join("legacy-expected");
     let mut interrupted = 0;
     for delay_ms in [2, 10, 25, 50, 100, 250] {
         let out = crate::common::scratch_dir("migrate-kill", &format!("after-{delay_ms}ms"));
@@ -311,7 +314,7 @@ fn killed_at_any_point_a_rerun_finishes_the_job_exactly() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let written = files(&out).len();
-        if written < 119 {
+        if (written as u64) < crate::common::legacy_count("legacy") {
             interrupted += 1;
             assert!(files(&reports).is_empty(), "a killed run left {:?} beside its report", files(&reports).keys());
         }
@@ -341,10 +344,10 @@ async fn check_loaded(url: &str, expected: &Path) {
 async fn migrates_into_the_real_redis() {
     let prefix = format!("sh-migrate-{}-", std::process::id());
     let url = format!("{}?prefix={prefix}", crate::common::servers::redis_url().await);
-    let legacy = crate::common::oracle_dir().join("legacy");
+    let legacy = crate::common::legacy_corpus().join("legacy");
     let (totals, entries) = run(&legacy, &url, &Options::default()).await;
-    assert_eq!((totals.migrated, totals.failed), (119, 0), "{:?}", entries.iter().find(|e| e.outcome == Outcome::Failed));
-    check_loaded(&url, &crate::common::oracle_dir().join("legacy-expected")).await;
+    assert_eq!((totals.migrated, totals.failed), (crate::common::legacy_count("legacy"), 0), "{:?}", entries.iter().find(|e| e.outcome == Outcome::Failed));
+    check_loaded(&url, &crate::common::legacy_corpus().join("legacy-expected")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,12 +356,13 @@ async fn migrates_a_legacy_database_into_the_real_postgres() {
     let server = crate::common::servers::postgres_url().await;
     let url = format!("{server}?table={table}");
     let dir = crate::common::scratch_dir("migrate-postgres", "db");
-    fs::copy(crate::common::oracle_dir().join("legacy.sqlite"), dir.join("legacy.sqlite")).unwrap();
+    fs::copy(crate::common::legacy_corpus().join("legacy.sqlite"), dir.join("legacy.sqlite")).unwrap();
     let (totals, _) = run(&dir.join("legacy.sqlite"), &url, &Options::default()).await;
-    assert_eq!((totals.migrated, totals.failed), (33, 0));
+    let n = crate::common::legacy_count("legacy-sqlite-expected");
+    assert_eq!((totals.migrated, totals.failed), (n, 0));
     let (again, _) = run(&dir.join("legacy.sqlite"), &url, &Options::default()).await;
-    assert_eq!(again.unchanged, 33, "a rerun into PostgreSQL is a no-op");
-    check_loaded(&url, &crate::common::oracle_dir().join("legacy-sqlite-expected")).await;
+    assert_eq!(again.unchanged, n, "a rerun into PostgreSQL is a no-op");
+    check_loaded(&url, &crate::common::legacy_corpus().join("legacy-sqlite-expected")).await;
     let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client.batch_execute(&format!("DROP TABLE IF EXISTS {table}")).await.unwrap();
@@ -368,11 +372,11 @@ async fn migrates_a_legacy_database_into_the_real_postgres() {
 async fn migrates_into_sqlite_where_the_table_fills_in_columns() {
     let out = crate::common::scratch_dir("migrate-into-sqlite", "out");
     let url = format!("sqlite://{}", out.join("new.sqlite").display());
-    let legacy = crate::common::oracle_dir().join("legacy");
+    let legacy = crate::common::legacy_corpus().join("legacy");
     let (totals, entries) = run(&legacy, &url, &Options::default()).await;
-    assert_eq!((totals.migrated, totals.failed), (119, 0), "{:?}", entries.iter().find(|e| e.outcome == Outcome::Failed));
+    assert_eq!((totals.migrated, totals.failed), (crate::common::legacy_count("legacy"), 0), "{:?}", entries.iter().find(|e| e.outcome == Outcome::Failed));
     let (again, _) = run(&legacy, &url, &Options::default()).await;
-    assert_eq!(again.unchanged, 119, "a rerun into SQLite is a no-op");
+    assert_eq!(again.unchanged, crate::common::legacy_count("legacy"), "a rerun into SQLite is a no-op");
 
     // flujo's table keeps only its columns: a state with another key cannot
     // go there without loss, and verification says so instead of dropping it.
@@ -389,7 +393,7 @@ async fn migrates_into_sqlite_where_the_table_fills_in_columns() {
 #[test]
 fn conversion_snapshots_show_a_changed_conversion_for_review() {
     let src = crate::common::scratch_dir("migrate-snapshot", "src");
-    for (name, bytes) in files(&crate::common::oracle_dir().join("legacy")) {
+    for (name, bytes) in files(&crate::common::legacy_corpus().join("legacy")) {
         fs::write(src.join(name), bytes).unwrap();
     }
     let snaps = crate::common::scratch_dir("migrate-snapshot", "snaps");
@@ -400,7 +404,7 @@ fn conversion_snapshots_show_a_changed_conversion_for_review() {
     let first = migrate("out-1");
     assert_eq!(first.status.code(), Some(1), "new snapshots are pending: {}", text(&first));
     let pending: Vec<String> = files(&snaps).into_keys().collect();
-    assert_eq!(pending.len(), 8, "{pending:?}");
+    assert_eq!(pending.len(), 7, "the sample of this corpus: {pending:?}");
     assert!(pending.iter().all(|name| name.ends_with(".snap.new")));
     let accepted = run_stateharness(&["snapshot", "review", "--dir", snaps.to_str().unwrap(), "--accept-all"]);
     assert!(accepted.status.success(), "{}", text(&accepted));

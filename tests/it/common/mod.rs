@@ -31,9 +31,32 @@ pub async fn conform(url: &str, options: SuiteOptions) -> Report {
     Suite::open(opener, options).await.unwrap_or_else(|e| panic!("{url}: {e}")).run().await
 }
 
-/// `../shared/oracle`, the reference vectors made by the real flujo.
-pub fn oracle_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/oracle")
+/// The legacy corpus the tests migrate, made by the real flujo 0.4.35 and
+/// orjson (`fixtures/legacy/seed-2`, see fixtures/README.md): dumps in
+/// `legacy/`, their reference conversions in `legacy-expected/`, a legacy
+/// SQLite database and its conversions in `legacy-sqlite-expected/`.
+pub fn legacy_corpus() -> PathBuf {
+    fixtures_dir().join("legacy/seed-2")
+}
+
+/// How many files `legacy_corpus()`'s subdirectory `dir` holds.
+pub fn legacy_count(dir: &str) -> u64 {
+    std::fs::read_dir(legacy_corpus().join(dir)).expect("the legacy corpus").count() as u64
+}
+
+/// The team's shared oracle (`../shared/oracle`: the fixed and seed-0
+/// vectors, 119 legacy dumps), which sits beside the checkout in the
+/// project's CI but not beside a user's clone. Tests run over it as an extra
+/// cross-check where it exists, and say on the terminal (past the test
+/// harness's capture) which it was; the repository's fixtures cover the
+/// same ground either way.
+pub fn shared_oracle(test: &str) -> Option<PathBuf> {
+    use std::io::Write;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/oracle");
+    let present = dir.join("values.jsonl").is_file();
+    let said = if present { "checked against the shared oracle in ../shared/oracle too" } else { "../shared/oracle is absent: covered by fixtures/ only" };
+    let _ = writeln!(std::io::stderr(), "{test}: {said}");
+    present.then_some(dir)
 }
 
 /// `fixtures/`, the project's own test data.
