@@ -1,5 +1,5 @@
-//! Throughput of the format engine on flujo's legacy dumps
-//! (`../shared/oracle/legacy/`): read (strict JSON, JSON5 when needed),
+//! Throughput of the format engine on flujo's legacy dumps (every corpus in
+//! `fixtures/legacy/`, made by the real flujo): read (strict JSON, JSON5 when needed),
 //! serialize, write FileBackend text. The baseline, in the same run and on
 //! the same bytes, is plain serde_json: parse into `serde_json::Value` and
 //! `to_string`. Only the files serde_json can parse (no NaN literals, no
@@ -16,9 +16,10 @@ use stateharness::format::{TypeRegistry, serialize};
 use stateharness::json::{KeyOrder, read_text, to_python_json};
 
 fn legacy_files() -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/oracle/legacy");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/legacy");
+    let corpora = std::fs::read_dir(&root).unwrap_or_else(|e| panic!("{}: {e}", root.display()));
+    let mut files: Vec<_> = corpora
+        .flat_map(|corpus| std::fs::read_dir(corpus.expect("corpus").path().join("legacy")).expect("corpus/legacy"))
         .map(|entry| std::fs::read_to_string(entry.expect("dir entry").path()).expect("legacy dump"))
         .collect();
     files.sort();

@@ -1,4 +1,4 @@
-"""The Redis backend of flujo's seed document tutorial (shared/STORAGE.md,
+"""The Redis backend of flujo's seed document tutorial (docs/storage.md,
 "The Redis recipe"), as a small flujo ``StateBackend``.
 
     key   = the run id, as is (no prefix)

@@ -76,7 +76,7 @@ fn enum_member() -> impl Strategy<Value = Value> {
     .prop_map(|(type_name, base, name, value)| Value::Enum(Box::new(EnumMember { type_name: type_name.into(), value, base, member_name: Some(name.into()) })))
 }
 
-/// A value of the standard custom type `Money` (TYPED_JSON.md).
+/// A value of the standard custom type `Money` (docs/typed-json.md).
 pub fn money() -> impl Strategy<Value = Value> {
     ("[0-9]{1,6}\\.[0-9]{2}", prop_oneof![Just("USD"), Just("EUR"), Just("JPY")]).prop_map(|(amount, currency)| {
         Value::Custom(Box::new(Instance {

@@ -1,4 +1,4 @@
-//! Typed JSON (`../shared/TYPED_JSON.md`): a JSON form of a [`Value`] that
+//! Typed JSON (`docs/typed-json.md`): a JSON form of a [`Value`] that
 //! keeps its type, so that programs in different languages can talk about
 //! the same Python value. Encoding and decoding are lossless inverses.
 

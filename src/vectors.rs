@@ -1,5 +1,5 @@
 //! Checks the engine against reference vectors produced by the real flujo
-//! (`../shared/oracle/values.jsonl` and anything `gen_oracle.py` makes):
+//! (`fixtures/vectors/*.jsonl` and anything `ci/oracle/gen_oracle.py` makes):
 //! for each case, `safe` (or `error`), `file_text`, `plain_text` and `loaded`.
 
 use std::fmt;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Speak the stateharness external backend protocol, version 1
-(shared/PROTOCOL.md), for any flujo ``StateBackend`` class.
+(docs/protocol.md), for any flujo ``StateBackend`` class.
 
 Usage:
 
@@ -48,11 +48,11 @@ Options:
   --types MODULE       a module of your own types, imported after the
                        standard test types (below).
 
-Operations (shared/PROTOCOL.md):
+Operations (docs/protocol.md):
 
   hello     ``{"name": "MODULE:CLASS", "protocol": 1, "capabilities": [...],
             "custom_types": {"Money": {"samples": [...]}, ...}}``.
-  save      materialises the typed JSON state (shared/TYPED_JSON.md) into
+  save      materialises the typed JSON state (docs/typed-json.md) into
             real Python values and awaits ``backend.save_state(run_id,
             state)``.
   load      awaits ``backend.load_state(run_id)``; for each ``types`` hint
@@ -85,8 +85,8 @@ NotImplementedError and unknown ops, ``internal`` for anything else and for
 malformed requests (a line that is not JSON is answered with ``id`` null
 unless an id can still be read from it).
 
-Typed JSON: the standard test types of shared/TYPED_JSON.md are defined
-here, exactly as shared/oracle/gen_oracle.py defines them: ``Color`` (Enum
+Typed JSON: the standard test types of docs/typed-json.md are defined
+here, exactly as ci/oracle/gen_oracle.py defines them: ``Color`` (Enum
 RED=1, GREEN="green"), ``Level`` (IntEnum LOW=1, HIGH=2), ``Point``
 (dataclass x: int, y: float, tags: tuple = ()), ``User`` (pydantic model
 name: str, joined: datetime, score: float = 0.0, avatar: bytes = b"") and
@@ -369,7 +369,7 @@ class OrderedSet(set):
     Python's own order depends on hashes (randomised for str), but flujo
     sorts a set by ``str()`` of each element with a stable sort, so elements
     with equal ``str()`` (``1`` and ``"1"``) keep the set's iteration order;
-    the harness takes the array's order as that order (shared/FORMAT.md,
+    the harness takes the array's order as that order (docs/format.md,
     rule 12). Only iteration is changed; it is a real ``set``.
     """
 
@@ -486,7 +486,7 @@ def _tag(tag, x):
 
 
 def materialise(v):
-    """Typed JSON (shared/TYPED_JSON.md) -> a Python value."""
+    """Typed JSON (docs/typed-json.md) -> a Python value."""
     if v is None or isinstance(v, (bool, str, int, float)):
         return v
     if isinstance(v, list):

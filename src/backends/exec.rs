@@ -1,5 +1,5 @@
-//! `exec:COMMAND`: any program that speaks the protocol (`../shared/
-//! PROTOCOL.md`) on stdin/stdout, in any language. The command line is
+//! `exec:COMMAND`: any program that speaks the protocol (`docs/protocol.md`)
+//! on stdin/stdout, in any language. The command line is
 //! split into words as a POSIX shell would (quotes respected); no shell
 //! runs it.
 //!

@@ -1,6 +1,6 @@
 //! Storage backends: flujo's `StateBackend` contract in Rust, and the
 //! built-in backends, each storing state where and how flujo does
-//! (`../shared/STORAGE.md`) so that Python and Rust read each other's data.
+//! (`docs/storage.md`) so that Python and Rust read each other's data.
 //!
 //! | URL | backend |
 //! | --- | --- |
@@ -31,7 +31,7 @@ use crate::value::Value;
 pub use crate::error::{BackendError, ErrorKind};
 pub use exec::ExecTimeouts;
 
-/// What a backend promises, as in `../shared/PROTOCOL.md`.
+/// What a backend promises, as in `docs/protocol.md`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Capabilities {
     /// Requests may overlap: saves and loads from many tasks at once.
@@ -109,7 +109,7 @@ pub trait TextStore: Send + Sync {
 /// `state` is a WorkflowState-shaped dict of [`Value`]s. What `load_state`
 /// returns is what the backend really hands back: for flujo-compatible
 /// backends that is `safe_deserialize` of what was stored, so datetimes come
-/// back as strings, tuples as lists, and so on (FORMAT.md, Deserialize).
+/// back as strings, tuples as lists, and so on (docs/format.md, Deserialize).
 #[async_trait]
 pub trait StateBackend: Send + Sync {
     /// A short description for reports (`file:///tmp/states`).

@@ -1,5 +1,5 @@
 //! `sqlite:///PATH`: flujo 0.4's SQLiteBackend. One row per run in the
-//! `workflow_state` table (STORAGE.md): the scalar fields in their own
+//! `workflow_state` table (docs/storage.md): the scalar fields in their own
 //! columns, `pipeline_context`, `last_step_output` and `step_history` as
 //! `json.dumps(safe_serialize(value))` text, timestamps as isoformat text.
 //!
@@ -29,7 +29,7 @@ use crate::value::{DateTime, Dict, EnumBase, Int, Value};
 
 use super::{BackendError, Capabilities, ErrorKind, StateBackend, StoredForm, StoredPart};
 
-/// flujo 0.4's table and indexes, verbatim from STORAGE.md.
+/// flujo 0.4's table and indexes, verbatim from docs/storage.md.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS workflow_state (
     run_id TEXT PRIMARY KEY,

@@ -11,7 +11,7 @@ use stateharness::format::TypeRegistry;
 use super::{DeadlineArgs, Done, RunResult};
 
 /// Serve a built-in backend over the external backend protocol (JSON lines
-/// on stdin/stdout, `../shared/PROTOCOL.md` v1), so that any program can
+/// on stdin/stdout, `docs/protocol.md` v1), so that any program can
 /// use it and the process-level checks (restart, SIGKILL during saves) run
 /// against it: `conform --backend "exec:stateharness serve --backend file:///DIR"`.
 #[derive(Debug, Args)]

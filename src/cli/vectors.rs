@@ -19,7 +19,7 @@ pub enum VectorsCommand {
     /// when nothing failed. Cases holding values a Rust string cannot hold
     /// (lone surrogates) are skipped with their reason.
     Verify {
-        /// The vectors file, e.g. ../shared/oracle/values.jsonl.
+        /// The vectors file, e.g. fixtures/vectors/fixed.jsonl.
         file: PathBuf,
         /// Show at most this many failing cases in full (all are counted).
         #[arg(long, default_value_t = 50)]

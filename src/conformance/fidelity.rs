@@ -1,6 +1,6 @@
 //! Fidelity verdicts: for every part of a value that comes back from a
 //! backend, *exact* (same type and value), *lossy as documented* (what
-//! flujo's own round trip gives, FORMAT.md "Deserialize") or *corrupted*
+//! flujo's own round trip gives, docs/format.md "Deserialize") or *corrupted*
 //! (anything else). Dict key order never matters.
 
 use std::collections::BTreeMap;

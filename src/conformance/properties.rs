@@ -297,7 +297,7 @@ fn custom_values_exact(got: &Option<Value>, sent: &[Value], type_name: &str) -> 
     Ok(())
 }
 
-/// The standard custom type `Money` of TYPED_JSON.md.
+/// The standard custom type `Money` of docs/typed-json.md.
 pub fn money_type() -> CustomType {
     CustomType { name: "Money".to_owned(), strategy: crate::strategy::money().sboxed() }
 }

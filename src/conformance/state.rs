@@ -1,4 +1,4 @@
-//! WorkflowState-shaped states (`../shared/STORAGE.md`): a fixed base for
+//! WorkflowState-shaped states (`docs/storage.md`): a fixed base for
 //! the declarative cases, and a proptest strategy for the properties.
 
 use proptest::prelude::*;

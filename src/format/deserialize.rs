@@ -13,7 +13,7 @@ use super::registry::TypeRegistry;
 ///
 /// Without a target, `data` is returned as it is: that is flujo's behaviour,
 /// and the reason a flujo backend hands back strings for datetimes, lists
-/// for tuples and sets, and dicts for custom types (FORMAT.md, Deserialize).
+/// for tuples and sets, and dicts for custom types (docs/format.md, Deserialize).
 /// With a target, a dict goes to the target's deserializer (the exact type,
 /// then a registered base type); if there is none or it fails, the plain
 /// dict comes back.

@@ -1,4 +1,4 @@
-//! flujo's safe serialized format (`../shared/FORMAT.md`): the rules that
+//! flujo's safe serialized format (`docs/format.md`): the rules that
 //! turn a state value into JSON and back, and the registry of custom types.
 
 mod deserialize;

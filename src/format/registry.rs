@@ -60,7 +60,7 @@ impl TypeRegistry {
         TypeRegistry::default()
     }
 
-    /// The standard test types of TYPED_JSON.md: `Color` (Enum), `Level`
+    /// The standard test types of docs/typed-json.md: `Color` (Enum), `Level`
     /// (IntEnum) and `Money` (custom type with serializer and deserializer).
     /// `Point` and `User` need nothing registered.
     pub fn standard() -> TypeRegistry {

@@ -1,5 +1,5 @@
 //! Serialize: a value -> its safe JSON form, rule by rule as flujo 0.4's
-//! `safe_serialize` does it (`../shared/FORMAT.md`).
+//! `safe_serialize` does it (`docs/format.md`).
 
 use base64::Engine;
 
@@ -26,7 +26,7 @@ pub struct SerializeError {
 /// The kinds of [`SerializeError`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SerializeErrorKind {
-    /// flujo raises this TypeError (FORMAT.md rule 13).
+    /// flujo raises this TypeError (docs/format.md rule 13).
     #[error(
         "TypeError: Object of type {0} is not serializable. Consider providing a custom default_serializer or registering a custom serializer using register_custom_serializer."
     )]

@@ -1,6 +1,6 @@
 //! Migration of legacy flujo state into the safe serialized format, into
 //! any backend: directories of orjson-era dumps, pre-0.7 SQLite databases
-//! and JSON Lines files (`../shared/FORMAT.md`, Legacy dumps).
+//! and JSON Lines files (`docs/format.md`, Legacy dumps).
 //!
 //! The pipeline, `jobs` inputs at a time:
 //! [`source`] finds the inputs and reads them lazily → [`decode`] turns

@@ -1,4 +1,4 @@
-//! The external backend protocol, version 1 (`../shared/PROTOCOL.md`):
+//! The external backend protocol, version 1 (`docs/protocol.md`):
 //! JSON lines over a child's stdin and stdout. Shared by the `exec:`
 //! client ([`crate::backends::exec`]) and `stateharness serve`.
 

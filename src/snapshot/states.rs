@@ -47,7 +47,7 @@ pub fn states_from_suite(source: &str, text: &str, registry: &TypeRegistry) -> R
 }
 
 /// The states in `dir`: every `*.json` file is one state in typed JSON
-/// (TYPED_JSON.md), an object, saved under the file's name without
+/// (docs/typed-json.md), an object, saved under the file's name without
 /// `.json`; sorted by name. An error names the file and where in it.
 pub fn states_from_dir(dir: &Path, registry: &TypeRegistry) -> Result<Vec<StateInput>, SnapshotError> {
     let mut files = Vec::new();

@@ -1,4 +1,4 @@
-//! Equality as TYPED_JSON.md defines it: same type and equal parts; dict key
+//! Equality as docs/typed-json.md defines it: same type and equal parts; dict key
 //! order and set order do not matter; floats compare bit for bit except that
 //! every NaN equals every NaN; `1` never equals `1.0` or `True`.
 

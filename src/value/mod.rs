@@ -1,5 +1,5 @@
 //! The dynamic state value: every kind of Python value a flujo state holds
-//! (`../shared/TYPED_JSON.md`), with Python's type names and equality.
+//! (`docs/typed-json.md`), with Python's type names and equality.
 
 mod eq;
 mod int;

@@ -50,7 +50,7 @@ fn get<'a>(value: &'a Value, key: &str) -> &'a Value {
     value.as_dict().and_then(|d| d.get(key)).unwrap_or_else(|| panic!("no key {key:?} in {value:?}"))
 }
 
-/// A WorkflowState-shaped state (STORAGE.md) whose context holds `payload`
+/// A WorkflowState-shaped state (docs/storage.md) whose context holds `payload`
 /// beside values flujo does not hand back as they were (a datetime, a set,
 /// a NaN, a custom type, a tuple).
 fn workflow_state(run_id: &str, step: i64, payload: Value) -> Value {
@@ -95,7 +95,7 @@ fn json_round_trip(value: &Value) -> Value {
 }
 
 /// What flujo's SQLiteBackend hands back for `state` saved under `run_id`
-/// (STORAGE.md): every column, in schema order.
+/// (docs/storage.md): every column, in schema order.
 fn sqlite_loaded(run_id: &str, state: &Value, hints: &TypeHints) -> Value {
     let field = |key: &str| state.as_dict().and_then(|d| d.get(key)).cloned();
     let json_or = |key: &str, default: Value| match field(key) {
@@ -245,7 +245,7 @@ async fn check_round_trips(backend: &dyn StateBackend, prefix: &str, expect: Exp
     let expected = expect(&id, &first, &none);
     assert_eq!(loaded, expected);
     assert_eq!(keys(&loaded), keys(&expected), "key order");
-    // What flujo hands back is not what it was given (FORMAT.md).
+    // What flujo hands back is not what it was given (docs/format.md).
     let context = get(&loaded, "pipeline_context");
     assert_eq!(get(context, "when"), &Value::from("2025-07-01T12:00:00.120000+05:30"));
     assert_eq!(get(context, "ratio"), &Value::from("nan"));
@@ -497,7 +497,7 @@ async fn sqlite_backend_contract() {
 
 /// The row is flujo's: scalar columns, insertion-order JSON text, isoformat
 /// timestamps, NULLs where flujo writes NULL; WAL journal; the schema and
-/// indexes of STORAGE.md.
+/// indexes of docs/storage.md.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_backend_writes_flujo_rows() {
     let dir = TempDir::new("sqlite-rows");
