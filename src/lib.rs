@@ -27,6 +27,7 @@ pub mod json;
 pub mod migration;
 pub mod path;
 pub mod protocol;
+pub mod redact;
 pub mod snapshot;
 pub mod strategy;
 pub mod text;
