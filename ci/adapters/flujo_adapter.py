@@ -5,12 +5,15 @@
 Usage:
 
     python3 ci/adapters/flujo_adapter.py MODULE:CLASS [JSON_KWARGS]
+            [--kwargs-env VAR | --kwargs-file FILE]
             [--capabilities LIST] [--types MODULE]
 
 Run it with a Python that has flujo installed (``ci/flujo-venv.sh`` makes
 one and prints its path). It imports CLASS from MODULE (``MODULE:A.B`` for a
 nested attribute), constructs it with JSON_KWARGS (a JSON object, default
-``{}``) and answers protocol requests, one JSON line each, on stdin/stdout.
+``{}``; or the JSON text of the environment variable ``--kwargs-env VAR`` or
+of ``--kwargs-file FILE``, which keeps a secret such as a database password
+off the command line) and answers protocol requests, one JSON line each, on stdin/stdout.
 The current directory and this file's directory are put on ``sys.path``
 first, so ``ci.redis_recipe_backend:RedisRecipeBackend`` works from the
 repository root and ``--types example_types`` works from anywhere.
@@ -918,9 +921,21 @@ def parse_args(argv):
     )
     parser.add_argument("target", metavar="MODULE:CLASS", help="the StateBackend class")
     parser.add_argument("kwargs", metavar="JSON_KWARGS", nargs="?", default="{}", help="constructor arguments, a JSON object")
+    parser.add_argument("--kwargs-env", metavar="VAR", help="read JSON_KWARGS from the environment variable VAR (keeps secrets off the command line)")
+    parser.add_argument("--kwargs-file", metavar="FILE", help="read JSON_KWARGS from FILE")
     parser.add_argument("--capabilities", default="", metavar="LIST", help="comma-separated: concurrent, persistent (list is detected)")
     parser.add_argument("--types", metavar="MODULE", help="a module of your own types (STATEHARNESS_TYPES, STATEHARNESS_SAMPLES)")
     return parser.parse_args(argv)
+
+
+def read_kwargs(args):
+    """The constructor arguments' JSON text, from the variable, the file or the command line."""
+    if args.kwargs_env:
+        return os.environ[args.kwargs_env]
+    if args.kwargs_file:
+        with open(args.kwargs_file, encoding="utf-8") as f:
+            return f.read()
+    return args.kwargs
 
 
 def main(argv=None):
@@ -929,12 +944,15 @@ def main(argv=None):
     _guard_stdout()
     _setup_logging()
     try:
-        kwargs = json.loads(args.kwargs)
+        kwargs = json.loads(read_kwargs(args))
+    except (OSError, KeyError) as e:
+        log.error("cannot read the constructor arguments: %r", e)
+        return 2
     except ValueError as e:
         log.error("JSON_KWARGS is not JSON: %s", e)
         return 2
     if not isinstance(kwargs, dict):
-        log.error("JSON_KWARGS must be a JSON object, got %s", args.kwargs)
+        log.error("JSON_KWARGS must be a JSON object, got a %s", type(kwargs).__name__)
         return 2
     capabilities = [c.strip() for c in args.capabilities.split(",") if c.strip()]
     for c in capabilities:

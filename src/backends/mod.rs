@@ -10,12 +10,14 @@
 //! | `redis://HOST:PORT/DB?prefix=P` | [`redis::RedisBackend`] |
 //! | `postgres://...` | [`postgres::PostgresBackend`] |
 //! | `exec:COMMAND` | [`exec::ExecBackend`]: any program speaking the protocol |
+//! | `py:MODULE:CLASS` | a Python flujo backend class through the bundled adapter ([`py`]) |
 
 pub mod codec;
 pub mod exec;
 pub mod file;
 pub mod memory;
 pub mod postgres;
+pub mod py;
 pub mod redis;
 pub mod serve;
 pub mod sqlite;
@@ -216,10 +218,11 @@ pub async fn open_backend_with(url: &str, registry: Arc<TypeRegistry>, options: 
         "redis" | "rediss" => Ok(Box::new(redis::RedisBackend::open(url, registry).await?)),
         "postgres" | "postgresql" => Ok(Box::new(postgres::PostgresBackend::open(url, registry).await?)),
         "exec" => Ok(Box::new(exec::ExecBackend::open(url, registry, ExecTimeouts::from(options)).await?)),
+        "py" => Ok(Box::new(exec::ExecBackend::open(&py::exec_command(url)?, registry, ExecTimeouts::from(options)).await?)),
         _ => Err(BackendError::new(
             ErrorKind::Connection,
             format!(
-                "unknown backend URL {url:?}: expected memory://, file:///DIR, sqlite:///PATH, redis://HOST:PORT/DB?prefix=P, postgres://... or exec:COMMAND"
+                "unknown backend URL {url:?}: expected memory://, file:///DIR, sqlite:///PATH, redis://HOST:PORT/DB?prefix=P, postgres://..., exec:COMMAND or py:MODULE:CLASS"
             ),
         )),
     }

@@ -7,7 +7,7 @@ use clap::Args;
 
 use stateharness::conformance::{Profile, Report, Suite, SuiteOptions, UrlOpener};
 
-use super::{DeadlineArgs, Done, Fatal, RunResult, interruption};
+use super::{DeadlineArgs, Done, Fatal, PyArgs, RunResult, interruption};
 
 /// Run the conformance suite against a backend and report what passes,
 /// what is lossy and what is broken.
@@ -24,7 +24,8 @@ use super::{DeadlineArgs, Done, Fatal, RunResult, interruption};
 #[derive(Debug, Args)]
 pub struct ConformArgs {
     /// The backend: memory://, file:///DIR, sqlite:///PATH,
-    /// redis://HOST:PORT/DB?prefix=P, postgres://USER@HOST:PORT/DB?table=T.
+    /// redis://HOST:PORT/DB?prefix=P, postgres://USER@HOST:PORT/DB?table=T,
+    /// exec:COMMAND, py:MODULE:CLASS (a Python flujo backend class).
     #[arg(long, default_value = "memory://")]
     backend: String,
     /// flujo: exact and lossy-as-flujo pass, corrupted fails; exact: only exact passes.
@@ -58,10 +59,13 @@ pub struct ConformArgs {
     markdown: Option<PathBuf>,
     #[command(flatten)]
     deadline: DeadlineArgs,
+    #[command(flatten)]
+    py: PyArgs,
 }
 
 impl ConformArgs {
-    pub fn run(self) -> RunResult {
+    pub fn run(mut self) -> RunResult {
+        self.backend = self.py.backend_url(&self.backend)?;
         super::block_on(self.run_async())
     }
 

@@ -17,7 +17,7 @@ use stateharness::migration::snapshots::{LEADING_INPUTS, SampleSnapshots};
 use stateharness::snapshot::check_set;
 
 use super::snapshot::{ColorChoice, describe};
-use super::{DeadlineArgs, Done, Fatal, RunResult};
+use super::{DeadlineArgs, Done, Fatal, PyArgs, RunResult};
 
 /// Inputs whose diff a dry run shows.
 const DRY_RUN_SAMPLE: usize = 3;
@@ -46,7 +46,7 @@ pub struct MigrateArgs {
     from: PathBuf,
     /// Where the states go: file:///DIR (flujo FileBackend bytes),
     /// sqlite:///PATH, redis://HOST:PORT/DB?prefix=P, postgres://...?table=T,
-    /// memory://, exec:COMMAND.
+    /// memory://, exec:COMMAND, py:MODULE:CLASS.
     #[arg(long, value_name = "BACKEND_URL")]
     to: String,
     /// Write one entry per input (source, run_id, outcome, error, notes)
@@ -77,13 +77,16 @@ pub struct MigrateArgs {
     snapshot: Option<PathBuf>,
     #[command(flatten)]
     deadline: DeadlineArgs,
+    #[command(flatten)]
+    py: PyArgs,
     /// Colour the snapshot diffs.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
 }
 
 impl MigrateArgs {
-    pub fn run(self) -> RunResult {
+    pub fn run(mut self) -> RunResult {
+        self.to = self.py.backend_url(&self.to)?;
         super::block_on(self.run_async())
     }
 

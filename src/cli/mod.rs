@@ -98,6 +98,59 @@ impl DeadlineArgs {
     }
 }
 
+/// How a `py:MODULE:CLASS` backend is launched, for every command that
+/// opens a backend: flags that become the URL's query (see
+/// [`stateharness::backends::py`]), so reports and replay lines carry them
+/// and never the constructor arguments themselves.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Python backends (py:MODULE:CLASS)")]
+pub struct PyArgs {
+    /// The Python that runs a py: backend (default: the active virtual
+    /// environment's, then the one beside this binary, then python3).
+    #[arg(long, value_name = "PATH")]
+    python: Option<String>,
+    /// The py: backend's constructor arguments: a JSON object in FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "kwargs_env")]
+    kwargs_json: Option<String>,
+    /// The py: backend's constructor arguments: a JSON object in the
+    /// environment variable VAR (for secrets such as a database URL).
+    #[arg(long, value_name = "VAR")]
+    kwargs_env: Option<String>,
+    /// A module of your own types for a py: backend (it defines
+    /// STATEHARNESS_TYPES and optionally STATEHARNESS_SAMPLES).
+    #[arg(long, value_name = "MODULE")]
+    types: Option<String>,
+    /// What a py: backend promises: concurrent, persistent (comma-separated).
+    #[arg(long, value_name = "LIST")]
+    capabilities: Option<String>,
+}
+
+impl PyArgs {
+    /// The backend URL to open: `url` itself, or for `py:` with these flags
+    /// added to its query. The flags with any other URL are an error.
+    pub fn backend_url(&self, url: &str) -> Result<String, Fatal> {
+        let flags = [
+            ("python", &self.python),
+            ("kwargs-file", &self.kwargs_json),
+            ("kwargs-env", &self.kwargs_env),
+            ("types", &self.types),
+            ("capabilities", &self.capabilities),
+        ];
+        let given: Vec<String> = flags.iter().filter_map(|(key, value)| Some(format!("{key}={}", value.as_deref()?))).collect();
+        if given.is_empty() {
+            return Ok(url.to_owned());
+        }
+        if !url.starts_with("py:") {
+            return Err(Fatal(format!("--python, --kwargs-json, --kwargs-env, --types and --capabilities are for py: backends, not {url:?}")));
+        }
+        if let Some(bad) = given.iter().find(|pair| pair.contains('&')) {
+            return Err(Fatal(format!("{bad:?}: a py: launch option cannot contain '&'")));
+        }
+        let separator = if url.contains('?') { '&' } else { '?' };
+        Ok(format!("{url}{separator}{}", given.join("&")))
+    }
+}
+
 fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),

@@ -12,7 +12,7 @@ use stateharness::snapshot::{
     Change, ChangeKind, Snapshot, accept, builtin_states, capture, check_set, pending, record_set, reject, states_from_dir, unified_diff,
 };
 
-use super::{DeadlineArgs, Done, Fatal, RunResult};
+use super::{DeadlineArgs, Done, Fatal, PyArgs, RunResult};
 
 /// Snapshot regression review: record what a backend stores and loads for
 /// a fixed set of states, check it again after a change (flujo upgrade,
@@ -60,7 +60,8 @@ impl ColorChoice {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The backend: memory://, file:///DIR, sqlite:///PATH,
-    /// redis://HOST:PORT/DB?prefix=P, postgres://...?table=T, exec:COMMAND.
+    /// redis://HOST:PORT/DB?prefix=P, postgres://...?table=T, exec:COMMAND,
+    /// py:MODULE:CLASS.
     #[arg(long)]
     backend: String,
     /// The snapshot directory.
@@ -72,6 +73,8 @@ pub struct RunArgs {
     states: Option<PathBuf>,
     #[command(flatten)]
     deadline: DeadlineArgs,
+    #[command(flatten)]
+    py: PyArgs,
     /// Colour the diffs.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
@@ -97,14 +100,19 @@ pub struct ReviewArgs {
 impl SnapshotCommand {
     pub fn run(self) -> RunResult {
         match self {
-            SnapshotCommand::Record(args) => args.record(),
-            SnapshotCommand::Check(args) => args.check(),
+            SnapshotCommand::Record(args) => args.with_py_url()?.record(),
+            SnapshotCommand::Check(args) => args.with_py_url()?.check(),
             SnapshotCommand::Review(args) => args.review(),
         }
     }
 }
 
 impl RunArgs {
+    fn with_py_url(mut self) -> Result<RunArgs, Fatal> {
+        self.backend = self.py.backend_url(&self.backend)?;
+        Ok(self)
+    }
+
     fn record(self) -> RunResult {
         let snapshots = self.capture()?;
         record_set(&self.dir, &snapshots).map_err(|e| e.to_string())?;

@@ -18,5 +18,6 @@ mod limits;
 mod migrate;
 mod oracle_vectors;
 mod properties;
+mod py_backends;
 mod report_snapshots;
 mod snapshot;
