@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The Python user's path, end to end: builds the wheel (maturin, bin
+# bindings: the binary, its Python helpers and the pytest plugin), installs
+# it into a fresh virtual environment beside flujo 0.4.35's pinned packages,
+# and with no cargo on PATH runs `stateharness conform --backend py:...` on
+# flujo's InMemoryBackend and the pytest plugin on ci/pytest-example/.
+#
+#   bash ci/wheel.sh        (CI runs it from .ci/run)
+#
+# Needs PyPI (maturin, pytest, flujo's pins). Linux x86-64 is the platform
+# built and tested here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+work="$(cd "$CARGO_TARGET_DIR" && pwd)/wheel-check"
+python=${PYTHON:-python3}
+
+echo "wheel: building with maturin"
+if [ ! -x "$work/maturin/bin/maturin" ]; then
+    "$python" -m venv "$work/maturin"
+    "$work/maturin/bin/pip" install --quiet --disable-pip-version-check maturin
+fi
+rm -rf "$work/dist"
+"$work/maturin/bin/maturin" build --release --quiet --out "$work/dist" >&2
+wheel=$(ls "$work"/dist/stateharness-*.whl)
+echo "wheel: $(basename "$wheel")"
+
+echo "wheel: installing into a fresh venv with flujo 0.4.35"
+rm -rf "$work/venv"
+"$python" -m venv "$work/venv"
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r ci/envs/flujo-0.4.35.txt
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" pytest
+
+# From here on, only what the wheel installed: no cargo, no checkout on PATH.
+export PATH="$work/venv/bin:/usr/bin:/bin"
+export VIRTUAL_ENV="$work/venv"
+if command -v cargo >/dev/null; then echo "wheel: cargo is still on PATH" >&2; exit 1; fi
+cd "$work"
+echo "wheel: stateharness conform --backend py:flujo.state.backends.memory:InMemoryBackend"
+stateharness conform --backend py:flujo.state.backends.memory:InMemoryBackend --cases 8 | tail -3
+echo "wheel: pytest with the plugin"
+python -m pytest -q -p no:cacheprovider "$repo/ci/pytest-example"
+echo "wheel: ok"
