@@ -17,12 +17,18 @@
 //! whole deadline is not a blip, and retrying would multiply the wait. Its
 //! connection is dropped (what it would still answer belongs to no one), so
 //! the next operation connects afresh.
+//!
+//! After a fault that outlasted the retries or the deadline, the link
+//! holds off for [`Link::hold_off`]: operations in that time fail at once
+//! with the same kind instead of each waiting out its own deadline, so that
+//! the cleanup after a fault (a delete per run id) is bounded as a whole.
+//! The first operation after the hold-off tries the server again.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
@@ -43,7 +49,7 @@ pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why one attempt failed: the kind ([`ErrorKind::Connection`] for a
 /// broken connection, which is retried) and the cause, as text.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Failure {
     /// What kind of failure.
     pub kind: ErrorKind,
@@ -71,13 +77,22 @@ pub struct Link<C> {
     generations: AtomicU64,
     op_timeout: Duration,
     closed: AtomicBool,
+    /// The last fault that outlasted the retries, and when it ended.
+    down: std::sync::Mutex<Option<(Instant, Failure)>>,
 }
 
 impl<C: Send + Sync + 'static> Link<C> {
     /// A link that connects with `connect` (each attempt under
     /// `op_timeout`); no connection is made yet.
     pub fn new(op_timeout: Duration, connect: impl Fn() -> Connecting<C> + Send + Sync + 'static) -> Link<C> {
-        Link { connect: Box::new(connect), current: Mutex::new(None), generations: AtomicU64::new(0), op_timeout, closed: AtomicBool::new(false) }
+        Link {
+            connect: Box::new(connect),
+            current: Mutex::new(None),
+            generations: AtomicU64::new(0),
+            op_timeout,
+            closed: AtomicBool::new(false),
+            down: std::sync::Mutex::new(None),
+        }
     }
 
     /// The deadline of one operation.
@@ -90,6 +105,12 @@ impl<C: Send + Sync + 'static> Link<C> {
         self.op_timeout.min(CLEANUP_TIMEOUT)
     }
 
+    /// How long operations fail at once after a fault: the cleanup
+    /// deadline.
+    pub fn hold_off(&self) -> Duration {
+        self.cleanup_timeout()
+    }
+
     /// Runs `op` on the connection under `deadline`, connecting first when
     /// needed and retrying on a broken connection (see the module doc).
     /// A failure names `context` (`saving run "r1" on redis://...`).
@@ -98,11 +119,34 @@ impl<C: Send + Sync + 'static> Link<C> {
         F: Fn(Arc<C>) -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
+        let result = self.attempts(deadline, op).await;
+        let mut down = self.down.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &result {
+            Ok(_) => *down = None,
+            Err(failure) if failure.kind.is_fault() && down.as_ref().is_none_or(|(at, _)| at.elapsed() >= self.hold_off()) => {
+                *down = Some((Instant::now(), failure.clone()));
+            }
+            Err(_) => {}
+        }
+        result.map_err(|failure| BackendError::new(failure.kind, format!("{}: {}", context(), failure.cause)))
+    }
+
+    /// [`Link::run`] without the bookkeeping of faults: the attempts, or
+    /// none during a hold-off.
+    async fn attempts<T, F, Fut>(&self, deadline: Duration, op: F) -> Result<T, Failure>
+    where
+        F: Fn(Arc<C>) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let held = self.down.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if let Some((at, failure)) = held.filter(|(at, _)| at.elapsed() < self.hold_off()) {
+            return Err(Failure::new(failure.kind, format!("not tried: the server failed {:.1} s ago ({})", at.elapsed().as_secs_f64(), failure.cause)));
+        }
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
             if self.closed.load(Ordering::SeqCst) {
-                return Err(BackendError::new(ErrorKind::Internal, format!("{}: the backend was closed", context())));
+                return Err(Failure::new(ErrorKind::Internal, "the backend was closed"));
             }
             let (generation, result) = match self.connection().await {
                 Ok((generation, conn)) => match tokio::time::timeout(deadline, op(conn)).await {
@@ -120,9 +164,11 @@ impl<C: Send + Sync + 'static> Link<C> {
                     self.drop_connection(generation).await;
                 }
             }
-            if failure.kind != ErrorKind::Connection || attempt == TRIES {
-                let tries = if failure.kind == ErrorKind::Connection { format!(" (gave up after {TRIES} tries)") } else { String::new() };
-                return Err(BackendError::new(failure.kind, format!("{}: {}{tries}", context(), failure.cause)));
+            if failure.kind != ErrorKind::Connection {
+                return Err(failure);
+            }
+            if attempt == TRIES {
+                return Err(Failure::new(failure.kind, format!("{} (gave up after {TRIES} tries)", failure.cause)));
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -176,7 +222,7 @@ mod tests {
     fn counting() -> (Link<u32>, Arc<AtomicU32>) {
         let made = Arc::new(AtomicU32::new(0));
         let counter = Arc::clone(&made);
-        let link = Link::new(Duration::from_secs(5), move || {
+        let link = Link::new(Duration::from_millis(100), move || {
             let n = counter.fetch_add(1, Ordering::SeqCst);
             Box::pin(async move { Ok(n) })
         });
@@ -213,6 +259,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn after_a_fault_operations_fail_at_once_until_the_hold_off_ends() {
+        let link: Link<()> = Link::new(Duration::from_millis(200), || Box::pin(async { Ok(()) }));
+        let stalled = link.run(|| "loading".to_owned(), Duration::from_millis(200), |_| std::future::pending::<Result<(), Failure>>()).await;
+        assert_eq!(stalled.unwrap_err().kind, ErrorKind::Timeout);
+        let ran = AtomicBool::new(false);
+        let held = link
+            .run(
+                || "deleting".to_owned(),
+                Duration::from_secs(5),
+                |_| {
+                    ran.store(true, Ordering::SeqCst);
+                    async { Ok(()) }
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(held.kind, ErrorKind::Timeout, "{held}");
+        assert!(held.message.starts_with("deleting: not tried"), "{held}");
+        assert!(!ran.load(Ordering::SeqCst), "the operation was not sent");
+        tokio::time::sleep(link.hold_off()).await;
+        link.run(|| "loading".to_owned(), Duration::from_secs(5), |_| async { Ok(()) }).await.unwrap();
+    }
+
+    #[tokio::test]
     async fn other_failures_and_timeouts_are_not_retried() {
         let (link, made) = counting();
         let got = link.run(|| "op".to_owned(), Duration::from_secs(5), |_| async { Err::<(), _>(Failure::new(ErrorKind::Internal, "bad")) }).await;
@@ -220,6 +290,7 @@ mod tests {
         assert_eq!(made.load(Ordering::SeqCst), 1, "the connection is kept");
         let stalled = link.run(|| "op".to_owned(), Duration::from_millis(10), |_| std::future::pending::<Result<(), Failure>>()).await;
         assert_eq!(stalled.unwrap_err().kind, ErrorKind::Timeout);
+        tokio::time::sleep(link.hold_off()).await;
         link.run(|| "op".to_owned(), Duration::from_secs(5), |_| async { Ok(()) }).await.unwrap();
         assert_eq!(made.load(Ordering::SeqCst), 2, "a timed-out connection is replaced");
     }

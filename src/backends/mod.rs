@@ -1,6 +1,6 @@
 //! Storage backends: flujo's `StateBackend` contract in Rust, and the
 //! built-in backends, each storing state where and how flujo does
-//! (`../shared/STORAGE.md`) so that Python and Rust read each other's data.
+//! (`docs/storage.md`) so that Python and Rust read each other's data.
 //!
 //! | URL | backend |
 //! | --- | --- |
@@ -32,7 +32,7 @@ use crate::value::Value;
 pub use crate::error::{BackendError, ErrorKind};
 pub use exec::ExecTimeouts;
 
-/// What a backend promises, as in `../shared/PROTOCOL.md`.
+/// What a backend promises, as in `docs/protocol.md`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Capabilities {
     /// Requests may overlap: saves and loads from many tasks at once.
