@@ -6,8 +6,9 @@ use std::fmt;
 
 use crate::value::Value;
 
-/// The kinds of backend failure, as the protocol names them, plus
-/// `connection` for a backend that cannot be reached at all.
+/// The kinds of backend failure, as the protocol names them. `connection`
+/// and `timeout` are faults of the way to the storage, not verdicts on it
+/// ([`ErrorKind::is_fault`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// The backend refuses this run id on purpose.
@@ -18,8 +19,12 @@ pub enum ErrorKind {
     NotSupportedOp,
     /// Anything else that went wrong in an operation.
     Internal,
-    /// The backend could not be opened or reached (a configuration problem).
+    /// The backend could not be opened or reached: refused, reset, dropped
+    /// (after the backend's own retries).
     Connection,
+    /// The storage did not answer within the operation's deadline (a
+    /// stalled server, one that accepts connections and never answers).
+    Timeout,
 }
 
 impl ErrorKind {
@@ -31,7 +36,15 @@ impl ErrorKind {
             ErrorKind::NotSupportedOp => "not_supported_op",
             ErrorKind::Internal => "internal",
             ErrorKind::Connection => "connection",
+            ErrorKind::Timeout => "timeout",
         }
+    }
+
+    /// Whether the failure is a fault of the way to the storage
+    /// (`connection`, `timeout`): it says nothing about what the backend
+    /// stores, so it is never a verdict, a conflict or a failed check.
+    pub fn is_fault(&self) -> bool {
+        matches!(self, ErrorKind::Connection | ErrorKind::Timeout)
     }
 
     /// The kind named `name` in the protocol (unknown names are `internal`).
@@ -41,6 +54,7 @@ impl ErrorKind {
             "unsupported" => ErrorKind::Unsupported,
             "not_supported_op" => ErrorKind::NotSupportedOp,
             "connection" => ErrorKind::Connection,
+            "timeout" => ErrorKind::Timeout,
             _ => ErrorKind::Internal,
         }
     }
@@ -76,5 +90,21 @@ impl BackendError {
     /// `internal`, with context.
     pub fn internal(context: impl fmt::Display, error: impl fmt::Display) -> BackendError {
         BackendError::new(ErrorKind::Internal, format!("{context}: {error}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_keep_their_protocol_names() {
+        let kinds =
+            [ErrorKind::InvalidRunId, ErrorKind::Unsupported, ErrorKind::NotSupportedOp, ErrorKind::Internal, ErrorKind::Connection, ErrorKind::Timeout];
+        for kind in kinds {
+            assert_eq!(ErrorKind::from_protocol(kind.as_str()), kind);
+        }
+        assert_eq!(ErrorKind::from_protocol("no_such_kind"), ErrorKind::Internal);
+        assert_eq!(kinds.iter().filter(|k| k.is_fault()).count(), 2);
     }
 }

@@ -15,6 +15,7 @@
 pub mod codec;
 pub mod exec;
 pub mod file;
+pub mod link;
 pub mod memory;
 pub mod postgres;
 pub mod py;
@@ -215,8 +216,8 @@ pub async fn open_backend_with(url: &str, registry: Arc<TypeRegistry>, options: 
         "memory" => Ok(Box::new(memory::MemoryBackend::new(registry))),
         "file" => Ok(Box::new(file::FileBackend::open(url, registry).await?)),
         "sqlite" => Ok(Box::new(sqlite::SqliteBackend::open(url, registry).await?)),
-        "redis" | "rediss" => Ok(Box::new(redis::RedisBackend::open(url, registry).await?)),
-        "postgres" | "postgresql" => Ok(Box::new(postgres::PostgresBackend::open(url, registry).await?)),
+        "redis" | "rediss" => Ok(Box::new(redis::RedisBackend::open_with(url, registry, options).await?)),
+        "postgres" | "postgresql" => Ok(Box::new(postgres::PostgresBackend::open_with(url, registry, options).await?)),
         "exec" => Ok(Box::new(exec::ExecBackend::open(url, registry, ExecTimeouts::from(options)).await?)),
         "py" => Ok(Box::new(exec::ExecBackend::open(&py::exec_command(url)?, registry, ExecTimeouts::from(options)).await?)),
         _ => Err(BackendError::new(

@@ -5,10 +5,13 @@
 //! text in which U+0000 stays the escape `\u0000`: flujo's own Postgres
 //! backend lost NUL characters, this one keeps them. A run id holding NUL
 //! cannot be a Postgres TEXT and is refused.
+//!
+//! Connecting (socket and handshake) and every query run under the
+//! operation deadline, on a connection that is made again when it breaks
+//! ([`super::link`]).
 
 use std::error::Error as _;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::task::JoinHandle;
@@ -20,8 +23,9 @@ use crate::json::KeyOrder;
 use crate::value::Value;
 
 use super::codec::{state_to_text, text_to_state};
+use super::link::{Failure, Link};
 use super::redis::{redact_url, take_query_param};
-use super::{BackendError, Capabilities, ErrorKind, StateBackend, StoredForm, StoredPart};
+use super::{BackendError, Capabilities, ErrorKind, OpenOptions, StateBackend, StoredForm, StoredPart};
 
 /// The table used when the URL names none.
 pub const DEFAULT_TABLE: &str = "stateharness_state";
@@ -29,20 +33,83 @@ pub const DEFAULT_TABLE: &str = "stateharness_state";
 /// Postgres truncates longer identifiers silently (NAMEDATALEN - 1).
 const MAX_IDENTIFIER: usize = 63;
 
-/// How long connecting may take when the URL sets no `connect_timeout`.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// State as JSON text in a Postgres table.
 pub struct PostgresBackend {
     url: String,
     table: String,
     registry: Arc<TypeRegistry>,
+    link: Link<Session>,
+}
+
+/// One connection with the statements prepared on it.
+struct Session {
     client: Client,
     connection: JoinHandle<()>,
     save: Statement,
     load: Statement,
     delete: Statement,
     list: Statement,
+}
+
+impl Drop for Session {
+    /// Ends the connection's socket task with the session.
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
+}
+
+impl Session {
+    /// Connects, creates the table when missing and prepares the statements.
+    async fn open(config: tokio_postgres::Config, table: String) -> Result<Session, Failure> {
+        let (client, connection) = config.connect(NoTls).await.map_err(|e| failure(&e))?;
+        // The connection object does the socket I/O; it ends when the client
+        // is dropped. Its errors reach the client's calls as "connection
+        // closed", so they are not kept here.
+        let connection = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let prepared = async {
+            create_table(&client, &table).await?;
+            let quoted = format!("\"{table}\"");
+            Ok::<_, tokio_postgres::Error>((
+                client
+                    .prepare(&format!(
+                        "INSERT INTO {quoted} (run_id, state, saved_at) VALUES ($1, $2, now()) \
+                         ON CONFLICT (run_id) DO UPDATE SET state = EXCLUDED.state, saved_at = EXCLUDED.saved_at"
+                    ))
+                    .await?,
+                client.prepare(&format!("SELECT state FROM {quoted} WHERE run_id = $1")).await?,
+                client.prepare(&format!("DELETE FROM {quoted} WHERE run_id = $1")).await?,
+                // left() = prefix compares exactly; LIKE would treat `_` and `%` as wildcards.
+                client.prepare(&format!("SELECT run_id FROM {quoted} WHERE left(run_id, char_length($1::text)) = $1::text")).await?,
+            ))
+        }
+        .await;
+        match prepared {
+            Ok((save, load, delete, list)) => Ok(Session { client, connection, save, load, delete, list }),
+            Err(e) => {
+                connection.abort();
+                Err(failure(&e))
+            }
+        }
+    }
+}
+
+/// A Postgres error as a [`Failure`]: a closed or broken connection, or
+/// the server shutting the session down (`pg_terminate_backend`, a
+/// restart), is a broken connection; a socket time-out a timeout.
+fn failure(error: &tokio_postgres::Error) -> Failure {
+    let shutdown = [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW];
+    let io = std::iter::successors(error.source(), |&cause| cause.source()).find_map(|cause| cause.downcast_ref::<std::io::Error>());
+    let kind = match (error.code(), io) {
+        (Some(code), _) if shutdown.contains(code) => ErrorKind::Connection,
+        (Some(_), _) => ErrorKind::Internal,
+        (None, Some(io)) if io.kind() == std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
+        (None, Some(_)) => ErrorKind::Connection,
+        (None, None) if error.is_closed() => ErrorKind::Connection,
+        (None, None) => ErrorKind::Internal,
+    };
+    Failure::new(kind, chain(error))
 }
 
 impl std::fmt::Debug for PostgresBackend {
@@ -72,14 +139,22 @@ fn valid_table(name: &str) -> bool {
 }
 
 impl PostgresBackend {
-    /// Connects to `postgres://...?table=T` (no TLS), creates the table when
-    /// missing and prepares the statements. The `table` parameter is removed
-    /// before the URL goes to tokio-postgres; the name is quoted, so its
-    /// case is kept.
-    ///
-    /// A malformed URL, a bad table name or a server that cannot be reached
-    /// is a [`ErrorKind::Connection`] error naming the URL (password hidden).
+    /// Connects to `postgres://...?table=T` with the default [`OpenOptions`].
     pub async fn open(url: &str, registry: Arc<TypeRegistry>) -> Result<PostgresBackend, BackendError> {
+        PostgresBackend::open_with(url, registry, OpenOptions::default()).await
+    }
+
+    /// Connects to `postgres://...?table=T` (no TLS), creates the table when
+    /// missing and prepares the statements; connecting (handshake included)
+    /// and every query get `options.op_timeout`. The `table` parameter is
+    /// removed before the URL goes to tokio-postgres; the name is quoted, so
+    /// its case is kept.
+    ///
+    /// A malformed URL, a bad table name or a server that refuses the
+    /// connection is a [`ErrorKind::Connection`] error naming the URL
+    /// (password hidden); a server that does not answer in time,
+    /// [`ErrorKind::Timeout`].
+    pub async fn open_with(url: &str, registry: Arc<TypeRegistry>, options: OpenOptions) -> Result<PostgresBackend, BackendError> {
         let shown = redact_url(url);
         let connection_error = |cause: &dyn std::fmt::Display| BackendError::new(ErrorKind::Connection, format!("could not connect to {shown}: {cause}"));
         let (client_url, table) = take_query_param(url, "table").map_err(|e| connection_error(&e))?;
@@ -89,39 +164,16 @@ impl PostgresBackend {
         }
         let mut config: tokio_postgres::Config = client_url.parse().map_err(|e| connection_error(&chain(&e)))?;
         if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
+            config.connect_timeout(options.op_timeout);
         }
-        let (client, connection) = config.connect(NoTls).await.map_err(|e| connection_error(&chain(&e)))?;
-        // The connection object does the socket I/O; it ends when the client
-        // is dropped. Its errors reach the client's calls as "connection
-        // closed", so they are not kept here.
-        let connection = tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        let prepared = async {
-            create_table(&client, &table).await?;
-            let quoted = format!("\"{table}\"");
-            Ok::<_, tokio_postgres::Error>((
-                client
-                    .prepare(&format!(
-                        "INSERT INTO {quoted} (run_id, state, saved_at) VALUES ($1, $2, now()) \
-                         ON CONFLICT (run_id) DO UPDATE SET state = EXCLUDED.state, saved_at = EXCLUDED.saved_at"
-                    ))
-                    .await?,
-                client.prepare(&format!("SELECT state FROM {quoted} WHERE run_id = $1")).await?,
-                client.prepare(&format!("DELETE FROM {quoted} WHERE run_id = $1")).await?,
-                // left() = prefix compares exactly; LIKE would treat `_` and `%` as wildcards.
-                client.prepare(&format!("SELECT run_id FROM {quoted} WHERE left(run_id, char_length($1::text)) = $1::text")).await?,
-            ))
-        }
-        .await;
-        match prepared {
-            Ok((save, load, delete, list)) => Ok(PostgresBackend { url: shown, table, registry, client, connection, save, load, delete, list }),
-            Err(e) => {
-                connection.abort();
-                Err(connection_error(&chain(&e)))
-            }
-        }
+        let session_table = table.clone();
+        let link = Link::new(options.op_timeout, move || Box::pin(Session::open(config.clone(), session_table.clone())));
+        let backend = PostgresBackend { url: shown.clone(), table, registry, link };
+        backend.link.run(|| format!("could not connect to {shown}"), options.op_timeout, |_| async { Ok(()) }).await.map_err(|e| match e.kind {
+            ErrorKind::Timeout => e,
+            _ => BackendError::new(ErrorKind::Connection, e.message),
+        })?;
+        Ok(backend)
     }
 
     /// The table the states are in.
@@ -132,12 +184,17 @@ impl PostgresBackend {
     /// The `state` column of `run_id`'s row.
     async fn state_column(&self, run_id: &str) -> Result<Option<String>, BackendError> {
         check_run_id(run_id)?;
-        let row = self.client.query_opt(&self.load, &[&run_id]).await.map_err(|e| self.failed("loading", run_id, &e))?;
-        row.map(|row| row.try_get(0).map_err(|e| self.failed("loading", run_id, &e))).transpose()
+        let context = || self.context("loading", run_id);
+        self.link
+            .run(context, self.link.op_timeout(), |session| async move {
+                let row = session.client.query_opt(&session.load, &[&run_id]).await.map_err(|e| failure(&e))?;
+                row.map(|row| row.try_get(0).map_err(|e| failure(&e))).transpose()
+            })
+            .await
     }
 
-    fn failed(&self, what: &str, run_id: &str, error: &tokio_postgres::Error) -> BackendError {
-        BackendError::internal(format!("{what} run {run_id:?} in table {} on {}", self.table, self.url), chain(error))
+    fn context(&self, what: &str, run_id: &str) -> String {
+        format!("{what} run {run_id:?} in table {} on {}", self.table, self.url)
     }
 }
 
@@ -172,7 +229,15 @@ impl StateBackend for PostgresBackend {
     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {
         check_run_id(run_id)?;
         let text = state_to_text(state, KeyOrder::Insertion, &self.registry)?;
-        self.client.execute(&self.save, &[&run_id, &text]).await.map_err(|e| self.failed("saving", run_id, &e))?;
+        // Retried on a broken connection: the upsert of the same text is idempotent.
+        let (context, text) = (|| self.context("saving", run_id), &text);
+        self.link
+            .run(
+                context,
+                self.link.op_timeout(),
+                |session| async move { session.client.execute(&session.save, &[&run_id, text]).await.map_err(|e| failure(&e)) },
+            )
+            .await?;
         Ok(())
     }
 
@@ -184,7 +249,14 @@ impl StateBackend for PostgresBackend {
 
     async fn delete_state(&self, run_id: &str) -> Result<(), BackendError> {
         check_run_id(run_id)?;
-        self.client.execute(&self.delete, &[&run_id]).await.map_err(|e| self.failed("deleting", run_id, &e))?;
+        let context = || self.context("deleting", run_id);
+        self.link
+            .run(
+                context,
+                self.link.cleanup_timeout(),
+                |session| async move { session.client.execute(&session.delete, &[&run_id]).await.map_err(|e| failure(&e)) },
+            )
+            .await?;
         Ok(())
     }
 
@@ -200,23 +272,21 @@ impl StateBackend for PostgresBackend {
             // No stored id holds NUL, and the server would refuse the text.
             return Ok(Vec::new());
         }
-        let rows = self
-            .client
-            .query(&self.list, &[&prefix])
-            .await
-            .map_err(|e| BackendError::internal(format!("listing table {} on {}", self.table, self.url), chain(&e)))?;
-        let mut ids = rows
-            .iter()
-            .map(|row| row.try_get::<_, String>(0))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| BackendError::internal(format!("listing table {} on {}", self.table, self.url), chain(&e)))?;
+        let context = || format!("listing table {} on {}", self.table, self.url);
+        let mut ids = self
+            .link
+            .run(context, self.link.op_timeout(), |session| async move {
+                let rows = session.client.query(&session.list, &[&prefix]).await.map_err(|e| failure(&e))?;
+                rows.iter().map(|row| row.try_get::<_, String>(0)).collect::<Result<Vec<_>, _>>().map_err(|e| failure(&e))
+            })
+            .await?;
         ids.sort();
         Ok(ids)
     }
 
     /// Ends the connection; later operations fail with `internal`.
     async fn close(&self) -> Result<(), BackendError> {
-        self.connection.abort();
+        self.link.close().await;
         Ok(())
     }
 }

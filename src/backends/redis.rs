@@ -3,29 +3,25 @@
 //! order); load is `GET`, delete is `DEL`. With the default empty prefix
 //! the keys are the recipe's exactly; a prefix keeps a shared Redis safe
 //! to test against.
+//!
+//! Every command runs under the operation deadline and on a connection
+//! that is made again when it breaks ([`super::link`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, RedisError};
 
 use crate::format::{TypeHints, TypeRegistry};
 use crate::json::KeyOrder;
 use crate::value::Value;
 
 use super::codec::{state_to_text, text_to_state};
-use super::{BackendError, Capabilities, ErrorKind, StateBackend, StoredForm, StoredPart};
-
-/// How long opening a connection may take before the URL counts as
-/// unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How long one command may take. The client's default (0.5 s) is too
-/// short for states of several MB on a busy machine.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+use super::link::{Failure, Link};
+use super::{BackendError, Capabilities, ErrorKind, OpenOptions, StateBackend, StoredForm, StoredPart};
 
 /// Keys asked for per `SCAN` round trip.
 const SCAN_COUNT: usize = 1000;
@@ -35,27 +31,46 @@ pub struct RedisBackend {
     url: String,
     prefix: String,
     registry: Arc<TypeRegistry>,
-    conn: MultiplexedConnection,
+    link: Link<MultiplexedConnection>,
 }
 
 impl RedisBackend {
-    /// Connects to `redis://HOST:PORT/DB?prefix=P` (or `rediss://`). The
+    /// Connects to `redis://HOST:PORT/DB?prefix=P` (or `rediss://`) with
+    /// the default [`OpenOptions`].
+    pub async fn open(url: &str, registry: Arc<TypeRegistry>) -> Result<RedisBackend, BackendError> {
+        RedisBackend::open_with(url, registry, OpenOptions::default()).await
+    }
+
+    /// Connects to `redis://HOST:PORT/DB?prefix=P` (or `rediss://`); every
+    /// command, and making a connection, gets `options.op_timeout`. The
     /// `prefix` parameter (percent-decoded, default empty) is removed
     /// before the URL goes to the Redis client.
     ///
-    /// A malformed URL or a server that does not answer is a
-    /// [`ErrorKind::Connection`] error naming the URL (password hidden).
-    pub async fn open(url: &str, registry: Arc<TypeRegistry>) -> Result<RedisBackend, BackendError> {
+    /// A malformed URL or a server that refuses commands is a
+    /// [`ErrorKind::Connection`] error naming the URL (password hidden); a
+    /// server that does not answer in time, [`ErrorKind::Timeout`].
+    pub async fn open_with(url: &str, registry: Arc<TypeRegistry>, options: OpenOptions) -> Result<RedisBackend, BackendError> {
         let shown = redact_url(url);
         let connection_error = |cause: &dyn std::fmt::Display| BackendError::new(ErrorKind::Connection, format!("could not connect to {shown}: {cause}"));
         let (client_url, prefix) = take_query_param(url, "prefix").map_err(|e| connection_error(&e))?;
         let client = redis::Client::open(client_url.as_str()).map_err(|e| connection_error(&e))?;
-        let config = AsyncConnectionConfig::new().set_connection_timeout(Some(CONNECT_TIMEOUT)).set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let mut conn = client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| connection_error(&e))?;
-        // A server that accepts the connection but refuses commands (auth,
-        // a bad DB number) should fail here, not on the first save.
-        redis::cmd("PING").query_async::<()>(&mut conn).await.map_err(|e| connection_error(&e))?;
-        Ok(RedisBackend { url: shown, prefix: prefix.unwrap_or_default(), registry, conn })
+        let config = AsyncConnectionConfig::new().set_connection_timeout(Some(options.op_timeout)).set_response_timeout(Some(options.op_timeout));
+        let link = Link::new(options.op_timeout, move || {
+            let (client, config) = (client.clone(), config.clone());
+            Box::pin(async move {
+                let mut conn = client.get_multiplexed_async_connection_with_config(&config).await.map_err(failure)?;
+                // A server that accepts the connection but refuses commands
+                // (auth, a bad DB number) fails here, not on the first save.
+                redis::cmd("PING").query_async::<()>(&mut conn).await.map_err(failure)?;
+                Ok(conn)
+            })
+        });
+        let backend = RedisBackend { url: shown.clone(), prefix: prefix.unwrap_or_default(), registry, link };
+        backend.link.run(|| format!("could not connect to {shown}"), options.op_timeout, |_| async { Ok(()) }).await.map_err(|e| match e.kind {
+            ErrorKind::Timeout => e,
+            _ => BackendError::new(ErrorKind::Connection, e.message),
+        })?;
+        Ok(backend)
     }
 
     /// The key prefix (empty for the recipe's own keys).
@@ -72,12 +87,31 @@ impl RedisBackend {
 
     /// `GET` of `run_id`'s key.
     async fn get(&self, run_id: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        redis::cmd("GET").arg(self.key(run_id)).query_async::<Option<Vec<u8>>>(&mut self.conn.clone()).await.map_err(|e| self.failed("loading", run_id, e))
+        let key = self.key(run_id);
+        self.command(|| self.context("loading", run_id), self.link.op_timeout(), redis::cmd("GET").arg(key)).await
     }
 
-    fn failed(&self, what: &str, run_id: &str, error: redis::RedisError) -> BackendError {
-        BackendError::internal(format!("{what} run {run_id:?} (key prefix {:?}) on {}", self.prefix, self.url), error)
+    /// Runs `cmd` under `deadline`, reconnecting and retrying as [`Link`] does.
+    async fn command<T: redis::FromRedisValue>(&self, context: impl Fn() -> String, deadline: Duration, cmd: &redis::Cmd) -> Result<T, BackendError> {
+        self.link.run(context, deadline, |conn| async move { cmd.query_async::<T>(&mut (*conn).clone()).await.map_err(failure) }).await
     }
+
+    fn context(&self, what: &str, run_id: &str) -> String {
+        format!("{what} run {run_id:?} (key prefix {:?}) on {}", self.prefix, self.url)
+    }
+}
+
+/// A Redis error as a [`Failure`]: an I/O error (refused, reset, closed)
+/// is a broken connection, a timed-out one a timeout.
+fn failure(error: RedisError) -> Failure {
+    let kind = if error.is_timeout() {
+        ErrorKind::Timeout
+    } else if error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal() {
+        ErrorKind::Connection
+    } else {
+        ErrorKind::Internal
+    };
+    Failure::new(kind, error)
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -111,7 +145,8 @@ impl StateBackend for RedisBackend {
 
     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {
         let text = state_to_text(state, KeyOrder::Insertion, &self.registry)?;
-        redis::cmd("SET").arg(self.key(run_id)).arg(text).query_async::<()>(&mut self.conn.clone()).await.map_err(|e| self.failed("saving", run_id, e))
+        // Retried on a broken connection: a SET of the same bytes is idempotent.
+        self.command(|| self.context("saving", run_id), self.link.op_timeout(), redis::cmd("SET").arg(self.key(run_id)).arg(text)).await
     }
 
     async fn load_state(&self, run_id: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
@@ -122,13 +157,19 @@ impl StateBackend for RedisBackend {
     }
 
     async fn delete_state(&self, run_id: &str) -> Result<(), BackendError> {
-        redis::cmd("DEL").arg(self.key(run_id)).query_async::<()>(&mut self.conn.clone()).await.map_err(|e| self.failed("deleting", run_id, e))
+        self.command(|| self.context("deleting", run_id), self.link.cleanup_timeout(), redis::cmd("DEL").arg(self.key(run_id))).await
     }
 
     /// The value string under the key (prefix and run id).
     async fn stored_form(&self, run_id: &str) -> Result<Option<StoredForm>, BackendError> {
         let parts = self.get(run_id).await?.map(StoredPart::blob).into_iter().collect();
         Ok(Some(StoredForm { location: format!("key {:?}", String::from_utf8_lossy(&self.key(run_id))), parts }))
+    }
+
+    /// Drops the connection; later operations fail.
+    async fn close(&self) -> Result<(), BackendError> {
+        self.link.close().await;
+        Ok(())
     }
 
     /// `SCAN MATCH` over the backend's prefix followed by `prefix`, sorted.
@@ -139,21 +180,16 @@ impl StateBackend for RedisBackend {
         let mut pattern = glob_escape(&self.prefix);
         pattern.extend(glob_escape(prefix));
         pattern.push(b'*');
-        let mut conn = self.conn.clone();
         let mut ids = BTreeSet::new();
         let mut cursor: u64 = 0;
+        // Each SCAN round trip is one operation: a retried one repeats the
+        // same cursor, and the set absorbs what SCAN returns twice.
         loop {
-            let (next, keys) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(SCAN_COUNT)
-                .query_async::<(u64, Vec<Vec<u8>>)>(&mut conn)
-                .await
-                .map_err(|e| BackendError::internal(format!("listing keys with prefix {:?} on {}", self.prefix, self.url), e))?;
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(SCAN_COUNT);
+            let context = || format!("listing keys with prefix {:?} on {}", self.prefix, self.url);
+            let (next, keys): (u64, Vec<Vec<u8>>) = self.command(context, self.link.op_timeout(), &scan).await?;
             for key in keys {
-                // SCAN may return a key more than once; the set dedupes.
                 let id = key.strip_prefix(self.prefix.as_bytes()).and_then(|id| String::from_utf8(id.to_vec()).ok());
                 if let Some(id) = id.filter(|id| id.starts_with(prefix)) {
                     ids.insert(id);

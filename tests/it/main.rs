@@ -9,6 +9,7 @@ mod cli;
 mod conformance_backends;
 mod conformance_teeth;
 mod exec_protocol;
+mod faults;
 mod file_text_snapshots;
 mod flujo_backends;
 mod interop;

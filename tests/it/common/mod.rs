@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub mod proxy;
 pub mod servers;
 
 use std::path::PathBuf;
