@@ -95,6 +95,76 @@ impl FromStr for PythonVersion {
     }
 }
 
+/// Where the engine's Python came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PythonSource {
+    /// `--python-version`.
+    Flag,
+    /// The backend's `hello` (`python`, `unicode`).
+    Backend,
+    /// Neither: the oldest Python the target flujo supports.
+    Default,
+}
+
+/// The Python a run models, and where that choice came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PythonChoice {
+    /// The version whose tables the engine uses.
+    pub version: PythonVersion,
+    /// How it was chosen.
+    pub source: PythonSource,
+    /// The full version the backend reported (`3.12.1`), if it did.
+    pub reported: Option<String>,
+}
+
+impl PythonChoice {
+    /// Chooses the Python: an explicit `flag` must agree with what the
+    /// backend `reported` in `hello` (`python` X.Y.Z and `unicode`); with
+    /// neither, the default. A reported Python without a table, or whose
+    /// Unicode database is not the one its table was made from, is an error.
+    pub fn resolve(flag: Option<PythonVersion>, reported: Option<(&str, Option<&str>)>) -> Result<PythonChoice, String> {
+        let Some((python, unicode)) = reported else {
+            return Ok(match flag {
+                Some(version) => PythonChoice { version, source: PythonSource::Flag, reported: None },
+                None => PythonChoice { version: PythonVersion::default(), source: PythonSource::Default, reported: None },
+            });
+        };
+        let version: PythonVersion = python.parse().map_err(|e| format!("the backend runs Python {python}: {e}"))?;
+        if let Some(unicode) = unicode.filter(|u| *u != version.unicode_version()) {
+            return Err(format!(
+                "the backend's Python {python} has Unicode {unicode}; this harness models Python {version} with Unicode {}",
+                version.unicode_version()
+            ));
+        }
+        match flag {
+            Some(wanted) if wanted != version => Err(format!("--python-version {wanted} was given, but the backend runs Python {python}")),
+            Some(_) => Ok(PythonChoice { version, source: PythonSource::Flag, reported: Some(python.to_owned()) }),
+            None => Ok(PythonChoice { version, source: PythonSource::Backend, reported: Some(python.to_owned()) }),
+        }
+    }
+
+    /// The flag that replays this choice, when a flag made it.
+    pub fn replay_flag(&self) -> Option<String> {
+        (self.source == PythonSource::Flag).then(|| format!("--python-version {}", self.version))
+    }
+}
+
+impl Default for PythonChoice {
+    fn default() -> PythonChoice {
+        PythonChoice { version: PythonVersion::default(), source: PythonSource::Default, reported: None }
+    }
+}
+
+impl fmt::Display for PythonChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.source, &self.reported) {
+            (PythonSource::Default, _) => write!(f, "{} (default: the oldest Python flujo 0.4 supports; set --python-version)", self.version),
+            (_, Some(full)) => write!(f, "{full} (reported by the backend, Unicode {})", self.version.unicode_version()),
+            (_, None) => write!(f, "{} (--python-version, Unicode {})", self.version, self.version.unicode_version()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +193,21 @@ mod tests {
             assert!(bad.parse::<PythonVersion>().is_err(), "{bad}");
         }
         assert_eq!(PythonVersion::default(), PythonVersion::V3_11);
+    }
+
+    #[test]
+    fn chooses_from_flag_hello_or_default() {
+        let chosen = |flag, reported| PythonChoice::resolve(flag, reported).map(|c| (c.version, c.source));
+        assert_eq!(chosen(None, None), Ok((PythonVersion::V3_11, PythonSource::Default)));
+        assert_eq!(chosen(Some(PythonVersion::V3_13), None), Ok((PythonVersion::V3_13, PythonSource::Flag)));
+        assert_eq!(chosen(None, Some(("3.12.1", Some("15.0.0")))), Ok((PythonVersion::V3_12, PythonSource::Backend)));
+        assert_eq!(chosen(Some(PythonVersion::V3_12), Some(("3.12.1", None))), Ok((PythonVersion::V3_12, PythonSource::Flag)));
+        let mismatch = chosen(Some(PythonVersion::V3_11), Some(("3.12.1", None))).unwrap_err();
+        assert!(mismatch.contains("--python-version 3.11") && mismatch.contains("3.12.1"), "{mismatch}");
+        assert!(chosen(None, Some(("3.14.0", None))).unwrap_err().contains("3.14.0"));
+        assert!(chosen(None, Some(("3.12.1", Some("16.0.0")))).unwrap_err().contains("Unicode 16.0.0"));
+        let flagged = PythonChoice::resolve(Some(PythonVersion::V3_12), None).unwrap();
+        assert_eq!(flagged.replay_flag().as_deref(), Some("--python-version 3.12"));
+        assert_eq!(PythonChoice::default().replay_flag(), None);
     }
 }

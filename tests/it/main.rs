@@ -18,5 +18,6 @@ mod limits;
 mod migrate;
 mod oracle_vectors;
 mod properties;
+mod python_version;
 mod report_snapshots;
 mod snapshot;
