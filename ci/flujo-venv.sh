@@ -9,7 +9,8 @@
 #   $PY ci/adapters/flujo_adapter.py flujo.state.backends.memory:InMemoryBackend
 #
 # The environment is ${CARGO_TARGET_DIR:-target}/flujo-venv: the build
-# directory, outside the clone in CI. A relative CARGO_TARGET_DIR is taken
+# directory, outside the clone in CI (FLUJO_VENV names another, e.g. one per
+# Python: ci/unicode-sweep.sh). A relative CARGO_TARGET_DIR is taken
 # from the current directory (as cargo does); the default `target` is this
 # repository's. PYTHON names the interpreter that makes it (default
 # python3; flujo 0.4.35 needs Python >= 3.11). Needs PyPI; pip's download
@@ -19,7 +20,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$repo/target}
 mkdir -p "$target" || exit 1
-venv="$(cd "$target" && pwd)/flujo-venv"
+venv=${FLUJO_VENV:-"$(cd "$target" && pwd)/flujo-venv"}
 py="$venv/bin/python"
 check='import importlib.metadata as m, flujo, redis, sqlvalidator; assert m.version("flujo") == "0.4.35", m.version("flujo")'
 
