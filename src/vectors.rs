@@ -9,7 +9,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 use crate::format::{PythonChoice, PythonVersion, TypeRegistry, deserialize, serialize};
-use crate::json::{KeyOrder, ReadErrorKind, read_strict, to_python_json};
+use crate::json::{KeyOrder, read_strict, to_python_json};
 use crate::typed::{decode, to_typed_text};
 use crate::value::{Dict, Value};
 
@@ -139,9 +139,6 @@ pub fn verify_line(line_no: usize, line: &str, registry: &TypeRegistry) -> CaseR
     let case = match read_strict(line) {
         Ok((Value::Dict(case), _)) => case,
         Ok((other, _)) => return malformed(line_no, "?".into(), format!("line {line_no}: a {} instead of an object", other.type_name())),
-        Err(e) if matches!(e.kind, ReadErrorKind::LoneSurrogate(_)) => {
-            return CaseResult { line: line_no, name: name_from_raw_line(line), outcome: CaseOutcome::Skipped(format!("{}", e.kind)) };
-        }
         Err(e) => return malformed(line_no, "?".into(), format!("line {line_no}: not JSON: {e}")),
     };
     let name = case.get("name").and_then(Value::as_str).unwrap_or("?").to_owned();
@@ -151,14 +148,6 @@ pub fn verify_line(line_no: usize, line: &str, registry: &TypeRegistry) -> CaseR
         Err(reason) => CaseOutcome::Failed(vec![Mismatch { field: "line", expected: "a vectors case".into(), got: format!("line {line_no}: {reason}") }]),
     };
     CaseResult { line: line_no, name, outcome }
-}
-
-/// The case name of a line the reader refused, found by its key.
-fn name_from_raw_line(line: &str) -> String {
-    line.split_once("\"name\": ")
-        .and_then(|(_, rest)| read_strict(&rest[..rest.find("\", ").map_or(rest.len(), |i| i + 1)]).ok())
-        .and_then(|(v, _)| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
 }
 
 fn field<'a>(case: &'a Dict, key: &str) -> Result<&'a Value, String> {

@@ -28,6 +28,8 @@ pub fn py_repr(value: &Value, py: PythonVersion) -> String {
 pub fn write_str(value: &Value, py: PythonVersion, out: &mut String) {
     match value {
         Value::Str(s) => out.push_str(s),
+        // The text itself, but a String cannot hold a lone surrogate.
+        Value::SurrogateStr(s) => out.push_str(&s.to_string_lossy()),
         Value::DateTime(dt) => {
             let _ = dt.write_iso(' ', out);
         }
@@ -67,7 +69,8 @@ pub fn write_repr(value: &Value, py: PythonVersion, out: &mut String) {
             let _ = write!(out, "{n}");
         }
         Value::Float(x) => out.push_str(&float_repr(*x)),
-        Value::Str(s) => write_str_repr(s, py, out),
+        Value::Str(s) => write_str_repr(s.chars().map(u32::from), py, out),
+        Value::SurrogateStr(s) => write_str_repr(s.code_points(), py, out),
         Value::Bytes(b) => write_bytes_repr(b, out),
         Value::ByteArray(b) => {
             out.push_str("bytearray(");
@@ -218,11 +221,16 @@ fn pick_quote(has_single: bool, has_double: bool) -> char {
     if has_single && !has_double { '"' } else { '\'' }
 }
 
-/// `str.__repr__`; what counts as printable depends on the Python.
-fn write_str_repr(s: &str, py: PythonVersion, out: &mut String) {
-    let quote = pick_quote(s.contains('\''), s.contains('"'));
+/// `str.__repr__` of a str's code points; what counts as printable depends
+/// on the Python. A lone surrogate is never printable: `\ud800`.
+fn write_str_repr(code_points: impl Iterator<Item = u32> + Clone, py: PythonVersion, out: &mut String) {
+    let quote = pick_quote(code_points.clone().any(|c| c == u32::from('\'')), code_points.clone().any(|c| c == u32::from('"')));
     out.push(quote);
-    for c in s.chars() {
+    for code_point in code_points {
+        let Some(c) = char::from_u32(code_point) else {
+            let _ = write!(out, "\\u{code_point:04x}");
+            continue;
+        };
         match c {
             '\\' => out.push_str("\\\\"),
             '\t' => out.push_str("\\t"),
@@ -285,6 +293,12 @@ mod tests {
 
     fn py_str(value: &Value) -> String {
         super::py_str(value, PythonVersion::V3_11)
+    }
+
+    #[test]
+    fn a_lone_surrogate_is_escaped_in_repr() {
+        let lone = crate::value::SurrogateStr::value_from_units(vec![0x27, 0xd800]);
+        assert_eq!(py_repr(&Value::Tuple(vec![lone])), "(\"'\\ud800\",)");
     }
 
     #[test]

@@ -121,7 +121,7 @@ impl Serializer<'_> {
         }
         match value {
             // Rule 2; an int-like or str-like enum member *is* an int or a str.
-            Value::None | Value::Bool(_) | Value::Int(_) | Value::Str(_) => {}
+            Value::None | Value::Bool(_) | Value::Int(_) | Value::Str(_) | Value::SurrogateStr(_) => {}
             Value::Enum(member) if member.base != EnumBase::Plain => {}
             // Rule 3.
             Value::Float(x) => *value = float(*x),
@@ -184,16 +184,16 @@ impl Serializer<'_> {
         }
         let mut out = Dict::with_capacity(dict.len());
         for (key, mut item) in std::mem::take(dict) {
-            let key_text = match key {
-                Value::Str(s) if self.plain_strings => s,
+            let key = match key {
+                Value::Str(_) | Value::SurrogateStr(_) if self.plain_strings => key,
                 mut other => {
                     let shown = py_str(&other, self.registry.python());
                     self.value(&mut other).map_err(|e| e.under(Segment::Key(shown)))?;
-                    py_str(&other, self.registry.python())
+                    Value::Str(py_str(&other, self.registry.python()))
                 }
             };
-            self.value(&mut item).map_err(|e| e.under(Segment::Key(key_text.clone())))?;
-            out.insert(Value::Str(key_text), item);
+            self.value(&mut item).map_err(|e| e.under(Segment::Key(py_str(&key, self.registry.python()))))?;
+            out.insert(key, item);
         }
         *dict = out;
         Ok(())

@@ -15,6 +15,7 @@ mod interop;
 mod json5_differential;
 mod legacy_dumps;
 mod limits;
+mod lone_surrogates;
 mod migrate;
 mod oracle_vectors;
 mod properties;

@@ -45,19 +45,17 @@ fn vectors_of_each_python_agree_as_that_python() {
 }
 
 #[test]
-fn oracle_values_all_agree_but_the_lone_surrogate() {
+fn oracle_values_all_agree_the_lone_surrogate_included() {
     let (summary, failures, skipped) = verify(&crate::common::oracle_dir().join("values.jsonl"));
     assert!(failures.is_empty(), "{failures:#?}");
-    assert_eq!((summary.passed, summary.failed, summary.skipped), (1589, 0, 1));
-    assert_eq!(skipped, ["str_lone_surrogate"]);
+    assert_eq!((summary.passed, summary.failed, summary.skipped), (1590, 0, 0), "{skipped:?}");
 }
 
 #[test]
-fn fixed_edge_cases_all_agree_but_the_lone_surrogate() {
+fn fixed_edge_cases_all_agree_the_lone_surrogate_included() {
     let (summary, failures, skipped) = verify(&crate::common::fixtures_dir().join("vectors/fixed.jsonl"));
     assert!(failures.is_empty(), "{failures:#?}");
-    assert_eq!((summary.passed, summary.failed, summary.skipped), (89, 0, 1));
-    assert_eq!(skipped, ["str_lone_surrogate"]);
+    assert_eq!((summary.passed, summary.failed, summary.skipped), (90, 0, 0), "{skipped:?}");
 }
 
 #[test]
