@@ -59,7 +59,7 @@ except Exception as e:
     print("no-report"); sys.exit()
 failed = [c for c in report["checks"] if c.get("status") == "failed"]
 props = [c for c in failed if c.get("group") in ("property", "custom type")]
-print(f"{report['python']['reported']} {len(failed)} {len(props)}")
+print(f"{(report.get('python') or {}).get('reported') or '-'} {len(failed)} {len(props)}")
 PY
 )
         rm -f "$work/report.json"
