@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use stateharness::backends::open_backend_with;
-use stateharness::format::{PythonChoice, PythonVersion, TypeRegistry};
+use stateharness::format::{PythonChoice, PythonSource, PythonVersion, TypeRegistry};
 use stateharness::migration::report::RunInfo;
 use stateharness::migration::{Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_absent, target_is_source};
 
@@ -126,10 +126,12 @@ impl MigrateArgs {
         let report =
             self.report.as_deref().map(|path| ReportWriter::create(path, &run).map_err(|e| format!("cannot write {}: {e}", path.display()))).transpose()?;
         outln!(
-            "migrating {} ({}) into {} (Python {python}) with {} job{}{}{}",
+            "migrating {} ({}) into {}{} with {} job{}{}{}",
             run.source,
             run.source_kind,
             run.target,
+            // The default Python goes unsaid; a chosen one is named.
+            if python.source == PythonSource::Default { String::new() } else { format!(" as Python {}", python.version) },
             options.jobs,
             if options.jobs == 1 { "" } else { "s" },
             if options.dry_run { ", dry run: nothing is written" } else { "" },

@@ -159,7 +159,7 @@ impl fmt::Display for PythonChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.source, &self.reported) {
             (PythonSource::Default, _) => write!(f, "{} (default: the oldest Python flujo 0.4 supports; set --python-version)", self.version),
-            (_, Some(full)) => write!(f, "{full} (reported by the backend, Unicode {})", self.version.unicode_version()),
+            (_, Some(full)) => write!(f, "{full} (as reported, Unicode {})", self.version.unicode_version()),
             (_, None) => write!(f, "{} (--python-version, Unicode {})", self.version, self.version.unicode_version()),
         }
     }

@@ -36,10 +36,26 @@ fn a_flujo_backend_reports_its_python_and_a_contradicting_flag_is_an_error() {
     let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
     let reported = conform(&backend, &[]);
     assert!(reported.status.success(), "{}", text(&reported));
-    assert!(text(&reported).contains(&format!("Python: {version} (reported by the backend")), "{}", text(&reported));
+    assert!(text(&reported).contains(&format!("Python: {version} (as reported, Unicode")), "{}", text(&reported));
     let minor = &version[..version.rfind('.').unwrap()];
     let other = if minor == "3.12" { "3.13" } else { "3.12" };
     let contradicted = conform(&backend, &["--python-version", other]);
     assert_eq!(contradicted.status.code(), Some(2), "{}", text(&contradicted));
     assert!(text(&contradicted).contains(&format!("--python-version {other} was given, but the backend runs Python {version}")), "{}", text(&contradicted));
+}
+
+#[test]
+fn vectors_verify_and_migrate_take_the_python_too() {
+    let vectors = crate::common::fixtures_dir().join("vectors/py3.12-seed-4.jsonl");
+    let vectors = vectors.display().to_string();
+    let by_metadata = crate::common::run_stateharness(&["vectors", "verify", &vectors]);
+    assert!(by_metadata.status.success(), "{}", text(&by_metadata));
+    assert!(text(&by_metadata).contains("checked as Python 3.12.1 (as reported, Unicode 15.0.0)"), "{}", text(&by_metadata));
+    let contradicted = crate::common::run_stateharness(&["vectors", "verify", &vectors, "--python-version", "3.11"]);
+    assert_eq!(contradicted.status.code(), Some(2), "{}", text(&contradicted));
+    assert!(text(&contradicted).contains("--python-version 3.11 was given, but the file's metadata runs Python 3.12.1"), "{}", text(&contradicted));
+    let from = crate::common::fixtures_dir().join("migrate/mixed").display().to_string();
+    let to = format!("file://{}", crate::common::scratch_root("python-version-migrate").join("absent").display());
+    let migrate = crate::common::run_stateharness(&["migrate", "--from", &from, "--to", &to, "--dry-run", "--python-version", "3.13"]);
+    assert!(text(&migrate).contains("(does not exist yet) as Python 3.13 with"), "{}", text(&migrate));
 }
