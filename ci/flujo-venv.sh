@@ -14,7 +14,8 @@
 #
 # The environment is ${CARGO_TARGET_DIR:-target}/flujo-venv-VERSION: the
 # build directory, outside the clone in CI. A relative CARGO_TARGET_DIR is
-# taken from the current directory (as cargo does). PYTHON names the
+# taken from the current directory (as cargo does). FLUJO_VENV names
+# another place (ci/unicode-sweep.sh makes one per Python). PYTHON names the
 # interpreter that makes it; by default python3 for 0.4.35 (needs >= 3.11)
 # and python3.13 (or pyenv's 3.13) for 0.6.11. Needs PyPI; pip is tried twice.
 set -uo pipefail
@@ -25,7 +26,7 @@ pins="$repo/ci/envs/flujo-$version.txt"
 [ -f "$pins" ] || { echo "flujo-venv: no pinned environment for flujo $version (ci/envs/flujo-$version.txt)" >&2; exit 2; }
 target=${CARGO_TARGET_DIR:-$repo/target}
 mkdir -p "$target" || exit 1
-venv="$(cd "$target" && pwd)/flujo-venv-$version"
+venv=${FLUJO_VENV:-"$(cd "$target" && pwd)/flujo-venv-$version"}
 py="$venv/bin/python"
 check="import importlib.metadata as m, flujo, redis; assert m.version('flujo') == '$version', m.version('flujo')"
 

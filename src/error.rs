@@ -84,7 +84,7 @@ impl BackendError {
 
     /// `invalid_run_id`, naming the id as Python's `repr` would.
     pub fn invalid_run_id(run_id: &str, why: &str) -> BackendError {
-        BackendError::new(ErrorKind::InvalidRunId, format!("Invalid run_id: {}: {why}", crate::format::py_repr(&Value::from(run_id))))
+        BackendError::new(ErrorKind::InvalidRunId, format!("Invalid run_id: {}: {why}", crate::format::py_repr(&Value::from(run_id), Default::default())))
     }
 
     /// `internal`, with context.

@@ -89,8 +89,7 @@ fn decode_items(items: Vec<Value>, registry: &TypeRegistry) -> Result<Vec<Value>
 fn decode_fields(dict: Dict, registry: &TypeRegistry) -> Result<Dict, TypedError> {
     let mut out = Vec::with_capacity(dict.len());
     for (key, item) in dict {
-        let key_text = key.as_str().unwrap_or_default().to_owned();
-        let item = decode(item, registry).map_err(|e| e.under(Segment::Key(key_text)))?;
+        let item = decode(item, registry).map_err(|e| e.under(Segment::Key(crate::format::py_str(&key, registry.python()))))?;
         out.push((key, item));
     }
     Ok(Dict::from_distinct(out))
@@ -213,7 +212,7 @@ fn encode_items(items: &[Value]) -> Value {
 pub fn encode(value: &Value) -> Value {
     let b64 = |bytes: &[u8]| Value::Str(base64::engine::general_purpose::STANDARD.encode(bytes));
     match value {
-        Value::None | Value::Bool(_) | Value::Int(_) | Value::Str(_) => value.clone(),
+        Value::None | Value::Bool(_) | Value::Int(_) | Value::Str(_) | Value::SurrogateStr(_) => value.clone(),
         Value::Float(x) => encode_float(*x),
         Value::Bytes(b) => tag("$bytes", b64(b)),
         Value::ByteArray(b) => tag("$bytearray", b64(b)),
@@ -229,7 +228,7 @@ pub fn encode(value: &Value) -> Value {
         Value::FrozenSet(items) => tag("$frozenset", encode_items(items)),
         Value::Dict(dict) => {
             let single_dollar = dict.len() == 1 && dict.iter().all(|(k, _)| k.as_str().is_some_and(|k| k.starts_with('$')));
-            if dict.has_only_str_keys() && !single_dollar {
+            if dict.iter().all(|(k, _)| k.is_str()) && !single_dollar {
                 Value::Dict(Dict::from_distinct(dict.iter().map(|(k, v)| (k.clone(), encode(v))).collect()))
             } else {
                 tag("$dict", Value::List(dict.iter().map(|(k, v)| Value::List(vec![encode(k), encode(v)])).collect()))
@@ -265,6 +264,11 @@ mod tests {
             r#"{"$complex": [{"$float": "nan"}, 1.0]}"#,
             r#"{"$a": 1, "$b": 2}"#,
         ] {
+            let value = from_typed_text(text, &registry).unwrap();
+            assert_eq!(to_typed_text(&value), text);
+        }
+        // A str may hold a lone surrogate, as a value or a key, written as Python's json does.
+        for text in [r#"{"s": "\ud800", "\udfffk": ["a\udbff"]}"#, r#"{"$dict": [[{"$tuple": ["\ud800"]}, "\udc00"]]}"#] {
             let value = from_typed_text(text, &registry).unwrap();
             assert_eq!(to_typed_text(&value), text);
         }

@@ -1,13 +1,16 @@
 //! Checks the engine against reference vectors produced by the real flujo
 //! (`fixtures/vectors/*.jsonl` and anything `ci/oracle/gen_oracle.py` makes):
 //! for each case, `safe` (or `error`), `file_text`, `plain_text` and `loaded`.
+//! A file may start with a metadata line, `{"meta": {"python": "3.12.1",
+//! "unicode": "15.0.0", ...}}`, naming the Python that made it; its cases are
+//! checked as that Python.
 
 use std::fmt;
 use std::io::BufRead;
 use std::path::Path;
 
-use crate::format::{TypeRegistry, deserialize, serialize};
-use crate::json::{KeyOrder, ReadErrorKind, read_strict, to_python_json};
+use crate::format::{PythonChoice, PythonVersion, TypeRegistry, deserialize, serialize};
+use crate::json::{KeyOrder, read_strict, to_python_json};
 use crate::typed::{decode, to_typed_text};
 use crate::value::{Dict, Value};
 
@@ -72,13 +75,53 @@ impl fmt::Display for Summary {
     }
 }
 
-/// Verifies every line of a vectors file, calling `on_case` for each.
+/// The Python (full version, Unicode version) a vectors file's metadata
+/// line names, if it has one.
+pub fn recorded_python(path: &Path) -> std::io::Result<Option<(String, Option<String>)>> {
+    let mut first = String::new();
+    std::io::BufReader::new(std::fs::File::open(path)?).read_line(&mut first)?;
+    let meta = meta_of(&first);
+    let text = |key: &str| meta.as_ref().and_then(|m| m.get(key)).and_then(Value::as_str).map(str::to_owned);
+    Ok(text("python").map(|python| (python, text("unicode"))))
+}
+
+/// The `meta` object of a metadata line.
+fn meta_of(line: &str) -> Option<Dict> {
+    match read_strict(line) {
+        Ok((Value::Dict(line), _)) if line.len() == 1 => match line.get("meta") {
+            Some(Value::Dict(meta)) => Some(meta.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Verifies a vectors file as the Python that made it: `flag`
+/// (`--python-version`) must agree with the file's metadata; with neither,
+/// the default Python. An unreadable file or a disagreement is an error
+/// naming the file.
+pub fn verify_file_as(
+    path: &Path,
+    registry: &TypeRegistry,
+    flag: Option<PythonVersion>,
+    on_case: impl FnMut(&CaseResult),
+) -> Result<(PythonChoice, Summary), String> {
+    let recorded = recorded_python(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let python = PythonChoice::resolve(flag, recorded.as_ref().map(|(p, u)| (p.as_str(), u.as_deref())))
+        .map_err(|e| format!("{}: {}", path.display(), e.replace("the backend", "the file's metadata")))?;
+    let registry = registry.clone().with_python(python.version);
+    let summary = verify_file(path, &registry, on_case).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok((python, summary))
+}
+
+/// Verifies every line of a vectors file with `registry`'s Python, calling
+/// `on_case` for each (a leading metadata line is not a case).
 pub fn verify_file(path: &Path, registry: &TypeRegistry, mut on_case: impl FnMut(&CaseResult)) -> std::io::Result<Summary> {
     let reader = std::io::BufReader::new(std::fs::File::open(path)?);
     let mut summary = Summary::default();
     for (index, line) in reader.lines().enumerate() {
         let line = line?;
-        if line.trim().is_empty() {
+        if line.trim().is_empty() || index == 0 && meta_of(&line).is_some() {
             continue;
         }
         let result = verify_line(index + 1, &line, registry);
@@ -97,9 +140,6 @@ pub fn verify_line(line_no: usize, line: &str, registry: &TypeRegistry) -> CaseR
     let case = match read_strict(line) {
         Ok((Value::Dict(case), _)) => case,
         Ok((other, _)) => return malformed(line_no, "?".into(), format!("line {line_no}: a {} instead of an object", other.type_name())),
-        Err(e) if matches!(e.kind, ReadErrorKind::LoneSurrogate(_)) => {
-            return CaseResult { line: line_no, name: name_from_raw_line(line), outcome: CaseOutcome::Skipped(format!("{}", e.kind)) };
-        }
         Err(e) => return malformed(line_no, "?".into(), format!("line {line_no}: not JSON: {e}")),
     };
     let name = case.get("name").and_then(Value::as_str).unwrap_or("?").to_owned();
@@ -109,14 +149,6 @@ pub fn verify_line(line_no: usize, line: &str, registry: &TypeRegistry) -> CaseR
         Err(reason) => CaseOutcome::Failed(vec![Mismatch { field: "line", expected: "a vectors case".into(), got: format!("line {line_no}: {reason}") }]),
     };
     CaseResult { line: line_no, name, outcome }
-}
-
-/// The case name of a line the reader refused, found by its key.
-fn name_from_raw_line(line: &str) -> String {
-    line.split_once("\"name\": ")
-        .and_then(|(_, rest)| read_strict(&rest[..rest.find("\", ").map_or(rest.len(), |i| i + 1)]).ok())
-        .and_then(|(v, _)| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
 }
 
 fn field<'a>(case: &'a Dict, key: &str) -> Result<&'a Value, String> {

@@ -54,7 +54,10 @@ Options:
 Operations (docs/protocol.md):
 
   hello     ``{"name": "MODULE:CLASS", "protocol": 1, "capabilities": [...],
-            "custom_types": {"Money": {"samples": [...]}, ...}}``.
+            "custom_types": {"Money": {"samples": [...]}, ...},
+            "python": "3.12.1", "unicode": "15.0.0", "flujo": "0.4.35"}``:
+            the Python running flujo and its Unicode database decide how
+            ``repr`` writes dict keys, so the harness models that Python.
   save      materialises the typed JSON state (docs/typed-json.md) into
             real Python values and awaits ``backend.save_state(run_id,
             state)``.
@@ -700,6 +703,19 @@ def find_lister(backend):
     return None
 
 
+def runtime():
+    """The Python, its Unicode database and the flujo version, for ``hello``."""
+    import importlib.metadata
+    import platform
+    import unicodedata
+
+    try:
+        flujo_version = importlib.metadata.version("flujo")
+    except importlib.metadata.PackageNotFoundError:
+        flujo_version = None
+    return {"python": platform.python_version(), "unicode": unicodedata.unidata_version, "flujo": flujo_version}
+
+
 class Adapter:
     def __init__(self, name, backend, capabilities):
         self.name = name
@@ -725,7 +741,7 @@ class Adapter:
                     log.warning("sample %r of %s has no typed form: %s", value, name, error_message(e))
             if samples:
                 custom[name] = {"samples": samples}
-        return {"name": self.name, "protocol": PROTOCOL, "capabilities": self.capabilities, "custom_types": custom}
+        return {"name": self.name, "protocol": PROTOCOL, "capabilities": self.capabilities, "custom_types": custom, **runtime()}
 
     async def op_save(self, req):
         run_id = _run_id(req)

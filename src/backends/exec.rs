@@ -24,7 +24,7 @@ use crate::protocol::{PROTOCOL_VERSION, Request, Response};
 use crate::typed::decode;
 use crate::value::Value;
 
-use super::{BackendError, Capabilities, ErrorKind, OpenOptions, StateBackend};
+use super::{BackendError, Capabilities, ErrorKind, OpenOptions, Runtime, StateBackend};
 
 /// How long to wait for answers.
 #[derive(Clone, Copy, Debug)]
@@ -73,6 +73,8 @@ pub struct ExecBackend {
     capabilities: Capabilities,
     name: String,
     custom_types: Vec<(String, Vec<Value>)>,
+    /// The Python the backend runs on, when its `hello` said.
+    runtime: Option<Runtime>,
     registry: Arc<TypeRegistry>,
     timeouts: ExecTimeouts,
     /// Held for each request when the backend is not `concurrent`.
@@ -160,6 +162,7 @@ impl ExecBackend {
             capabilities: Capabilities::default(),
             name: command.to_owned(),
             custom_types: Vec::new(),
+            runtime: None,
             registry,
             timeouts,
             serial: tokio::sync::Mutex::new(()),
@@ -185,6 +188,13 @@ impl ExecBackend {
         };
         self.capabilities =
             Capabilities { concurrent: names.contains(&"concurrent"), persistent: names.contains(&"persistent"), list: names.contains(&"list") };
+        let text = |key: &str| match hello.get(key) {
+            None | Some(Value::None) => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("`{key}` must be a string")),
+        };
+        let (unicode, flujo) = (text("unicode")?, text("flujo")?);
+        self.runtime = text("python")?.map(|python| Runtime { python, unicode, flujo });
         if let Some(types) = hello.get("custom_types").and_then(Value::as_dict) {
             for (name, spec) in types.iter() {
                 let name = name.as_str().ok_or("custom type names are strings")?.to_owned();
@@ -359,5 +369,9 @@ impl StateBackend for ExecBackend {
 
     fn announced_custom_types(&self) -> Vec<(String, Vec<Value>)> {
         self.custom_types.clone()
+    }
+
+    fn runtime(&self) -> Option<&Runtime> {
+        self.runtime.as_ref()
     }
 }

@@ -182,6 +182,30 @@ pub trait StateBackend: Send + Sync {
     fn announced_custom_types(&self) -> Vec<(String, Vec<Value>)> {
         Vec::new()
     }
+
+    /// The Python runtime the backend reported (`hello`'s `python`,
+    /// `unicode`, `flujo`), for backends that run in Python.
+    fn runtime(&self) -> Option<&Runtime> {
+        None
+    }
+}
+
+/// What a Python backend runs on, as its `hello` reported it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Runtime {
+    /// `3.12.1`.
+    pub python: String,
+    /// `unicodedata.unidata_version`, when reported.
+    pub unicode: Option<String>,
+    /// The flujo version, when reported.
+    pub flujo: Option<String>,
+}
+
+impl Runtime {
+    /// The backend's Python and Unicode versions, for [`crate::format::PythonChoice::resolve`].
+    pub fn python_and_unicode(&self) -> (&str, Option<&str>) {
+        (&self.python, self.unicode.as_deref())
+    }
 }
 
 /// How a backend is opened: the deadline of its operations.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use stateharness::conformance::{Profile, Report, Suite, SuiteOptions, UrlOpener};
+use stateharness::format::PythonVersion;
 
 use super::{DeadlineArgs, Done, Fatal, PyArgs, RunResult, interruption};
 
@@ -57,6 +58,12 @@ pub struct ConformArgs {
     /// Write a Markdown summary (for a CI step summary).
     #[arg(long, value_name = "PATH.md")]
     markdown: Option<PathBuf>,
+    /// The Python that runs flujo (3.11, 3.12, 3.13): its Unicode tables
+    /// decide how repr writes dict keys. Default: the Python an exec:
+    /// backend reports in hello (a different one is an error), else 3.11,
+    /// the oldest flujo 0.4 supports.
+    #[arg(long, value_name = "X.Y")]
+    python_version: Option<PythonVersion>,
     #[command(flatten)]
     deadline: DeadlineArgs,
     #[command(flatten)]
@@ -70,8 +77,14 @@ impl ConformArgs {
     }
 
     async fn run_async(self) -> RunResult {
-        let mut options =
-            SuiteOptions { profile: self.profile, strict: self.strict, cases: self.cases, crash_rounds: self.crash_rounds, ..SuiteOptions::default() };
+        let mut options = SuiteOptions {
+            profile: self.profile,
+            strict: self.strict,
+            cases: self.cases,
+            crash_rounds: self.crash_rounds,
+            python: self.python_version,
+            ..SuiteOptions::default()
+        };
         if let Some(seed) = self.seed {
             options.seed = seed;
         }

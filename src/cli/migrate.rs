@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use stateharness::backends::open_backend_with;
-use stateharness::format::TypeRegistry;
+use stateharness::format::{PythonChoice, PythonSource, PythonVersion, TypeRegistry};
 use stateharness::migration::report::RunInfo;
 use stateharness::migration::{Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_absent, target_is_source};
 
@@ -75,6 +75,11 @@ pub struct MigrateArgs {
     /// for `stateharness snapshot review`, and makes the exit status 1.
     #[arg(long, value_name = "SNAPDIR")]
     snapshot: Option<PathBuf>,
+    /// The Python that runs flujo (3.11, 3.12, 3.13): its Unicode tables
+    /// decide how repr writes dict keys. Default: the Python an exec:
+    /// target reports in hello (a different one is an error), else 3.11.
+    #[arg(long, value_name = "X.Y")]
+    python_version: Option<PythonVersion>,
     #[command(flatten)]
     deadline: DeadlineArgs,
     #[command(flatten)]
@@ -95,11 +100,15 @@ impl MigrateArgs {
         if target_is_source(&source, &self.to) {
             return Err(Fatal(format!("{} is the source itself: migrate into another place, the source is never modified", self.to)));
         }
-        let registry = Arc::new(TypeRegistry::standard());
+        let registry = Arc::new(TypeRegistry::standard().with_python(self.python_version.unwrap_or_default()));
         let absent = self.dry_run && target_is_absent(&self.to);
         let url = if absent { "memory://" } else { self.to.as_str() };
         let target: Arc<dyn stateharness::backends::StateBackend> =
             Arc::from(open_backend_with(url, Arc::clone(&registry), self.deadline.open_options()).await.map_err(|e| format!("cannot open the target: {e}"))?);
+        // Only an exec: target reports its Python, and it formats states itself.
+        let python =
+            PythonChoice::resolve(self.python_version, target.runtime().map(|r| r.python_and_unicode())).map_err(|e| Fatal(format!("{}: {e}", self.to)))?;
+        let registry = Arc::new(TypeRegistry::standard().with_python(python.version));
         let mut options = Options { dry_run: self.dry_run, overwrite: self.overwrite, verify: !self.no_verify, shard: self.shard, ..Options::default() };
         if let Some(jobs) = self.jobs {
             options.jobs = usize::from(jobs);
@@ -120,10 +129,12 @@ impl MigrateArgs {
         let report =
             self.report.as_deref().map(|path| ReportWriter::create(path, &run).map_err(|e| format!("cannot write {}: {e}", path.display()))).transpose()?;
         outln!(
-            "migrating {} ({}) into {} with {} job{}{}{}",
+            "migrating {} ({}) into {}{} with {} job{}{}{}",
             run.source,
             run.source_kind,
             run.target,
+            // The default Python goes unsaid; a chosen one is named.
+            if python.source == PythonSource::Default { String::new() } else { format!(" as Python {}", python.version) },
             options.jobs,
             if options.jobs == 1 { "" } else { "s" },
             if options.dry_run { ", dry run: nothing is written" } else { "" },

@@ -4,23 +4,26 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use stateharness::format::TypeRegistry;
-use stateharness::vectors::{CaseOutcome, excerpt, first_difference, verify_file};
+use stateharness::format::{PythonVersion, TypeRegistry};
+use stateharness::vectors::{CaseOutcome, excerpt, first_difference, verify_file_as};
 
-use super::{Done, RunResult};
+use super::{Done, Fatal, RunResult};
 
 #[derive(Debug, Subcommand)]
 pub enum VectorsCommand {
     /// Compare serialize, file text, plain text and load results with a
     /// vectors file (one JSON case a line, as `gen_oracle.py` writes them).
     ///
-    /// Prints each mismatch (case, field, expected vs got, cut to a readable
-    /// length) and ends with `N passed, M failed, K skipped`. Exits 0 only
-    /// when nothing failed. Cases holding values a Rust string cannot hold
-    /// (lone surrogates) are skipped with their reason.
+    /// Prints the Python the cases are checked as, each mismatch (case,
+    /// field, expected vs got, cut to a readable length) and ends with
+    /// `N passed, M failed, K skipped`. Exits 0 only when nothing failed.
     Verify {
-        /// The vectors file, e.g. fixtures/vectors/fixed.jsonl.
+        /// The vectors file, e.g. fixtures/vectors/py3.12-seed-4.jsonl.
         file: PathBuf,
+        /// The Python that made the file (3.11, 3.12, 3.13); default: the
+        /// one its metadata line names (a different one is an error), else 3.11.
+        #[arg(long, value_name = "X.Y")]
+        python_version: Option<PythonVersion>,
         /// Show at most this many failing cases in full (all are counted).
         #[arg(long, default_value_t = 50)]
         show: usize,
@@ -31,10 +34,10 @@ const EXCERPT_WIDTH: usize = 160;
 
 impl VectorsCommand {
     pub fn run(self) -> RunResult {
-        let VectorsCommand::Verify { file, show } = self;
+        let VectorsCommand::Verify { file, show, python_version } = self;
         let registry = TypeRegistry::standard();
         let mut shown = 0;
-        let summary = verify_file(&file, &registry, |case| match &case.outcome {
+        let verified = verify_file_as(&file, &registry, python_version, |case| match &case.outcome {
             CaseOutcome::Passed => {}
             CaseOutcome::Skipped(reason) => outln!("SKIP {} (line {}): {reason}", case.name, case.line),
             CaseOutcome::Failed(mismatches) => {
@@ -50,7 +53,8 @@ impl VectorsCommand {
                 }
             }
         });
-        let summary = summary.map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let (python, summary) = verified.map_err(Fatal)?;
+        outln!("checked as Python {python}");
         if shown > show {
             outln!("({} more failing cases not shown; use --show)", shown - show);
         }

@@ -151,7 +151,8 @@ pub fn judge(sent: &Value, got: &Value, registry: &TypeRegistry) -> Judgement {
     let expected = flujo_round_trip(sent, registry);
     let mut judge = Judge { registry, judgement: Judgement::default(), path: Vec::new() };
     if let (Value::Dict(sent_dict), Value::Dict(got_dict)) = (sent, got) {
-        judge.judgement.extra_keys = got_dict.iter().filter(|(k, _)| !sent_dict.iter().any(|(s, _)| s == *k)).map(|(k, _)| py_str(k)).collect();
+        judge.judgement.extra_keys =
+            got_dict.iter().filter(|(k, _)| !sent_dict.iter().any(|(s, _)| s == *k)).map(|(k, _)| py_str(k, registry.python())).collect();
     }
     judge.node(sent, expected.as_ref(), Some(got));
     judge.judgement.findings.sort_by_key(|f| std::cmp::Reverse(f.verdict));
@@ -253,7 +254,7 @@ impl Judge<'_> {
             Value::Set(items) | Value::FrozenSet(items) => {
                 // flujo writes a set sorted by str(); pair the elements the same way.
                 let mut sorted: Vec<&Value> = items.iter().collect();
-                sorted.sort_by_cached_key(|v| py_str(v));
+                sorted.sort_by_cached_key(|v| py_str(v, self.registry.python()));
                 for (i, item) in sorted.into_iter().enumerate() {
                     self.path.push(Segment::Index(i));
                     let got_item = match got {
@@ -292,7 +293,7 @@ impl Judge<'_> {
 fn stringified_key(key: &Value, registry: &TypeRegistry) -> String {
     match key {
         Value::Str(s) => s.clone(),
-        other => serialize(other.clone(), registry).map(|safe| py_str(&safe)).unwrap_or_else(|_| py_str(other)),
+        other => serialize(other.clone(), registry).map(|safe| py_str(&safe, registry.python())).unwrap_or_else(|_| py_str(other, registry.python())),
     }
 }
 

@@ -31,7 +31,8 @@ use async_trait::async_trait;
 use proptest::strategy::Strategy;
 
 use crate::backends::{BackendError, OpenOptions, StateBackend, open_backend_with};
-use crate::format::{TypeRegistry, custom_value};
+use crate::error::ErrorKind;
+use crate::format::{PythonChoice, PythonVersion, TypeRegistry, custom_value};
 
 pub use cases::{Judging, SuiteFile};
 pub use fidelity::{Matrix, Profile, Verdict};
@@ -104,6 +105,9 @@ pub struct SuiteOptions {
     pub many_ids: usize,
     /// Rounds of the crash-atomicity check (SIGKILL during a save).
     pub crash_rounds: usize,
+    /// `--python-version`: the Python to model; `None` takes the backend's
+    /// (its `hello`) or the default.
+    pub python: Option<PythonVersion>,
 }
 
 impl Default for SuiteOptions {
@@ -123,6 +127,7 @@ impl Default for SuiteOptions {
             concurrency_rounds: 4,
             many_ids: 64,
             crash_rounds: 24,
+            python: None,
         }
     }
 }
@@ -185,6 +190,7 @@ pub struct Suite {
     opener: Arc<dyn Opener>,
     options: SuiteOptions,
     tracked: Arc<Tracked>,
+    python: PythonChoice,
 }
 
 impl Suite {
@@ -192,11 +198,14 @@ impl Suite {
     /// problem (exit status 2), not a failed check.
     pub async fn open(opener: Arc<dyn Opener>, mut options: SuiteOptions) -> Result<Suite, BackendError> {
         let backend = opener.open().await?;
+        let python = PythonChoice::resolve(options.python, backend.runtime().map(|r| r.python_and_unicode()))
+            .map_err(|why| BackendError::new(ErrorKind::Connection, format!("{}: {why}", opener.describe())))?;
+        Arc::make_mut(&mut options.registry).set_python(python.version);
         for (name, samples) in backend.announced_custom_types() {
             options.adopt_announced_type(name, samples);
         }
         let tracked = Arc::new(Tracked::new(backend, tracker::fresh_prefix()));
-        Ok(Suite { opener, options, tracked })
+        Ok(Suite { opener, options, tracked, python })
     }
 
     /// The etiquette wrapper, so that a Ctrl-C handler can clean up.
@@ -211,6 +220,7 @@ impl Suite {
         let options = &self.options;
         let capabilities = self.tracked.capabilities();
         let mut report = Report::new(self.opener.describe(), capabilities, options, self.tracked.prefix());
+        report.python = self.python.clone();
         let judging = Judging { registry: &options.registry, profile: options.profile, strict: options.strict };
 
         for (suite_index, suite) in options.suites.iter().enumerate() {

@@ -7,6 +7,7 @@ use std::time::Instant;
 use quick_xml::escape::escape;
 
 use crate::backends::Capabilities;
+use crate::format::PythonChoice;
 
 use super::SuiteOptions;
 use super::fidelity::{Matrix, Profile};
@@ -77,6 +78,8 @@ pub struct Report {
     pub seed: u64,
     /// The run's id prefix.
     pub prefix: String,
+    /// The Python whose `repr` the expected values follow.
+    pub python: PythonChoice,
     /// Every check, in the order run.
     pub checks: Vec<CheckResult>,
     /// Verdicts of every part of every value that came back.
@@ -100,6 +103,7 @@ impl Report {
             strict: options.strict,
             seed: options.seed,
             prefix: prefix.to_owned(),
+            python: PythonChoice::default(),
             checks: Vec::new(),
             matrix: Matrix::default(),
             warnings: Vec::new(),
@@ -150,7 +154,8 @@ impl Report {
     }
 
     fn replay_command(&self, replay: &str) -> String {
-        format!("stateharness conform --backend '{}' {replay}", self.backend)
+        let python = self.python.replay_flag().map(|flag| format!(" {flag}")).unwrap_or_default();
+        format!("stateharness conform --backend '{}' {replay}{python}", self.backend)
     }
 
     /// The summary a person reads: one line per check, failures with their
@@ -168,6 +173,7 @@ impl Report {
             self.seed,
             self.prefix
         );
+        let _ = writeln!(out, "Python: {}", self.python);
         for check in &self.checks {
             let label = match &check.status {
                 Status::Passed => "PASS",
@@ -241,6 +247,7 @@ impl Report {
             "strict": self.strict,
             "seed": self.seed,
             "prefix": self.prefix,
+            "python": {"version": self.python.version.as_str(), "unicode": self.python.version.unicode_version(), "reported": self.python.reported, "source": format!("{:?}", self.python.source).to_lowercase()},
             "summary": {"passed": passed, "failed": failed, "skipped": skipped},
             "checks": checks,
             "fidelity": matrix,
@@ -298,9 +305,10 @@ impl Report {
         let _ = writeln!(out, "### stateharness conform: `{}` {verdict}\n", self.backend);
         let _ = writeln!(
             out,
-            "{passed} passed, {failed} failed, {skipped} skipped · profile {} · seed {} · {:.0} ops/s\n",
+            "{passed} passed, {failed} failed, {skipped} skipped · profile {} · seed {} · Python {} · {:.0} ops/s\n",
             profile_name(self.profile),
             self.seed,
+            self.python,
             self.ops_per_second()
         );
         let _ = writeln!(out, "| check | result |\n| --- | --- |");

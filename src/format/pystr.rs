@@ -4,30 +4,32 @@
 
 use std::fmt::Write;
 
-use unicode_general_category::{GeneralCategory, get_general_category};
-
 use crate::json::{float_repr, float_repr_bare};
 use crate::value::{DateTime, EnumBase, Time, UtcOffset, Value};
 
-/// Python `str(value)`.
-pub fn py_str(value: &Value) -> String {
+use super::python::PythonVersion;
+
+/// Python `str(value)` on the given Python.
+pub fn py_str(value: &Value, py: PythonVersion) -> String {
     let mut out = String::new();
-    write_str(value, &mut out);
+    write_str(value, py, &mut out);
     out
 }
 
-/// Python `repr(value)`.
-pub fn py_repr(value: &Value) -> String {
+/// Python `repr(value)` on the given Python.
+pub fn py_repr(value: &Value, py: PythonVersion) -> String {
     let mut out = String::new();
-    write_repr(value, &mut out);
+    write_repr(value, py, &mut out);
     out
 }
 
 /// Appends Python `str(value)`: the text itself for strings and the types
 /// whose `str` is their isoformat or canonical text, `repr` otherwise.
-pub fn write_str(value: &Value, out: &mut String) {
+pub fn write_str(value: &Value, py: PythonVersion, out: &mut String) {
     match value {
         Value::Str(s) => out.push_str(s),
+        // The text itself, but a String cannot hold a lone surrogate.
+        Value::SurrogateStr(s) => out.push_str(&s.to_string_lossy()),
         Value::DateTime(dt) => {
             let _ = dt.write_iso(' ', out);
         }
@@ -42,24 +44,24 @@ pub fn write_str(value: &Value, out: &mut String) {
         }
         Value::Decimal(d) => out.push_str(d),
         // Python 3.11: an IntEnum's str() is the int's; other enums show Type.NAME.
-        Value::Enum(member) if member.base == EnumBase::Int => write_str(&member.value, out),
-        Value::Enum(member) => write_enum_name(&member.type_name, member.member_name.as_deref(), &member.value, out),
-        other => write_repr(other, out),
+        Value::Enum(member) if member.base == EnumBase::Int => write_str(&member.value, py, out),
+        Value::Enum(member) => write_enum_name(&member.type_name, member.member_name.as_deref(), &member.value, py, out),
+        other => write_repr(other, py, out),
     }
 }
 
-fn write_enum_name(type_name: &str, member_name: Option<&str>, value: &Value, out: &mut String) {
+fn write_enum_name(type_name: &str, member_name: Option<&str>, value: &Value, py: PythonVersion, out: &mut String) {
     out.push_str(type_name);
     out.push('.');
     match member_name {
         Some(name) => out.push_str(name),
         // Unknown member names: the value stands in, so sorting stays stable.
-        None => write_repr(value, out),
+        None => write_repr(value, py, out),
     }
 }
 
 /// Appends Python `repr(value)`.
-pub fn write_repr(value: &Value, out: &mut String) {
+pub fn write_repr(value: &Value, py: PythonVersion, out: &mut String) {
     match value {
         Value::None => out.push_str("None"),
         Value::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
@@ -67,7 +69,8 @@ pub fn write_repr(value: &Value, out: &mut String) {
             let _ = write!(out, "{n}");
         }
         Value::Float(x) => out.push_str(&float_repr(*x)),
-        Value::Str(s) => write_str_repr(s, out),
+        Value::Str(s) => write_str_repr(s.chars().map(u32::from), py, out),
+        Value::SurrogateStr(s) => write_str_repr(s.code_points(), py, out),
         Value::Bytes(b) => write_bytes_repr(b, out),
         Value::ByteArray(b) => {
             out.push_str("bytearray(");
@@ -90,30 +93,30 @@ pub fn write_repr(value: &Value, out: &mut String) {
             let _ = write!(out, "Decimal('{d}')");
         }
         Value::Complex(re, im) => write_complex_repr(*re, *im, out),
-        Value::List(items) => write_sequence("[", items, "]", out),
-        Value::Tuple(items) if items.len() == 1 => write_sequence("(", items, ",)", out),
-        Value::Tuple(items) => write_sequence("(", items, ")", out),
+        Value::List(items) => write_sequence("[", items, "]", py, out),
+        Value::Tuple(items) if items.len() == 1 => write_sequence("(", items, ",)", py, out),
+        Value::Tuple(items) => write_sequence("(", items, ")", py, out),
         Value::Set(items) if items.is_empty() => out.push_str("set()"),
-        Value::Set(items) => write_sequence("{", items, "}", out),
+        Value::Set(items) => write_sequence("{", items, "}", py, out),
         Value::FrozenSet(items) if items.is_empty() => out.push_str("frozenset()"),
-        Value::FrozenSet(items) => write_sequence("frozenset({", items, "})", out),
+        Value::FrozenSet(items) => write_sequence("frozenset({", items, "})", py, out),
         Value::Dict(dict) => {
             out.push('{');
             for (i, (k, v)) in dict.iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write_repr(k, out);
+                write_repr(k, py, out);
                 out.push_str(": ");
-                write_repr(v, out);
+                write_repr(v, py, out);
             }
             out.push('}');
         }
         Value::Enum(member) => {
             out.push('<');
-            write_enum_name(&member.type_name, member.member_name.as_deref(), &member.value, out);
+            write_enum_name(&member.type_name, member.member_name.as_deref(), &member.value, py, out);
             out.push_str(": ");
-            write_repr(&member.value, out);
+            write_repr(&member.value, py, out);
             out.push('>');
         }
         Value::Dataclass(inst) | Value::Model(inst) => {
@@ -123,9 +126,9 @@ pub fn write_repr(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write_str(k, out);
+                write_str(k, py, out);
                 out.push('=');
-                write_repr(v, out);
+                write_repr(v, py, out);
             }
             out.push(')');
         }
@@ -139,13 +142,13 @@ pub fn write_repr(value: &Value, out: &mut String) {
     }
 }
 
-fn write_sequence(open: &str, items: &[Value], close: &str, out: &mut String) {
+fn write_sequence(open: &str, items: &[Value], close: &str, py: PythonVersion, out: &mut String) {
     out.push_str(open);
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        write_repr(item, out);
+        write_repr(item, py, out);
     }
     out.push_str(close);
 }
@@ -214,21 +217,20 @@ fn write_timezone_repr(offset: UtcOffset, out: &mut String) {
     out.push_str("))");
 }
 
-/// Python's `str.isprintable()` for one character.
-fn is_printable(c: char) -> bool {
-    use GeneralCategory::*;
-    c == ' ' || !matches!(get_general_category(c), Control | Format | Surrogate | PrivateUse | Unassigned | LineSeparator | ParagraphSeparator | SpaceSeparator)
-}
-
 fn pick_quote(has_single: bool, has_double: bool) -> char {
     if has_single && !has_double { '"' } else { '\'' }
 }
 
-/// `str.__repr__`.
-fn write_str_repr(s: &str, out: &mut String) {
-    let quote = pick_quote(s.contains('\''), s.contains('"'));
+/// `str.__repr__` of a str's code points; what counts as printable depends
+/// on the Python. A lone surrogate is never printable: `\ud800`.
+fn write_str_repr(code_points: impl Iterator<Item = u32> + Clone, py: PythonVersion, out: &mut String) {
+    let quote = pick_quote(code_points.clone().any(|c| c == u32::from('\'')), code_points.clone().any(|c| c == u32::from('"')));
     out.push(quote);
-    for c in s.chars() {
+    for code_point in code_points {
+        let Some(c) = char::from_u32(code_point) else {
+            let _ = write!(out, "\\u{code_point:04x}");
+            continue;
+        };
         match c {
             '\\' => out.push_str("\\\\"),
             '\t' => out.push_str("\\t"),
@@ -241,7 +243,7 @@ fn write_str_repr(s: &str, out: &mut String) {
             c if c.is_ascii() && (c < ' ' || c == '\u{7f}') => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            c if c.is_ascii() || is_printable(c) => out.push(c),
+            c if c.is_ascii() || py.is_printable(c) => out.push(c),
             c if (c as u32) < 0x100 => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
@@ -284,6 +286,27 @@ fn write_bytes_repr(bytes: &[u8], out: &mut String) {
 mod tests {
     use super::*;
     use crate::value::Int;
+
+    fn py_repr(value: &Value) -> String {
+        super::py_repr(value, PythonVersion::V3_11)
+    }
+
+    fn py_str(value: &Value) -> String {
+        super::py_str(value, PythonVersion::V3_11)
+    }
+
+    #[test]
+    fn a_lone_surrogate_is_escaped_in_repr() {
+        let lone = crate::value::SurrogateStr::value_from_units(vec![0x27, 0xd800]);
+        assert_eq!(py_repr(&Value::Tuple(vec![lone])), "(\"'\\ud800\",)");
+    }
+
+    #[test]
+    fn str_repr_follows_the_python() {
+        let key = Value::Tuple(vec![Value::from("\u{1e030}")]);
+        assert_eq!(super::py_str(&key, PythonVersion::V3_11), "('\\U0001e030',)");
+        assert_eq!(super::py_str(&key, PythonVersion::V3_12), "('\u{1e030}',)");
+    }
 
     #[test]
     fn reprs_match_python() {

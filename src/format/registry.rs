@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use crate::value::{Dict, EnumBase, Instance, Value};
 
+use super::python::PythonVersion;
+
 /// A custom serializer: the value of a registered type -> a value that the
 /// serialize rules then apply to again.
 pub type SerializeFn = Arc<dyn Fn(&Value) -> Result<Value, String> + Send + Sync>;
@@ -27,7 +29,8 @@ pub struct EnumDef {
     pub members: Vec<(String, Value)>,
 }
 
-/// User types and their (de)serializers.
+/// User types and their (de)serializers, and the Python whose `repr`
+/// stringifies dict keys (see [`PythonVersion`]).
 ///
 /// Lookup follows flujo: the exact type first, then the first registered
 /// type, in registration order, that the value is an instance of (its
@@ -41,6 +44,7 @@ pub struct TypeRegistry {
     deserializers: Vec<(String, DeserializeFn)>,
     bases: HashMap<String, Vec<String>>,
     enums: HashMap<String, EnumDef>,
+    python: PythonVersion,
 }
 
 impl fmt::Debug for TypeRegistry {
@@ -50,6 +54,7 @@ impl fmt::Debug for TypeRegistry {
             .field("deserializers", &self.deserializers.iter().map(|(n, _)| n).collect::<Vec<_>>())
             .field("bases", &self.bases)
             .field("enums", &self.enums.keys().collect::<Vec<_>>())
+            .field("python", &self.python)
             .finish()
     }
 }
@@ -69,6 +74,22 @@ impl TypeRegistry {
         registry.declare_enum("Level", EnumBase::Int, [("LOW", Value::from(1)), ("HIGH", Value::from(2))]);
         registry.register_fields_type("Money");
         registry
+    }
+
+    /// The Python flujo runs on (default: 3.11, the oldest flujo 0.4 supports).
+    pub fn python(&self) -> PythonVersion {
+        self.python
+    }
+
+    /// Sets the Python flujo runs on.
+    pub fn set_python(&mut self, python: PythonVersion) {
+        self.python = python;
+    }
+
+    /// This registry for another Python.
+    pub fn with_python(mut self, python: PythonVersion) -> TypeRegistry {
+        self.python = python;
+        self
     }
 
     /// Registers `type_name` as a custom type whose serializer returns its

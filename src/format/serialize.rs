@@ -7,6 +7,7 @@ use crate::path::{AtPath, JsonPath, Segment};
 use crate::value::{Dict, EnumBase, Value};
 
 use super::pystr::py_str;
+use super::python::PythonVersion;
 use super::registry::TypeRegistry;
 
 /// How deep custom serializers may nest their results within each other,
@@ -120,7 +121,7 @@ impl Serializer<'_> {
         }
         match value {
             // Rule 2; an int-like or str-like enum member *is* an int or a str.
-            Value::None | Value::Bool(_) | Value::Int(_) | Value::Str(_) => {}
+            Value::None | Value::Bool(_) | Value::Int(_) | Value::Str(_) | Value::SurrogateStr(_) => {}
             Value::Enum(member) if member.base != EnumBase::Plain => {}
             // Rule 3.
             Value::Float(x) => *value = float(*x),
@@ -153,7 +154,7 @@ impl Serializer<'_> {
                 *value = Value::List(std::mem::take(items));
             }
             Value::Set(items) | Value::FrozenSet(items) => {
-                let mut sorted = sorted_by_str(std::mem::take(items));
+                let mut sorted = sorted_by_str(std::mem::take(items), self.registry.python());
                 self.items(&mut sorted)?;
                 *value = Value::List(sorted);
             }
@@ -183,16 +184,16 @@ impl Serializer<'_> {
         }
         let mut out = Dict::with_capacity(dict.len());
         for (key, mut item) in std::mem::take(dict) {
-            let key_text = match key {
-                Value::Str(s) if self.plain_strings => s,
+            let key = match key {
+                Value::Str(_) | Value::SurrogateStr(_) if self.plain_strings => key,
                 mut other => {
-                    let shown = py_str(&other);
+                    let shown = py_str(&other, self.registry.python());
                     self.value(&mut other).map_err(|e| e.under(Segment::Key(shown)))?;
-                    py_str(&other)
+                    Value::Str(py_str(&other, self.registry.python()))
                 }
             };
-            self.value(&mut item).map_err(|e| e.under(Segment::Key(key_text.clone())))?;
-            out.insert(Value::Str(key_text), item);
+            self.value(&mut item).map_err(|e| e.under(Segment::Key(py_str(&key, self.registry.python()))))?;
+            out.insert(key, item);
         }
         *dict = out;
         Ok(())
@@ -200,8 +201,8 @@ impl Serializer<'_> {
 }
 
 /// Rule 12: sorted by `str()` of each original element; stable.
-fn sorted_by_str(items: Vec<Value>) -> Vec<Value> {
-    let mut keyed: Vec<(String, Value)> = items.into_iter().map(|v| (py_str(&v), v)).collect();
+fn sorted_by_str(items: Vec<Value>, py: PythonVersion) -> Vec<Value> {
+    let mut keyed: Vec<(String, Value)> = items.into_iter().map(|v| (py_str(&v, py), v)).collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     keyed.into_iter().map(|(_, v)| v).collect()
 }

@@ -15,7 +15,7 @@
 //! position and its last value (as a Python dict does), and nesting deeper
 //! than [`MAX_DEPTH`] is refused instead of overflowing the stack.
 
-use crate::value::{Dict, Int, Value};
+use crate::value::{Dict, Int, SurrogateStr, Value};
 
 /// Deepest nesting of arrays and objects accepted. Python's own recursion
 /// limit (1,000) makes deeper states impossible to dump from flujo.
@@ -61,8 +61,9 @@ pub enum ReadErrorKind {
     /// Nesting deeper than [`MAX_DEPTH`].
     #[error("nesting deeper than {0} levels")]
     TooDeep(usize),
-    /// A `\uD800`-style escape with no partner: a Rust string cannot hold it.
-    #[error("lone surrogate \\u{0:04x} in a string (a Rust string cannot hold it)")]
+    /// A `\uD800`-style escape with no partner. The reader then reads the
+    /// string again into a [`SurrogateStr`], so it never returns this.
+    #[error("lone surrogate \\u{0:04x} in a string")]
     LoneSurrogate(u16),
     /// A backslash escape JSON does not have.
     #[error("invalid escape in a string")]
@@ -110,7 +111,7 @@ pub fn read_json5(text: &str) -> Result<(Value, ReadNotes), ReadError> {
 pub fn read_text(text: &str) -> Result<(Value, ReadNotes), ReadError> {
     match read_strict(text) {
         Ok(read) => Ok(read),
-        Err(strict) if matches!(strict.kind, ReadErrorKind::TooDeep(_) | ReadErrorKind::LoneSurrogate(_)) => Err(strict),
+        Err(strict) if matches!(strict.kind, ReadErrorKind::TooDeep(_)) => Err(strict),
         Err(_) => read_json5(text),
     }
 }
@@ -199,7 +200,7 @@ impl<'a> Parser<'a> {
         match self.peek() {
             Some(b'{') => self.object(),
             Some(b'[') => self.array(),
-            Some(b'"') => Ok(Value::Str(self.string()?)),
+            Some(b'"') => self.str_value(),
             Some(b't') => self.literal("true", Value::Bool(true)),
             Some(b'f') => self.literal("false", Value::Bool(false)),
             Some(b'n') => self.literal("null", Value::None),
@@ -216,7 +217,7 @@ impl<'a> Parser<'a> {
                 self.literal("-Infinity", Value::Float(f64::NEG_INFINITY))
             }
             Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(b'\'') if self.json5 => Ok(Value::Str(self.string()?)),
+            Some(b'\'') if self.json5 => self.str_value(),
             Some(b'+' | b'.') if self.json5 => self.number(),
             _ => Err(self.unexpected("a JSON value")),
         }
@@ -281,7 +282,7 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             self.skip_whitespace()?;
             let value = self.value()?;
-            entries.push((Value::Str(key), value));
+            entries.push((key, value));
             self.skip_whitespace()?;
             match self.peek() {
                 Some(b',') if !self.closes_after_comma(b'}')? => {}
@@ -295,11 +296,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn key(&mut self) -> Result<String, ReadError> {
+    fn key(&mut self) -> Result<Value, ReadError> {
         match self.peek() {
-            Some(b'"') => self.string(),
-            Some(b'\'') if self.json5 => self.string(),
-            Some(_) if self.json5 => self.identifier(),
+            Some(b'"') => self.str_value(),
+            Some(b'\'') if self.json5 => self.str_value(),
+            Some(_) if self.json5 => self.identifier().map(Value::Str),
             _ => Err(self.unexpected("a string key")),
         }
     }
@@ -330,6 +331,53 @@ impl<'a> Parser<'a> {
         let (dict, had_duplicates) = dict_from_str_entries(entries);
         self.notes.duplicate_keys |= had_duplicates;
         dict
+    }
+
+    /// A string value; one holding a lone surrogate (`"\ud800"`, as
+    /// Python's `json.dumps` writes it) is read again as UTF-16 units.
+    fn str_value(&mut self) -> Result<Value, ReadError> {
+        let start = self.pos;
+        match self.string() {
+            Ok(text) => Ok(Value::Str(text)),
+            Err(e) if matches!(e.kind, ReadErrorKind::LoneSurrogate(_)) => {
+                self.pos = start;
+                self.string_units()
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The slow path of [`Parser::str_value`]: the string as UTF-16 units.
+    fn string_units(&mut self) -> Result<Value, ReadError> {
+        let quote = self.bytes[self.pos];
+        self.pos += 1;
+        let mut units = Vec::new();
+        loop {
+            match self.peek() {
+                None => return Err(self.error(ReadErrorKind::UnexpectedEnd("the closing quote"))),
+                Some(b) if b == quote => {
+                    self.pos += 1;
+                    return Ok(SurrogateStr::value_from_units(units));
+                }
+                Some(b'\\') if self.bytes[self.pos..].starts_with(b"\\u") => {
+                    self.pos += 2;
+                    units.push(self.hex(4)? as u16);
+                }
+                Some(b'\\') => {
+                    let mut escaped = String::new();
+                    self.escape(&mut escaped)?;
+                    units.extend(escaped.encode_utf16());
+                }
+                Some(control) if control < 0x20 && !(self.json5 && control != b'\n' && control != b'\r') => {
+                    return Err(self.error(ReadErrorKind::ControlCharacter(u32::from(control))));
+                }
+                Some(_) => {
+                    let c = self.current_char().ok_or_else(|| self.error(ReadErrorKind::UnexpectedEnd("the closing quote")))?;
+                    units.extend(c.encode_utf16(&mut [0; 2]).iter());
+                    self.pos += c.len_utf8();
+                }
+            }
+        }
     }
 
     fn string(&mut self) -> Result<String, ReadError> {
@@ -641,10 +689,11 @@ pub(crate) fn dict_from_str_entries(entries: Vec<(Value, Value)>) -> (Dict, bool
 }
 
 fn has_duplicate_str_keys(entries: &[(Value, Value)]) -> bool {
-    let key = |i: usize| entries[i].0.as_str().unwrap_or_default();
-    if entries.len() <= 8 {
-        return (0..entries.len()).any(|i| (0..i).any(|j| key(i) == key(j)));
+    // A key with a lone surrogate (rare) is compared as a value.
+    if entries.len() <= 8 || entries.iter().any(|(k, _)| matches!(k, Value::SurrogateStr(_))) {
+        return (0..entries.len()).any(|i| (0..i).any(|j| entries[i].0 == entries[j].0));
     }
+    let key = |i: usize| entries[i].0.as_str().unwrap_or_default();
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
     order.windows(2).any(|w| key(w[0]) == key(w[1]))
@@ -704,11 +753,28 @@ mod tests {
     }
 
     #[test]
+    fn lone_surrogates_are_read_and_written_back_as_python_does() {
+        for text in [r#""\ud800""#, r#""a\udc00\u00e9\ud83d\ude00\n""#, r#"{"\ud800": "\udfff", "b": ["x\udbff"]}"#] {
+            let (value, _) = read_strict(text).unwrap();
+            assert_eq!(crate::json::to_python_json(&value, crate::json::KeyOrder::Insertion).unwrap(), text);
+        }
+        let Value::SurrogateStr(s) = read_strict(r#""a\ud800\u00e9""#).unwrap().0 else { panic!("a SurrogateStr") };
+        assert_eq!(s.units(), [0x61, 0xd800, 0xe9]);
+        // json.dumps(sort_keys=True) orders by code point: U+D7FF < U+D800 < U+E000 < U+10000.
+        let (value, _) = read_strict(r#"{"\ud83d\ude00": 1, "\ue000": 2, "\ud800": 3, "\ud7ff": 4}"#).unwrap();
+        assert_eq!(
+            crate::json::to_python_json(&value, crate::json::KeyOrder::Sorted).unwrap(),
+            r#"{"\ud7ff": 4, "\ud800": 3, "\ue000": 2, "\ud83d\ude00": 1}"#
+        );
+        // JSON5 too, and an error after the surrogate is still an error.
+        assert!(matches!(read_json5("['\\ud800',]").unwrap().0, Value::List(items) if matches!(items[0], Value::SurrogateStr(_))));
+        assert_eq!(read_strict("\"\\ud800\u{1}\"").unwrap_err().kind, ReadErrorKind::ControlCharacter(1));
+    }
+
+    #[test]
     fn errors_name_line_and_column() {
         let err = read_strict("{\n  \"a\": tru\n}").unwrap_err();
         assert_eq!((err.line, err.column), (2, 8));
-        let err = read_strict("\"\\ud800\"").unwrap_err();
-        assert_eq!(err.kind, ReadErrorKind::LoneSurrogate(0xd800));
         assert_eq!(read_strict("[1] x").unwrap_err().kind, ReadErrorKind::TrailingCharacters);
     }
 

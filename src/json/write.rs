@@ -4,7 +4,7 @@
 //! `Infinity` literals).
 
 use crate::path::{AtPath, JsonPath, Segment};
-use crate::value::{EnumBase, Int, Value};
+use crate::value::{EnumBase, Int, Value, cmp_code_points};
 
 use super::float::write_float_repr;
 
@@ -105,6 +105,7 @@ fn write_value(value: &Value, order: KeyOrder, indent: Option<Indent>, out: &mut
         Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
         Value::Float(x) => write_json_float(*x, out),
         Value::Str(s) => write_ascii_string(s, out),
+        Value::SurrogateStr(s) => write_ascii_units(s.units(), out),
         Value::List(items) | Value::Tuple(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -115,10 +116,10 @@ fn write_value(value: &Value, order: KeyOrder, indent: Option<Indent>, out: &mut
             out.push(b']');
         }
         Value::Dict(dict) => {
-            let mut entries: Vec<(&str, &Value)> = Vec::with_capacity(dict.len());
+            let mut entries: Vec<(&Value, &Value)> = Vec::with_capacity(dict.len());
             for (key, item) in dict.iter() {
                 match key {
-                    Value::Str(k) => entries.push((k, item)),
+                    key if key.is_str() => entries.push((key, item)),
                     other => {
                         return Err(WriteError {
                             path: JsonPath::root(),
@@ -128,16 +129,15 @@ fn write_value(value: &Value, order: KeyOrder, indent: Option<Indent>, out: &mut
                 }
             }
             if order == KeyOrder::Sorted {
-                // Byte order of UTF-8 is code point order.
-                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                entries.sort_unstable_by(|a, b| cmp_str_keys(a.0, b.0));
             }
             out.push(b'{');
             let len = entries.len();
             for (i, (key, item)) in entries.into_iter().enumerate() {
                 item_start(i, indent, out);
-                write_ascii_string(key, out);
+                write_value(key, order, inner, out)?;
                 out.extend_from_slice(b": ");
-                write_value(item, order, inner, out).map_err(|e| e.under(Segment::Key(key.to_owned())))?;
+                write_value(item, order, inner, out).map_err(|e| e.under(Segment::Key(key_text(key))))?;
             }
             container_end(len, indent, out);
             out.push(b'}');
@@ -151,6 +151,26 @@ fn write_value(value: &Value, order: KeyOrder, indent: Option<Indent>, out: &mut
         }
     }
     Ok(())
+}
+
+/// Python's order of two str keys: by code point (for UTF-8 text, the
+/// order of its bytes).
+fn cmp_str_keys(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Str(a), Value::Str(b)) => a.cmp(b),
+        (Value::SurrogateStr(a), Value::Str(b)) => cmp_code_points(a.code_points(), b.chars().map(u32::from)),
+        (Value::Str(a), Value::SurrogateStr(b)) => cmp_code_points(a.chars().map(u32::from), b.code_points()),
+        (Value::SurrogateStr(a), Value::SurrogateStr(b)) => cmp_code_points(a.code_points(), b.code_points()),
+        _ => std::cmp::Ordering::Equal,
+    }
+}
+
+/// A str key as a JSON path segment.
+fn key_text(key: &Value) -> String {
+    match key {
+        Value::SurrogateStr(s) => s.to_string_lossy(),
+        other => other.as_str().unwrap_or_default().to_owned(),
+    }
 }
 
 /// A float as `json.dumps` writes it: `repr`, or `NaN`/`Infinity`/`-Infinity`.
@@ -183,6 +203,21 @@ pub fn write_ascii_string(s: &str, out: &mut Vec<u8>) {
         let Some(c) = s[start..].chars().next() else { break };
         write_escape(c, out);
         start += c.len_utf8();
+    }
+    out.push(b'"');
+}
+
+/// A str with lone surrogates as `json.dumps` writes it with
+/// `ensure_ascii=True`: one `\uXXXX` per UTF-16 unit beyond ASCII, so a
+/// lone surrogate is `\ud800`.
+fn write_ascii_units(units: &[u16], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &unit in units {
+        match u8::try_from(unit) {
+            Ok(byte) if is_plain(byte) => out.push(byte),
+            Ok(byte) if byte.is_ascii() => write_escape(char::from(byte), out),
+            _ => push_unicode_escape(unit, out),
+        }
     }
     out.push(b'"');
 }

@@ -121,6 +121,7 @@ impl PartialEq for Value {
             (Int(a), Int(b)) => a == b,
             (Float(a), Float(b)) => float_eq(*a, *b),
             (Str(a), Str(b)) => a == b,
+            (SurrogateStr(a), SurrogateStr(b)) => a == b,
             (Bytes(a), Bytes(b)) | (ByteArray(a), ByteArray(b)) => a == b,
             (DateTime(a), DateTime(b)) => a == b,
             (Date(a), Date(b)) => a == b,

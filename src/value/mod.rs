@@ -3,16 +3,18 @@
 
 mod eq;
 mod int;
+mod surrogate;
 mod time;
 
 pub use eq::{distinct_set_elements, same_dict_key};
 pub use int::{Int, ParseIntError};
+pub use surrogate::{SurrogateStr, cmp_code_points};
 pub use time::{Date, DateTime, Time, TimeParseError, UtcOffset};
 
 /// A Python value as a workflow state holds it.
 ///
-/// Strings are Rust strings, so a Python `str` holding a lone surrogate
-/// cannot be represented: readers refuse it with a clear error.
+/// A Python `str` is a Rust string, or in the rare case that it holds a
+/// lone surrogate, a [`SurrogateStr`].
 #[derive(Clone, Debug, Default)]
 pub enum Value {
     /// `None`
@@ -26,6 +28,8 @@ pub enum Value {
     Float(f64),
     /// `str`
     Str(String),
+    /// `str` holding at least one lone surrogate (`"\ud800"`)
+    SurrogateStr(SurrogateStr),
     /// `bytes`
     Bytes(Vec<u8>),
     /// `bytearray` (flujo 0.4 refuses to serialize it)
@@ -246,7 +250,7 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
             Value::Float(_) => "float",
-            Value::Str(_) => "str",
+            Value::Str(_) | Value::SurrogateStr(_) => "str",
             Value::Bytes(_) => "bytes",
             Value::ByteArray(_) => "bytearray",
             Value::DateTime(_) => "datetime",
@@ -296,7 +300,12 @@ impl Value {
         }
     }
 
-    /// The string, when this is a `str`.
+    /// True for a `str`, lone surrogates or not.
+    pub fn is_str(&self) -> bool {
+        matches!(self, Value::Str(_) | Value::SurrogateStr(_))
+    }
+
+    /// The string, when this is a `str` (that a Rust string can hold).
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),

@@ -47,7 +47,7 @@ fn long_strings_and_wide_dicts() {
 
 #[test]
 fn bad_input_is_an_error_not_a_panic() {
-    let refused = ["", " ", "{", "[1,", "\"abc", "{\"a\" 1}", "nul", "-", ".", "01", "[1] 2", "[1,,]", "\"\\ud800\"", "/* open", "{'a': 0x}", "{a b: 1}"];
+    let refused = ["", " ", "{", "[1,", "\"abc", "{\"a\" 1}", "nul", "-", ".", "01", "[1] 2", "[1,,]", "/* open", "{'a': 0x}", "{a b: 1}"];
     for text in refused {
         assert!(read_text(text).is_err(), "{text:?} should be refused");
     }

@@ -7,6 +7,7 @@ use stateharness::format::{TypeRegistry, serialize};
 use stateharness::json::{KeyOrder, read_strict, read_text, to_python_json};
 use stateharness::strategy::{any_value, safe_json};
 use stateharness::typed::{decode, encode, from_typed_text, to_typed_text};
+use stateharness::value::SurrogateStr;
 
 fn config() -> ProptestConfig {
     ProptestConfig { cases: 512, ..ProptestConfig::default() }
@@ -35,6 +36,27 @@ proptest! {
             prop_assert_eq!(&read, &value, "text: {}", text);
             prop_assert!(text.is_ascii());
         }
+    }
+
+    /// Any Python str, lone surrogates included, survives the text writer
+    /// and reader, as a value and as a key, with keys sorted by code point
+    /// as `json.dumps(sort_keys=True)` sorts them.
+    #[test]
+    fn any_str_survives_text(units in proptest::collection::vec(prop_oneof![0x20u16..0x80, 0xd7f0u16..0xe010, any::<u16>()], 0..8), other in "\\PC{0,4}") {
+        let text_value = SurrogateStr::value_from_units(units);
+        let dict = Value::Dict([(text_value.clone(), Value::from(1)), (Value::from(other.as_str()), text_value.clone())].into_iter().collect());
+        for order in [KeyOrder::Insertion, KeyOrder::Sorted] {
+            let text = to_python_json(&dict, order).unwrap();
+            prop_assert_eq!(&read_strict(&text).unwrap().0, &dict, "text: {}", text);
+            prop_assert!(text.is_ascii());
+        }
+        let Value::Dict(sorted) = read_strict(&to_python_json(&dict, KeyOrder::Sorted).unwrap()).unwrap().0 else { unreachable!() };
+        let code_points = |key: &Value| match key {
+            Value::SurrogateStr(s) => s.code_points().collect::<Vec<_>>(),
+            other => other.as_str().unwrap().chars().map(u32::from).collect(),
+        };
+        let keys: Vec<Vec<u32>> = sorted.iter().map(|(k, _)| code_points(k)).collect();
+        prop_assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{:?}", keys);
     }
 
     /// Serializing a value that is already safe JSON changes nothing.

@@ -1,0 +1,61 @@
+//! The Python that runs flujo is a parameter: `--python-version`, or what a
+//! Python backend reports in `hello`, or the default (3.11); the report
+//! names it, and a flag that disagrees with the backend is an error.
+
+use std::process::Output;
+
+use crate::common::{flujo_python, stateharness};
+
+fn conform(backend: &str, extra: &[&str]) -> Output {
+    stateharness().args(["conform", "--backend", backend, "--cases", "4", "--crash-rounds", "0"]).args(extra).output().expect("runs stateharness")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+#[test]
+fn the_report_names_the_python_from_the_flag_or_the_default() {
+    let default = conform("memory://", &[]);
+    assert!(default.status.success(), "{}", text(&default));
+    assert!(text(&default).contains("Python: 3.11 (default"), "{}", text(&default));
+    let flagged = conform("memory://", &["--python-version", "3.13"]);
+    assert!(flagged.status.success(), "{}", text(&flagged));
+    assert!(text(&flagged).contains("Python: 3.13 (--python-version, Unicode 15.1.0)"), "{}", text(&flagged));
+    let unknown = conform("memory://", &["--python-version", "3.9"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    assert!(text(&unknown).contains("unsupported Python version '3.9'"), "{}", text(&unknown));
+}
+
+#[test]
+fn a_flujo_backend_reports_its_python_and_a_contradicting_flag_is_an_error() {
+    let python = flujo_python();
+    let adapter = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/adapters/flujo_adapter.py");
+    let backend = format!("exec:'{python}' '{adapter}' flujo.state.backends.memory:InMemoryBackend");
+    let version = std::process::Command::new(&python).args(["-c", "import platform; print(platform.python_version())"]).output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
+    let reported = conform(&backend, &[]);
+    assert!(reported.status.success(), "{}", text(&reported));
+    assert!(text(&reported).contains(&format!("Python: {version} (as reported, Unicode")), "{}", text(&reported));
+    let minor = &version[..version.rfind('.').unwrap()];
+    let other = if minor == "3.12" { "3.13" } else { "3.12" };
+    let contradicted = conform(&backend, &["--python-version", other]);
+    assert_eq!(contradicted.status.code(), Some(2), "{}", text(&contradicted));
+    assert!(text(&contradicted).contains(&format!("--python-version {other} was given, but the backend runs Python {version}")), "{}", text(&contradicted));
+}
+
+#[test]
+fn vectors_verify_and_migrate_take_the_python_too() {
+    let vectors = crate::common::fixtures_dir().join("vectors/py3.12-seed-4.jsonl");
+    let vectors = vectors.display().to_string();
+    let by_metadata = crate::common::run_stateharness(&["vectors", "verify", &vectors]);
+    assert!(by_metadata.status.success(), "{}", text(&by_metadata));
+    assert!(text(&by_metadata).contains("checked as Python 3.12.1 (as reported, Unicode 15.0.0)"), "{}", text(&by_metadata));
+    let contradicted = crate::common::run_stateharness(&["vectors", "verify", &vectors, "--python-version", "3.11"]);
+    assert_eq!(contradicted.status.code(), Some(2), "{}", text(&contradicted));
+    assert!(text(&contradicted).contains("--python-version 3.11 was given, but the file's metadata runs Python 3.12.1"), "{}", text(&contradicted));
+    let from = crate::common::fixtures_dir().join("migrate/mixed").display().to_string();
+    let to = format!("file://{}", crate::common::scratch_root("python-version-migrate").join("absent").display());
+    let migrate = crate::common::run_stateharness(&["migrate", "--from", &from, "--to", &to, "--dry-run", "--python-version", "3.13"]);
+    assert!(text(&migrate).contains("(does not exist yet) as Python 3.13 with"), "{}", text(&migrate));
+}
