@@ -19,6 +19,11 @@ for binary in "${binaries[@]}"; do
     [ -x "$binary" ] || { echo "build.sh: $binary not installed" >&2; exit 1; }
 done
 
+if ! docker version >/dev/null 2>&1; then
+    echo "no Docker engine answers: $(docker version 2>&1 | grep -m1 -i 'cannot\|error')" >&2
+    exit 1
+fi
+
 tag="$(cat "$0" "$here/$name.Dockerfile" "${binaries[@]}" | sha256sum | cut -c1-16)"
 image="stateharness-$name:$tag"
 if docker image inspect "$image" >/dev/null 2>&1; then
