@@ -116,6 +116,8 @@ async fn start(kind: &'static Kind) -> Result<(String, ContainerAsync<GenericIma
     let container = GenericImage::new(name, tag)
         .with_wait_for((kind.ready)())
         .with_network("host")
+        // The label lets ci/containers.sh check that none is left behind.
+        .with_label("stateharness.servers", kind.name)
         .with_cmd((kind.port_args)(port))
         .with_startup_timeout(std::time::Duration::from_secs(60))
         .start()
