@@ -19,4 +19,5 @@ mod migrate;
 mod oracle_vectors;
 mod properties;
 mod report_snapshots;
+mod serve;
 mod snapshot;
