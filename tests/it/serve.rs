@@ -43,7 +43,8 @@ fn a_line_of_invalid_utf8_gets_an_error_and_serving_goes_on() {
     let input = lines(&[
         br#"{"id": 1, "op": "save", "run_id": "r", "state": {"run_id": "r", "n": 1}}"#,
         b"\xff\xfe not UTF-8",
-        br#"{"id": 2, "op": "load", "run_id": "r"}"#,
+        // memory:// is concurrent: a load could overtake the save.
+        br#"{"id": 2, "op": "hello", "protocol": 1}"#,
         br#"{"id": 3, "op": "shutdown"}"#,
     ]);
     let (code, answers) = serve(&[], &input);
@@ -53,7 +54,7 @@ fn a_line_of_invalid_utf8_gets_an_error_and_serving_goes_on() {
     let bad = answer(&answers, Value::Null);
     assert_eq!(bad["ok"], false);
     assert!(bad["error"]["message"].as_str().unwrap().contains("not UTF-8"), "{bad}");
-    assert_eq!(answer(&answers, json!(2))["result"], json!({"run_id": "r", "n": 1}));
+    assert_eq!(answer(&answers, json!(2))["result"]["protocol"], 1);
     assert_eq!(answer(&answers, json!(3))["ok"], true);
 }
 
