@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the migration speed benchmark (benches/migrate_speed.rs): migrate to
+# Runs the migration speed benchmark (benches/migrate_speed/): migrate to
 # file:// against a durable plain copy and against the same job in Python
 # with flujo, on the legacy-7-1500 corpus (made once, several minutes), with
 # the peak memory. Exit status 1 when a goal is missed or an output differs.

@@ -1,5 +1,5 @@
 """The legacy-dump migration done the way a Python operator would do it with
-flujo 0.4.35: the baseline that `benches/migrate_speed.rs` times
+flujo 0.4.35: the baseline that `benches/migrate_speed/` times
 `stateharness migrate` against.
 
 Usage: python migrate_flujo.py SRC_DIR OUT_DIR

@@ -2,9 +2,12 @@
 //! streams (stdin/stdout), so that process-level checks (restart, SIGKILL)
 //! run against built-in backends too, and any program can use them.
 
+mod line;
+
 use std::sync::Arc;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+use line::{Line, read_line};
+use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::backends::{BackendError, ErrorKind, StateBackend};
@@ -13,10 +16,16 @@ use crate::value::{Dict, Value};
 
 use crate::protocol::{PROTOCOL_VERSION, Request, Response};
 
+/// The longest request line served by default; a longer line is answered
+/// with an error, and dropped as it is read.
+pub const DEFAULT_MAX_LINE: usize = 64 << 20;
+
 /// Serves `backend` until `shutdown` or the end of `input`. Requests run
 /// concurrently when the backend is `concurrent`; answers are written whole,
-/// one line each. Returns after the backend is closed.
-pub async fn serve<R, W>(backend: Arc<dyn StateBackend>, registry: Arc<TypeRegistry>, input: R, mut output: W) -> std::io::Result<()>
+/// one line each. A bad line (not JSON, not UTF-8, over `max_line` bytes, an
+/// unknown op) gets an error answer and serving goes on. Every answer due
+/// is written before this returns, also when reading `input` fails.
+pub async fn serve<R, W>(backend: Arc<dyn StateBackend>, registry: Arc<TypeRegistry>, mut input: R, mut output: W, max_line: usize) -> std::io::Result<()>
 where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -38,17 +47,36 @@ where
         Ok::<_, std::io::Error>(())
     });
     let concurrent = backend.capabilities().concurrent;
-    let mut lines = input.lines();
+    let refuse = |id: Option<u64>, kind: ErrorKind, why: String| {
+        let _ = answers.send(Response { id, outcome: Err(BackendError::new(kind, format!("bad request: {why}"))) }.to_line());
+    };
     let mut in_flight = tokio::task::JoinSet::new();
-    while let Some(line) = lines.next_line().await? {
+    let mut bytes = Vec::new();
+    let read = loop {
+        match read_line(&mut input, &mut bytes, max_line).await {
+            Ok(Line::Read) => {}
+            Ok(Line::TooLong) => {
+                refuse(None, ErrorKind::Internal, format!("a line longer than {max_line} bytes"));
+                continue;
+            }
+            Ok(Line::End) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+        let line = match std::str::from_utf8(&bytes) {
+            Ok(line) => line,
+            Err(e) => {
+                refuse(None, ErrorKind::Internal, format!("not UTF-8 ({e})"));
+                continue;
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
-        let (id, request) = Request::from_line(&line, &registry);
+        let (id, request) = Request::from_line(line, &registry);
         let request = match request {
             Ok(request) => request,
             Err(why) => {
-                let _ = answers.send(Response { id, outcome: Err(BackendError::new(ErrorKind::Internal, format!("bad request: {why}"))) }.to_line());
+                refuse(id, refusal_kind(&why), why);
                 continue;
             }
         };
@@ -56,7 +84,7 @@ where
             while in_flight.join_next().await.is_some() {}
             let outcome = backend.close().await.map(|()| Value::None);
             let _ = answers.send(Response { id, outcome }.to_line());
-            break;
+            break Ok(());
         }
         let (backend, answers) = (backend.clone(), answers.clone());
         let work = async move {
@@ -68,15 +96,27 @@ where
         } else {
             work.await;
         }
-    }
+    };
     while in_flight.join_next().await.is_some() {}
     drop(answers);
-    writer.await.map_err(std::io::Error::other)?
+    let written = writer.await.map_err(std::io::Error::other)?;
+    read.and(written)
+}
+
+/// The error kind for a request `Request::from_line` refused: an op it does
+/// not know is `not_supported_op` (a newer client may send one), anything
+/// else a malformed request.
+fn refusal_kind(why: &str) -> ErrorKind {
+    if why.starts_with("unknown op") { ErrorKind::NotSupportedOp } else { ErrorKind::Internal }
 }
 
 async fn handle(backend: &dyn StateBackend, request: Request) -> Result<Value, BackendError> {
     match request {
         Request::Hello => Ok(hello(backend)),
+        // A workflow state is an object; a backend would store anything.
+        Request::Save { state, .. } if !matches!(state, Value::Dict(_)) => {
+            Err(BackendError::new(ErrorKind::Unsupported, "bad request: `state` must be an object (a workflow state)"))
+        }
         Request::Save { run_id, state } => backend.save_state(&run_id, &state).await.map(|()| Value::None),
         Request::Load { run_id, types } => Ok(backend.load_state(&run_id, &types).await?.unwrap_or(Value::None)),
         Request::Delete { run_id } => backend.delete_state(&run_id).await.map(|()| Value::None),

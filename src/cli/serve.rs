@@ -5,7 +5,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use stateharness::backends::open_backend_with;
-use stateharness::backends::serve::serve;
+use stateharness::backends::serve::{DEFAULT_MAX_LINE, serve};
 use stateharness::format::TypeRegistry;
 
 use super::{DeadlineArgs, Done, RunResult};
@@ -20,6 +20,10 @@ pub struct ServeArgs {
     /// redis://HOST:PORT/DB?prefix=P, postgres://...
     #[arg(long)]
     backend: String,
+    /// The longest request line, in bytes: a longer one is answered with an
+    /// error (and not kept in memory), and serving goes on.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE)]
+    max_line_bytes: usize,
     #[command(flatten)]
     deadline: DeadlineArgs,
 }
@@ -30,7 +34,7 @@ impl ServeArgs {
             let registry = Arc::new(TypeRegistry::standard());
             let backend = Arc::from(open_backend_with(&self.backend, registry.clone(), self.deadline.open_options()).await.map_err(|e| e.to_string())?);
             let input = tokio::io::BufReader::new(tokio::io::stdin());
-            serve(backend, registry, input, tokio::io::stdout()).await.map_err(|e| format!("serving {}: {e}", self.backend))?;
+            serve(backend, registry, input, tokio::io::stdout(), self.max_line_bytes).await.map_err(|e| format!("serving {}: {e}", self.backend))?;
             Ok(Done::Passed)
         })
     }

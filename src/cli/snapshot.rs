@@ -7,12 +7,13 @@ use std::sync::Arc;
 use clap::{Args, Subcommand, ValueEnum};
 
 use stateharness::backends::open_backend_with;
+use stateharness::conformance::tracker::fresh_prefix;
 use stateharness::format::TypeRegistry;
 use stateharness::snapshot::{
-    Change, ChangeKind, Snapshot, accept, builtin_states, capture, check_set, pending, record_set, reject, states_from_dir, unified_diff,
+    Change, ChangeKind, Snapshot, accept, builtin_states, capture, check_set, pending, record_set, reject, run_id_under, states_from_dir, unified_diff,
 };
 
-use super::{DeadlineArgs, Done, Fatal, PyArgs, RunResult};
+use super::{DeadlineArgs, Done, Fatal, PyArgs, RunResult, Signal, interruption};
 
 /// Snapshot regression review: record what a backend stores and loads for
 /// a fixed set of states, check it again after a change (flujo upgrade,
@@ -114,14 +115,20 @@ impl RunArgs {
     }
 
     fn record(self) -> RunResult {
-        let snapshots = self.capture()?;
+        let snapshots = match self.capture()? {
+            Ok(snapshots) => snapshots,
+            Err(signal) => return Ok(Done::Interrupted(signal)),
+        };
         record_set(&self.dir, &snapshots).map_err(|e| e.to_string())?;
         outln!("recorded {} snapshots in {}", snapshots.len(), self.dir.display());
         Ok(Done::Passed)
     }
 
     fn check(self) -> RunResult {
-        let snapshots = self.capture()?;
+        let snapshots = match self.capture()? {
+            Ok(snapshots) => snapshots,
+            Err(signal) => return Ok(Done::Interrupted(signal)),
+        };
         let changes = check_set(&self.dir, &snapshots).map_err(|e| e.to_string())?;
         let color = self.color.enabled();
         for change in &changes {
@@ -141,25 +148,38 @@ impl RunArgs {
     }
 
     /// The snapshots of this run's states through the backend.
-    fn capture(&self) -> Result<Vec<Snapshot>, Fatal> {
+    /// The snapshots of the states through the backend, or the signal that
+    /// stopped the run, after deleting every id the run may have written.
+    fn capture(&self) -> Result<Result<Vec<Snapshot>, Signal>, Fatal> {
         let registry = Arc::new(TypeRegistry::standard());
         let states = match &self.states {
             Some(dir) => states_from_dir(dir, &registry),
             None => builtin_states(&registry),
         }
         .map_err(|e| e.to_string())?;
+        let prefix = fresh_prefix();
         super::block_on(async {
             let backend = open_backend_with(&self.backend, registry, self.deadline.open_options()).await.map_err(|e| e.to_string())?;
-            let snapshots = capture(backend.as_ref(), &states).await;
+            let captured = tokio::select! {
+                snapshots = capture(backend.as_ref(), &states, &prefix) => Ok(snapshots.map_err(|e| e.to_string())?),
+                signal = interruption() => {
+                    eprintln!("{}: deleting what this run wrote under {prefix:?}", signal.name());
+                    for state in &states {
+                        if let Err(e) = backend.delete_state(&run_id_under(&prefix, &state.run_id)).await {
+                            eprintln!("cleanup: {e}");
+                        }
+                    }
+                    Err(signal)
+                }
+            };
             if let Err(e) = backend.close().await {
                 eprintln!("close: {e}");
             }
-            Ok(snapshots.map_err(|e| e.to_string())?)
+            Ok(captured)
         })
     }
 }
 
-/// A change as a reviewer sees it: which run, how it changed, the diff.
 pub(super) fn describe(change: &Change, color: bool) -> String {
     format!("\nrun {}: {}\n{}", change.name, change.kind.as_str(), unified_diff(change, color))
 }

@@ -42,7 +42,7 @@ pub mod store;
 
 use std::path::{Path, PathBuf};
 
-pub use capture::capture;
+pub use capture::{capture, run_id_under};
 pub use diff::unified_diff;
 pub use review::{accept, pending, reject};
 pub use snap_file::{Metadata, SnapFile};

@@ -23,4 +23,5 @@ mod properties;
 mod py_backends;
 mod python_version;
 mod report_snapshots;
+mod serve;
 mod snapshot;

@@ -197,7 +197,7 @@ async fn server_snapshot(url: &str) -> String {
     let registry = Arc::new(TypeRegistry::standard());
     let state = from_typed_text(r#"{"run_id": "snaptest-1", "ctx": {"when": {"$date": "2025-01-02"}, "n": 1}}"#, &registry).unwrap();
     let backend = open_backend(url, registry).await.unwrap();
-    let snapshots = capture(backend.as_ref(), &[StateInput { run_id: "snaptest-1".into(), state }]).await.unwrap();
+    let snapshots = capture(backend.as_ref(), &[StateInput { run_id: "snaptest-1".into(), state }], "sh-0123456789abcdef-").await.unwrap();
     backend.close().await.unwrap();
     snapshots[0].file.body.clone()
 }
@@ -299,4 +299,88 @@ fn ci_script_leaves_the_diff_and_pending_snapshots_as_files() {
     assert!(diff.contains("\n+    \"third\": 0.33,\n"), "{diff}");
     assert_eq!(stdout(&checked), diff);
     assert!(out.join("pending/snap-float-edges.snap.new").exists());
+}
+
+/// A store's own state named like a built-in snapshot state, saved before
+/// the run (`file://STORE`).
+const PRODUCTION: &str = r#"{"run_id": "snap-custom-money", "owner": "production"}"#;
+
+async fn load_production(store: &str) -> Option<stateharness::value::Value> {
+    let backend = open_backend(store, Arc::new(TypeRegistry::standard())).await.unwrap();
+    let state = backend.load_state("snap-custom-money", &Default::default()).await.unwrap();
+    backend.close().await.unwrap();
+    state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_production_id_with_the_same_name_survives_record_and_check() {
+    let store_dir = crate::common::scratch_dir("snapshot-production", "store");
+    let store = format!("file://{}", store_dir.display());
+    let registry = Arc::new(TypeRegistry::standard());
+    let production = from_typed_text(PRODUCTION, &registry).unwrap();
+    let backend = open_backend(&store, registry).await.unwrap();
+    backend.save_state("snap-custom-money", &production).await.unwrap();
+    backend.close().await.unwrap();
+
+    let snaps = record_then_check("snapshot-production", &store);
+    assert_eq!(load_production(&store).await, Some(production), "the production state is untouched");
+    assert_eq!(files(&store_dir).len(), 1, "only the production state is left: {:?}", files(&store_dir));
+    // The snapshot shows the state's name, not the run's prefix.
+    let money = read(snaps.join("snap-custom-money.snap"));
+    assert!(!money.contains("sh-"), "{money}");
+}
+
+#[test]
+fn records_at_once_on_one_store_never_mix() {
+    let store_dir = crate::common::scratch_dir("snapshot-concurrent", "store");
+    let store = format!("file://{}", store_dir.display());
+    let runs: Vec<_> = (0..3)
+        .map(|n| {
+            let (store, dir) = (store.clone(), crate::common::scratch_dir("snapshot-concurrent", &format!("snaps-{n}")));
+            std::thread::spawn(move || (run("record", &store, &dir), dir))
+        })
+        .collect();
+    let runs: Vec<(Output, PathBuf)> = runs.into_iter().map(|run| run.join().unwrap()).collect();
+    for (output, _) in &runs {
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+    }
+    for name in files(&runs[0].1) {
+        let first = read(runs[0].1.join(&name));
+        for (_, dir) in &runs[1..] {
+            assert_eq!(read(dir.join(&name)), first, "{name}: the runs saw each other's states");
+        }
+    }
+    assert_eq!(files(&store_dir), Vec::<String>::new(), "every run deleted what it wrote");
+}
+
+/// Interrupts `snapshot record` with `signal` while it saves many states
+/// into `file://`, and checks the exit status and that nothing is left.
+fn signal_during_record_deletes_what_it_wrote(signal: &str, status: i32) {
+    let states = crate::common::scratch_dir("snapshot-signal", &format!("states-{signal}"));
+    for n in 0..2000 {
+        std::fs::write(states.join(format!("s-{n:04}.json")), format!(r#"{{"run_id": "s-{n:04}", "n": {n}}}"#)).unwrap();
+    }
+    let store = crate::common::scratch_dir("snapshot-signal", &format!("store-{signal}"));
+    let snaps = crate::common::scratch_dir("snapshot-signal", &format!("snaps-{signal}"));
+    let child = crate::common::stateharness()
+        .args(["snapshot", "record", "--backend", &format!("file://{}", store.display()), "--dir", &snaps.to_string_lossy(), "--states"])
+        .arg(&states)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(status), "{stderr}");
+    assert!(stderr.contains(&format!("SIG{signal}: deleting what this run wrote")), "{stderr}");
+    assert_eq!(files(&store), Vec::<String>::new(), "left behind");
+    assert_eq!(files(&snaps), Vec::<String>::new(), "an interrupted record writes no snapshot");
+}
+
+#[test]
+fn sigterm_and_ctrl_c_during_record_delete_what_it_wrote() {
+    signal_during_record_deletes_what_it_wrote("TERM", 143);
+    signal_during_record_deletes_what_it_wrote("INT", 130);
 }
