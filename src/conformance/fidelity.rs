@@ -11,7 +11,7 @@ use crate::json::{KeyOrder, read_strict, to_python_json};
 use crate::path::{JsonPath, Segment};
 use crate::text::cut;
 use crate::typed::to_typed_text;
-use crate::value::{Dict, Value};
+use crate::value::{Dict, KeyLookup, Value};
 
 /// The verdict on one part of a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -211,7 +211,11 @@ impl Judge<'_> {
             }
             return;
         };
-        if got == sent {
+        // Lists, dicts and instances are judged part by part below, each
+        // part compared once, so that judging is linear in the value's size
+        // however deep it is. Sets are matched by equality anyway.
+        let by_parts = matches!(sent, Value::List(_) | Value::Tuple(_) | Value::Dict(_) | Value::Dataclass(_) | Value::Model(_));
+        if !by_parts && got == sent {
             self.whole(sent, Verdict::Exact);
             return;
         }
@@ -276,12 +280,14 @@ impl Judge<'_> {
             Value::Dataclass(i) | Value::Model(i) | Value::Custom(i) => Some(&i.fields),
             _ => None,
         };
-        for (key, item) in sent.iter() {
+        let got_lookup = got_fields.map(KeyLookup::new);
+        let expected_lookup = expected.and_then(Value::as_dict).map(KeyLookup::new);
+        for (position, (key, item)) in sent.iter().enumerate() {
             let key_text = stringified_key(key, self.registry);
             self.path.push(Segment::Key(key_text.clone()));
-            let expected_item = expected.and_then(Value::as_dict).and_then(|d| d.get(&key_text));
-            let got_item =
-                got_fields.and_then(|d| d.iter().find(|(k, _)| *k == key).or_else(|| d.iter().find(|(k, _)| k.as_str() == Some(&key_text))).map(|(_, v)| v));
+            let stored_key = Value::Str(key_text.clone());
+            let expected_item = expected_lookup.as_ref().and_then(|d| d.find(&stored_key, position));
+            let got_item = got_lookup.as_ref().and_then(|d| d.find(key, position).or_else(|| d.find(&stored_key, position)));
             self.node(item, expected_item, got_item);
             self.path.pop();
         }

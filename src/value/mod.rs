@@ -5,7 +5,7 @@ mod eq;
 mod int;
 mod time;
 
-pub use eq::{distinct_set_elements, same_dict_key};
+pub use eq::{KeyLookup, distinct_set_elements, same_dict_key};
 pub use int::{Int, ParseIntError};
 pub use time::{Date, DateTime, Time, TimeParseError, UtcOffset};
 
