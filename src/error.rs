@@ -18,8 +18,11 @@ pub enum ErrorKind {
     NotSupportedOp,
     /// Anything else that went wrong in an operation.
     Internal,
-    /// The backend could not be opened or reached (a configuration problem).
+    /// The backend could not be opened or reached (a configuration problem),
+    /// or its connection was lost.
     Connection,
+    /// The backend (or the server behind it) did not answer within its deadline.
+    Timeout,
 }
 
 impl ErrorKind {
@@ -31,7 +34,14 @@ impl ErrorKind {
             ErrorKind::NotSupportedOp => "not_supported_op",
             ErrorKind::Internal => "internal",
             ErrorKind::Connection => "connection",
+            ErrorKind::Timeout => "timeout",
         }
+    }
+
+    /// A fault of the connection, not of the backend's behaviour: what the
+    /// suite reports as a fault (exit status 2), never as a failed check.
+    pub fn is_fault(&self) -> bool {
+        matches!(self, ErrorKind::Connection | ErrorKind::Timeout)
     }
 
     /// The kind named `name` in the protocol (unknown names are `internal`).
@@ -41,6 +51,7 @@ impl ErrorKind {
             "unsupported" => ErrorKind::Unsupported,
             "not_supported_op" => ErrorKind::NotSupportedOp,
             "connection" => ErrorKind::Connection,
+            "timeout" => ErrorKind::Timeout,
             _ => ErrorKind::Internal,
         }
     }

@@ -172,7 +172,7 @@ pub async fn persistence(backend: &Tracked, judging: Judging<'_>, reopen: impl F
     if let Err(e) = backend.backend().close().await {
         run.failures.push(format!("close failed: {e}"));
     }
-    match reopen.await {
+    match backend.watch(reopen.await) {
         Ok(fresh) => {
             backend.replace(fresh);
         }
@@ -290,7 +290,7 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &d
             Err(e) => run.failures.push(format!("round {round}: SIGKILL failed: {e}")),
         }
         let _ = saving.await;
-        match opener.open().await {
+        match backend.watch(opener.open().await) {
             Ok(fresh) => {
                 backend.replace(fresh);
             }

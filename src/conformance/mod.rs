@@ -188,14 +188,20 @@ pub struct Suite {
 }
 
 impl Suite {
-    /// Opens the backend; an error here is a configuration or connection
+    /// Opens the backend and sees that it answers (a load of an id that
+    /// does not exist); an error here is a configuration or connection
     /// problem (exit status 2), not a failed check.
     pub async fn open(opener: Arc<dyn Opener>, mut options: SuiteOptions) -> Result<Suite, BackendError> {
         let backend = opener.open().await?;
+        let prefix = tracker::fresh_prefix();
+        match backend.load_state(&format!("{prefix}probe"), &crate::format::TypeHints::new()).await {
+            Err(e) if e.kind.is_fault() => return Err(BackendError::new(e.kind, format!("{} cannot be reached: {}", opener.describe(), e.message))),
+            _ => {}
+        }
         for (name, samples) in backend.announced_custom_types() {
             options.adopt_announced_type(name, samples);
         }
-        let tracked = Arc::new(Tracked::new(backend, tracker::fresh_prefix()));
+        let tracked = Arc::new(Tracked::new(backend, prefix));
         Ok(Suite { opener, options, tracked })
     }
 
@@ -221,7 +227,7 @@ impl Suite {
                 let run = cases::run_case(case, &namespace, &self.tracked, judging).await;
                 report.matrix.merge(&run.matrix);
                 report.add_warnings(run.warnings);
-                report.push(CheckResult::from_failures("case", format!("{}: {}", suite.name, case.name), run.failures, timer, 1));
+                self.push(&mut report, CheckResult::from_failures("case", format!("{}: {}", suite.name, case.name), run.failures, timer, 1));
             }
         }
 
@@ -232,43 +238,40 @@ impl Suite {
         let timer = Instant::now();
         let run = checks::refusals(&self.tracked, judging).await;
         report.matrix.merge(&run.matrix);
-        report.push(CheckResult::from_failures(
-            "refusals",
-            "values flujo refuses (UUID, Decimal, bytearray) are refused as unsupported".into(),
-            run.failures,
-            timer,
-            3,
-        ));
+        self.push(
+            &mut report,
+            CheckResult::from_failures("refusals", "values flujo refuses (UUID, Decimal, bytearray) are refused as unsupported".into(), run.failures, timer, 3),
+        );
 
         let gated = |declared: bool, capability: &str| (!declared).then(|| format!("the backend does not declare `{capability}`"));
         let one_id = "concurrent saves and loads of one id never mix states".to_owned();
         let many = format!("concurrent work on {} ids loses nothing", options.many_ids);
         match gated(capabilities.concurrent, "concurrent") {
             Some(why) => {
-                report.push(CheckResult::skipped("concurrency", one_id, why.clone()));
-                report.push(CheckResult::skipped("concurrency", many, why));
+                self.push(&mut report, CheckResult::skipped("concurrency", one_id, why.clone()));
+                self.push(&mut report, CheckResult::skipped("concurrency", many, why));
             }
             None => {
                 self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::concurrent_one_id(&self.tracked, judging, options.concurrency_rounds).await;
-                report.push(CheckResult::from_failures("concurrency", one_id, run.failures, timer, options.concurrency_rounds as u64));
+                self.push(&mut report, CheckResult::from_failures("concurrency", one_id, run.failures, timer, options.concurrency_rounds as u64));
                 let timer = Instant::now();
                 let run = checks::concurrent_many_ids(&self.tracked, judging, options.many_ids).await;
                 report.matrix.merge(&run.matrix);
-                report.push(CheckResult::from_failures("concurrency", many, run.failures, timer, options.many_ids as u64));
+                self.push(&mut report, CheckResult::from_failures("concurrency", many, run.failures, timer, options.many_ids as u64));
             }
         }
 
         let survives = "data survives closing and reopening the backend".to_owned();
         match gated(capabilities.persistent, "persistent") {
-            Some(why) => report.push(CheckResult::skipped("persistence", survives, why)),
+            Some(why) => self.push(&mut report, CheckResult::skipped("persistence", survives, why)),
             None => {
                 self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::persistence(&self.tracked, judging, self.opener.open()).await;
                 report.matrix.merge(&run.matrix);
-                report.push(CheckResult::from_failures("persistence", survives, run.failures, timer, 3));
+                self.push(&mut report, CheckResult::from_failures("persistence", survives, run.failures, timer, 3));
             }
         }
 
@@ -276,23 +279,23 @@ impl Suite {
         let crash_gate = gated(capabilities.persistent, "persistent")
             .or_else(|| (!self.tracked.backend().has_process()).then(|| "the backend is not a process (use exec:)".to_owned()));
         match crash_gate {
-            Some(why) => report.push(CheckResult::skipped("crash", crash, why)),
+            Some(why) => self.push(&mut report, CheckResult::skipped("crash", crash, why)),
             None => {
                 self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::crash_atomicity(&self.tracked, judging, &*self.opener, options.crash_rounds, options.seed).await;
-                report.push(CheckResult::from_failures("crash", crash, run.failures, timer, options.crash_rounds as u64));
+                self.push(&mut report, CheckResult::from_failures("crash", crash, run.failures, timer, options.crash_rounds as u64));
             }
         }
 
         let lists = "listing agrees with what is stored".to_owned();
         match gated(capabilities.list, "list") {
-            Some(why) => report.push(CheckResult::skipped("list", lists, why)),
+            Some(why) => self.push(&mut report, CheckResult::skipped("list", lists, why)),
             None => {
                 self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::listing(&self.tracked).await;
-                report.push(CheckResult::from_failures("list", lists, run.failures, timer, 1));
+                self.push(&mut report, CheckResult::from_failures("list", lists, run.failures, timer, 1));
             }
         }
 
@@ -308,6 +311,18 @@ impl Suite {
         report
     }
 
+    /// Adds a check's result. A connection fault met during the check makes
+    /// it a fault ("connection lost during ..."), not a verdict on the
+    /// backend; the checks after a fault are reported as not run.
+    fn push(&self, report: &mut Report, check: CheckResult) {
+        let check = match (report.first_fault(), self.tracked.fault()) {
+            (Some(during), _) => CheckResult::skipped(&check.group, check.name, format!("not run: the connection was lost during {during}")),
+            (None, Some(fault)) => check.into_fault(fault.to_string()),
+            (None, None) => check,
+        };
+        report.push(check);
+    }
+
     /// Restarts a backend whose process died, so that one crash fails the
     /// check it happened in rather than every check after it.
     async fn revive(&self, report: &mut Report) {
@@ -315,7 +330,7 @@ impl Suite {
             return;
         }
         let after = report.checks.last().map_or_else(|| "the first check".to_owned(), |c| format!("{}: {}", c.group, c.name));
-        match self.opener.open().await {
+        match self.tracked.watch(self.opener.open().await) {
             Ok(fresh) => {
                 self.tracked.replace(fresh);
                 report.add_warnings([format!("the backend's process died during {after}; it was restarted")]);
@@ -336,7 +351,8 @@ impl Suite {
             properties::round_trip(backend, judging, custom.into_iter().map(|s| s.boxed()).collect(), cases, seed)
         })
         .await;
-        report.push_property("property", "arbitrary WorkflowStates survive save then load".into(), run, timer, &replay);
+        let check = report.property_check("property", "arbitrary WorkflowStates survive save then load".into(), run, timer, &replay);
+        self.push(report, check);
 
         let registry = options.registry.clone();
         let timer = Instant::now();
@@ -345,7 +361,8 @@ impl Suite {
             properties::model_based(backend, judging, cases, seed.wrapping_add(1))
         })
         .await;
-        report.push_property("property", "random save/load/delete sequences agree with a model".into(), run, timer, &replay);
+        let check = report.property_check("property", "random save/load/delete sequences agree with a model".into(), run, timer, &replay);
+        self.push(report, check);
 
         for (i, custom_type) in options.custom_types.iter().enumerate() {
             let (registry, custom_type) = (options.registry.clone(), custom_type.clone());
@@ -356,7 +373,8 @@ impl Suite {
                 properties::custom_type(backend, judging, &custom_type, cases.div_ceil(2), seed.wrapping_add(2 + i as u64))
             })
             .await;
-            report.push_property("custom type", name, run, timer, &replay);
+            let check = report.property_check("custom type", name, run, timer, &replay);
+            self.push(report, check);
         }
     }
 }

@@ -21,6 +21,9 @@ pub enum Status {
     Failed,
     /// Not run, and why (a capability the backend does not declare).
     Skipped(String),
+    /// The connection to the backend was lost during the check (the
+    /// error): no verdict on the backend.
+    Fault(String),
 }
 
 /// One check's result.
@@ -54,6 +57,12 @@ impl CheckResult {
             cases,
             seconds: timer.elapsed().as_secs_f64(),
         }
+    }
+
+    /// The same check, turned into a fault: its findings say nothing about
+    /// the backend once the connection was lost.
+    pub fn into_fault(self, error: String) -> CheckResult {
+        CheckResult { status: Status::Fault(error), details: Vec::new(), replay: None, ..self }
     }
 
     /// Not run, and why.
@@ -121,7 +130,8 @@ impl Report {
         }
     }
 
-    pub(crate) fn push_property(&mut self, group: &str, name: String, run: Result<PropertyRun, String>, timer: Instant, replay: &str) {
+    /// The result of a property check (its verdicts and warnings go into the report).
+    pub(crate) fn property_check(&mut self, group: &str, name: String, run: Result<PropertyRun, String>, timer: Instant, replay: &str) -> CheckResult {
         let run = run.unwrap_or_else(|panic| PropertyRun { failure: Some(panic), ..PropertyRun::default() });
         self.matrix.merge(&run.matrix);
         self.add_warnings(run.warnings);
@@ -130,7 +140,17 @@ impl Report {
         if failed {
             check.replay = Some(replay.to_owned());
         }
-        self.checks.push(check);
+        check
+    }
+
+    /// `group: name` of the first check the connection was lost in.
+    pub fn first_fault(&self) -> Option<String> {
+        self.checks.iter().find(|c| matches!(c.status, Status::Fault(_))).map(|c| format!("{}: {}", c.group, c.name))
+    }
+
+    /// Checks that met a connection fault.
+    pub fn faults(&self) -> usize {
+        self.checks.iter().filter(|c| matches!(c.status, Status::Fault(_))).count()
     }
 
     /// Checks with each status: (passed, failed, skipped).
@@ -139,9 +159,9 @@ impl Report {
         (count(|s| *s == Status::Passed), count(|s| *s == Status::Failed), count(|s| matches!(s, Status::Skipped(_))))
     }
 
-    /// True when no check failed.
+    /// True when no check failed and the connection held.
     pub fn passed(&self) -> bool {
-        self.counts().1 == 0
+        self.counts().1 == 0 && self.faults() == 0
     }
 
     /// Operations per second over the whole run.
@@ -173,10 +193,17 @@ impl Report {
                 Status::Passed => "PASS",
                 Status::Failed => "FAIL",
                 Status::Skipped(_) => "SKIP",
+                Status::Fault(_) => "ERROR",
             };
             let _ = write!(out, "{label}  {:<12} {}", check.group, check.name);
-            if let Status::Skipped(why) = &check.status {
-                let _ = write!(out, " ({why})");
+            match &check.status {
+                Status::Skipped(why) => {
+                    let _ = write!(out, " ({why})");
+                }
+                Status::Fault(error) => {
+                    let _ = write!(out, "\n      connection lost during this check: {error}");
+                }
+                _ => {}
             }
             out.push('\n');
             for detail in &check.details {
@@ -196,7 +223,13 @@ impl Report {
         let (passed, failed, skipped) = self.counts();
         let _ =
             writeln!(out, "{} operations in {:.1} s ({:.0} ops/s); {} run ids cleaned up", self.ops, self.seconds, self.ops_per_second(), self.cleanup_deleted);
-        let _ = writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped");
+        let _ = write!(out, "{passed} passed, {failed} failed, {skipped} skipped");
+        match self.first_fault() {
+            Some(during) => {
+                let _ = writeln!(out, ", {} faults (connection lost during {during})", self.faults());
+            }
+            None => out.push('\n'),
+        }
         out
     }
 
@@ -220,9 +253,14 @@ impl Report {
                     Status::Passed => ("passed", None),
                     Status::Failed => ("failed", None),
                     Status::Skipped(why) => ("skipped", Some(why.clone())),
+                    Status::Fault(_) => ("fault", None),
+                };
+                let fault = match &c.status {
+                    Status::Fault(error) => Some(error.clone()),
+                    _ => None,
                 };
                 serde_json::json!({
-                    "group": c.group, "name": c.name, "status": status, "skip_reason": skip_reason,
+                    "group": c.group, "name": c.name, "status": status, "skip_reason": skip_reason, "fault": fault,
                     "details": c.details, "replay": c.replay.as_ref().map(|r| self.replay_command(r)),
                     "cases": c.cases, "seconds": c.seconds,
                 })
@@ -241,7 +279,7 @@ impl Report {
             "strict": self.strict,
             "seed": self.seed,
             "prefix": self.prefix,
-            "summary": {"passed": passed, "failed": failed, "skipped": skipped},
+            "summary": {"passed": passed, "failed": failed, "skipped": skipped, "faults": self.faults()},
             "checks": checks,
             "fidelity": matrix,
             "warnings": self.warnings,
@@ -252,13 +290,18 @@ impl Report {
         })
     }
 
-    /// JUnit XML: one test case per check.
+    /// JUnit XML: one test case per check; a failed check is a `<failure>`,
+    /// a connection fault an `<error>`.
     pub fn junit(&self) -> String {
         let (_, failed, skipped) = self.counts();
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let errors = match self.faults() {
+            0 => String::new(),
+            n => format!(" errors=\"{n}\""),
+        };
         let _ = writeln!(
             out,
-            "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" skipped=\"{skipped}\" time=\"{:.3}\">",
+            "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\"{errors} skipped=\"{skipped}\" time=\"{:.3}\">",
             escape(format!("stateharness conform {}", self.backend)),
             self.checks.len(),
             self.seconds
@@ -275,6 +318,10 @@ impl Report {
                 Status::Passed => out.push_str("/>\n"),
                 Status::Skipped(why) => {
                     let _ = writeln!(out, ">\n    <skipped message=\"{}\"/>\n  </testcase>", escape(why));
+                }
+                Status::Fault(error) => {
+                    let message = format!("connection lost during this check: {error}");
+                    let _ = writeln!(out, ">\n    <error message=\"{}\"/>\n  </testcase>", escape(xml_safe(&message)));
                 }
                 Status::Failed => {
                     let first = check.details.first().map(|d| d.lines().next().unwrap_or_default()).unwrap_or_default();
@@ -294,7 +341,11 @@ impl Report {
     pub fn markdown(&self) -> String {
         let (passed, failed, skipped) = self.counts();
         let mut out = String::new();
-        let verdict = if failed == 0 { "passed" } else { "FAILED" };
+        let verdict = match (failed, self.faults()) {
+            (_, 1..) => "ERROR (connection lost)",
+            (0, _) => "passed",
+            _ => "FAILED",
+        };
         let _ = writeln!(out, "### stateharness conform: `{}` {verdict}\n", self.backend);
         let _ = writeln!(
             out,
@@ -309,6 +360,7 @@ impl Report {
                 Status::Passed => "pass".to_owned(),
                 Status::Failed => format!("**FAIL**: {}", md_cell(check.details.first().map_or("", |d| d.lines().next().unwrap_or_default()))),
                 Status::Skipped(why) => format!("skipped ({})", md_cell(why)),
+                Status::Fault(error) => format!("**ERROR**: connection lost during this check: {}", md_cell(error)),
             };
             let _ = writeln!(out, "| {} | {result} |", md_cell(&format!("{}: {}", check.group, check.name)));
         }
