@@ -102,8 +102,12 @@ pub struct SuiteOptions {
     pub concurrency_rounds: usize,
     /// Ids in the many-ids concurrency check.
     pub many_ids: usize,
-    /// Rounds of the crash-atomicity check (SIGKILL during a save).
+    /// Rounds of the crash-atomicity check (SIGKILL during a save); 0
+    /// skips it.
     pub crash_rounds: usize,
+    /// Where the declarative cases came from, when not the built-in ones
+    /// (for the replay line).
+    pub suites_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for SuiteOptions {
@@ -123,6 +127,7 @@ impl Default for SuiteOptions {
             concurrency_rounds: 4,
             many_ids: 64,
             crash_rounds: 24,
+            suites_dir: None,
         }
     }
 }
@@ -176,6 +181,7 @@ impl SuiteOptions {
                 cases::parse_suite(&path.display().to_string(), &text, &self.registry).map_err(|e| e.to_string())
             })
             .collect::<Result<_, _>>()?;
+        self.suites_dir = Some(dir.to_owned());
         Ok(self)
     }
 }
@@ -276,7 +282,9 @@ impl Suite {
         }
 
         let crash = format!("SIGKILL during saves of 4 KB to 4 MB leaves the old or the new state ({} rounds)", options.crash_rounds);
-        let crash_gate = gated(capabilities.persistent, "persistent")
+        let crash_gate = (options.crash_rounds == 0)
+            .then(|| "--crash-rounds 0".to_owned())
+            .or_else(|| gated(capabilities.persistent, "persistent"))
             .or_else(|| (!self.tracked.backend().has_process()).then(|| "the backend is not a process (use exec:)".to_owned()));
         match crash_gate {
             Some(why) => self.push(&mut report, CheckResult::skipped("crash", crash, why)),

@@ -84,6 +84,12 @@ pub struct Report {
     pub strict: bool,
     /// The property seed.
     pub seed: u64,
+    /// Cases per property check.
+    pub cases: u32,
+    /// Rounds of the crash check.
+    pub crash_rounds: usize,
+    /// The directory the declarative cases came from, when not built in.
+    pub suites_dir: Option<std::path::PathBuf>,
     /// The run's id prefix.
     pub prefix: String,
     /// Every check, in the order run.
@@ -108,6 +114,9 @@ impl Report {
             profile: options.profile,
             strict: options.strict,
             seed: options.seed,
+            cases: options.cases,
+            crash_rounds: options.crash_rounds,
+            suites_dir: options.suites_dir.clone(),
             prefix: prefix.to_owned(),
             checks: Vec::new(),
             matrix: Matrix::default(),
@@ -169,8 +178,26 @@ impl Report {
         if self.seconds > 0.0 { self.ops as f64 / self.seconds } else { 0.0 }
     }
 
-    fn replay_command(&self, replay: &str) -> String {
-        format!("stateharness conform --backend '{}' {replay}", self.backend)
+    /// The command that replays a check, as arguments: every option that
+    /// changes a verdict, then the check's own (`--seed N`).
+    pub fn replay_args(&self, replay: &str) -> Vec<String> {
+        let mut args: Vec<String> =
+            ["stateharness", "conform", "--backend", &self.backend, "--profile", profile_name(self.profile)].map(str::to_owned).to_vec();
+        args.extend(["--cases".to_owned(), self.cases.to_string(), "--crash-rounds".to_owned(), self.crash_rounds.to_string()]);
+        if self.strict {
+            args.push("--strict".to_owned());
+        }
+        if let Some(dir) = &self.suites_dir {
+            args.extend(["--suites".to_owned(), dir.display().to_string()]);
+        }
+        args.extend(replay.split_whitespace().map(str::to_owned));
+        args
+    }
+
+    /// [`Report::replay_args`] as a line that pastes into a shell as is,
+    /// whatever quotes the backend string holds.
+    pub fn replay_command(&self, replay: &str) -> String {
+        shell_words::join(self.replay_args(replay))
     }
 
     /// The summary a person reads: one line per check, failures with their
@@ -325,7 +352,7 @@ impl Report {
                 }
                 Status::Failed => {
                     let first = check.details.first().map(|d| d.lines().next().unwrap_or_default()).unwrap_or_default();
-                    let mut body = check.details.join("\n");
+                    let mut body = shown_details(&check.details).join("\n");
                     if let Some(replay) = &check.replay {
                         let _ = write!(body, "\nreplay: {}", self.replay_command(replay));
                     }
@@ -371,8 +398,40 @@ impl Report {
         for warning in &self.warnings {
             let _ = writeln!(out, "\n> warning: {}", md_cell(warning));
         }
+        for check in self.checks.iter().filter(|c| c.status == Status::Failed) {
+            let _ = writeln!(out, "\n#### FAIL {}: {}\n\n```", check.group, check.name);
+            for detail in shown_details(&check.details) {
+                let _ = writeln!(out, "{}", detail.replace("```", "` ` `"));
+            }
+            if let Some(replay) = &check.replay {
+                let _ = writeln!(out, "replay: {}", self.replay_command(replay));
+            }
+            out.push_str("```\n");
+        }
         out
     }
+}
+
+/// How many details of a failed check the JUnit and Markdown reports carry.
+const MAX_DETAILS: usize = 20;
+/// How many characters of one detail they carry.
+const MAX_DETAIL_CHARS: usize = 2000;
+
+/// A failed check's details, bounded, with a count of what was cut.
+fn shown_details(details: &[String]) -> Vec<String> {
+    let mut shown: Vec<String> = details
+        .iter()
+        .take(MAX_DETAILS)
+        .map(|d| {
+            let cut: String = d.chars().take(MAX_DETAIL_CHARS).collect();
+            let left = d.chars().count() - cut.chars().count();
+            if left > 0 { format!("{cut}… ({left} more characters)") } else { cut }
+        })
+        .collect();
+    if details.len() > MAX_DETAILS {
+        shown.push(format!("({} more failures not shown)", details.len() - MAX_DETAILS));
+    }
+    shown
 }
 
 fn profile_name(profile: Profile) -> &'static str {
