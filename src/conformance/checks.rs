@@ -11,7 +11,8 @@ use crate::typed::to_typed_text;
 use crate::value::{Dict, Value};
 
 use super::cases::Judging;
-use super::fidelity::{Matrix, judge};
+use super::fidelity::{Causes, Matrix, judge};
+use super::report::CheckResult;
 use super::state::base_state;
 use super::tracker::Tracked;
 
@@ -22,6 +23,10 @@ pub struct CheckRun {
     pub failures: Vec<String>,
     /// Verdicts of everything loaded.
     pub matrix: Matrix,
+    /// Differences of the failures that are fidelity findings.
+    differences: BTreeSet<String>,
+    /// How many failures are fidelity findings.
+    from_findings: usize,
 }
 
 fn writer_state(backend: &Tracked, local: &str, writer: usize) -> Value {
@@ -44,8 +49,33 @@ impl CheckRun {
         let finding = if any_finding { judgement.findings.first() } else { judgement.rejected(judging.profile).next() };
         if let Some(finding) = finding {
             self.failures.push(format!("{context}: {finding}"));
+            self.differences.insert(finding.cause.clone());
+            self.from_findings += 1;
         }
     }
+
+    /// The check's result: passed when nothing failed.
+    pub fn into_check(self, group: &str, name: String, timer: std::time::Instant, cases: u64) -> CheckResult {
+        let causes = Causes::of(self.differences, self.failures.len(), self.from_findings);
+        CheckResult::from_failures(group, name, self.failures, timer, cases).with_causes(causes)
+    }
+}
+
+/// What the backend gives back for each of `states` saved alone under
+/// `local`: the states it can store, against which a concurrent load is
+/// judged (a fidelity defect is the cases' verdict, not a mix).
+async fn stored_alone(backend: &Tracked, local: &str, states: &[Value]) -> Result<Vec<Value>, String> {
+    let mut stored = Vec::with_capacity(states.len());
+    for state in states {
+        backend.save(local, state).await.map_err(|e| format!("saving a state alone: {e}"))?;
+        match backend.load(local, &TypeHints::new()).await {
+            Ok(Some(got)) => stored.push(got),
+            Ok(None) => return Err(format!("a state saved alone under run id {:?} is gone", backend.run_id(local))),
+            Err(e) => return Err(format!("loading a state saved alone: {e}")),
+        }
+    }
+    backend.delete(local).await.map_err(|e| format!("delete failed: {e}"))?;
+    Ok(stored)
 }
 
 /// Which of `candidates` `got` is, judged under the profile.
@@ -61,9 +91,16 @@ pub async fn concurrent_one_id(backend: &Arc<Tracked>, judging: Judging<'_>, rou
     let mut run = CheckRun::default();
     for round in 0..rounds {
         let local = format!("c1-{round}");
-        let states: Vec<Value> = (0..WRITERS).map(|w| writer_state(backend, &local, w)).collect();
+        let sent: Vec<Value> = (0..WRITERS).map(|w| writer_state(backend, &local, w)).collect();
+        let states = match stored_alone(backend, &local, &sent).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                run.failures.push(format!("round {round}: {e}"));
+                continue;
+            }
+        };
         let mut tasks = tokio::task::JoinSet::new();
-        for state in states.clone() {
+        for state in sent {
             let (backend, local) = (backend.clone(), local.clone());
             tasks.spawn(async move { backend.save(&local, &state).await.map(|()| Vec::new()) });
         }
@@ -164,9 +201,11 @@ pub async fn persistence(backend: &Tracked, judging: Judging<'_>, reopen: impl F
             (local, state)
         })
         .collect();
-    for (local, state) in &states {
-        if let Err(e) = backend.save(local, state).await {
-            run.failures.push(format!("save of {:?}: {e}", backend.run_id(local)));
+    let mut stored = Vec::new();
+    for (local, state) in states {
+        match backend.save(&local, &state).await {
+            Ok(()) => stored.push((local, state)),
+            Err(e) => run.failures.push(format!("save of {:?}: {e}", backend.run_id(&local))),
         }
     }
     if let Err(e) = backend.backend().close().await {
@@ -181,7 +220,8 @@ pub async fn persistence(backend: &Tracked, judging: Judging<'_>, reopen: impl F
             return run;
         }
     }
-    for (local, sent) in &states {
+    // Only the states the backend could store say whether data survives.
+    for (local, sent) in &stored {
         match backend.load(local, &TypeHints::new()).await {
             Ok(Some(got)) => {
                 run.judge_loaded(&format!("after reopening, run id {:?}", backend.run_id(local)), sent, &got, judging, false);

@@ -3,7 +3,7 @@
 //! flujo's own round trip gives, FORMAT.md "Deserialize") or *corrupted*
 //! (anything else). Dict key order never matters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::format::{TypeRegistry, deserialize, py_str, serialize};
@@ -97,6 +97,32 @@ pub struct Finding {
     pub expected: Option<String>,
     /// What came back (typed JSON), or `(missing)`.
     pub got: String,
+    /// The difference, whatever the path and value: `datetime came back
+    /// as str (corrupted)`; findings with the same cause share a root cause.
+    pub cause: String,
+}
+
+/// What a check's failures come from, to group failures by root cause:
+/// the differences its rejected findings show, and how many of its
+/// failures had another cause.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Causes {
+    /// [`Finding::cause`] of each rejected finding.
+    pub differences: BTreeSet<String>,
+    /// Failures that are not a fidelity finding (a lost state, an error...).
+    pub others: usize,
+}
+
+impl Causes {
+    /// Causes of `failures` failures, `from_findings` of them from findings with `differences`.
+    pub fn of(differences: BTreeSet<String>, failures: usize, from_findings: usize) -> Causes {
+        Causes { differences, others: failures.saturating_sub(from_findings) }
+    }
+
+    /// Whether every failure comes from one of the `known` differences.
+    pub fn only_among(&self, known: &BTreeSet<String>) -> bool {
+        self.others == 0 && !self.differences.is_empty() && self.differences.is_subset(known)
+    }
 }
 
 impl fmt::Display for Finding {
@@ -190,6 +216,7 @@ impl Judge<'_> {
                 sent: to_typed_text(sent),
                 expected: expected.map(to_typed_text),
                 got: got.map_or_else(|| "(missing)".to_owned(), to_typed_text),
+                cause: format!("{} came back as {} ({})", sent.kind(), got.map_or_else(|| "nothing".to_owned(), Value::kind), verdict.as_str()),
             });
         }
     }

@@ -233,7 +233,10 @@ impl Suite {
                 let run = cases::run_case(case, &namespace, &self.tracked, judging).await;
                 report.matrix.merge(&run.matrix);
                 report.add_warnings(run.warnings);
-                self.push(&mut report, CheckResult::from_failures("case", format!("{}: {}", suite.name, case.name), run.failures, timer, 1));
+                self.push(
+                    &mut report,
+                    CheckResult::from_failures("case", format!("{}: {}", suite.name, case.name), run.failures, timer, 1).with_causes(run.causes),
+                );
             }
         }
 
@@ -244,10 +247,7 @@ impl Suite {
         let timer = Instant::now();
         let run = checks::refusals(&self.tracked, judging).await;
         report.matrix.merge(&run.matrix);
-        self.push(
-            &mut report,
-            CheckResult::from_failures("refusals", "values flujo refuses (UUID, Decimal, bytearray) are refused as unsupported".into(), run.failures, timer, 3),
-        );
+        self.push(&mut report, run.into_check("refusals", "values flujo refuses (UUID, Decimal, bytearray) are refused as unsupported".into(), timer, 3));
 
         let gated = |declared: bool, capability: &str| (!declared).then(|| format!("the backend does not declare `{capability}`"));
         let one_id = "concurrent saves and loads of one id never mix states".to_owned();
@@ -261,11 +261,11 @@ impl Suite {
                 self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::concurrent_one_id(&self.tracked, judging, options.concurrency_rounds).await;
-                self.push(&mut report, CheckResult::from_failures("concurrency", one_id, run.failures, timer, options.concurrency_rounds as u64));
+                self.push(&mut report, run.into_check("concurrency", one_id, timer, options.concurrency_rounds as u64));
                 let timer = Instant::now();
                 let run = checks::concurrent_many_ids(&self.tracked, judging, options.many_ids).await;
                 report.matrix.merge(&run.matrix);
-                self.push(&mut report, CheckResult::from_failures("concurrency", many, run.failures, timer, options.many_ids as u64));
+                self.push(&mut report, run.into_check("concurrency", many, timer, options.many_ids as u64));
             }
         }
 
@@ -277,7 +277,7 @@ impl Suite {
                 let timer = Instant::now();
                 let run = checks::persistence(&self.tracked, judging, self.opener.open()).await;
                 report.matrix.merge(&run.matrix);
-                self.push(&mut report, CheckResult::from_failures("persistence", survives, run.failures, timer, 3));
+                self.push(&mut report, run.into_check("persistence", survives, timer, 3));
             }
         }
 
@@ -292,7 +292,7 @@ impl Suite {
                 self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::crash_atomicity(&self.tracked, judging, &*self.opener, options.crash_rounds, options.seed).await;
-                self.push(&mut report, CheckResult::from_failures("crash", crash, run.failures, timer, options.crash_rounds as u64));
+                self.push(&mut report, run.into_check("crash", crash, timer, options.crash_rounds as u64));
             }
         }
 
@@ -303,7 +303,7 @@ impl Suite {
                 self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::listing(&self.tracked).await;
-                self.push(&mut report, CheckResult::from_failures("list", lists, run.failures, timer, 1));
+                self.push(&mut report, run.into_check("list", lists, timer, 1));
             }
         }
 

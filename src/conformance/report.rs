@@ -9,7 +9,7 @@ use quick_xml::escape::escape;
 use crate::backends::Capabilities;
 
 use super::SuiteOptions;
-use super::fidelity::{Matrix, Profile};
+use super::fidelity::{Causes, Matrix, Profile};
 use super::properties::PropertyRun;
 
 /// The outcome of one check.
@@ -43,9 +43,23 @@ pub struct CheckResult {
     pub cases: u64,
     /// Wall time.
     pub seconds: f64,
+    /// What the failures come from.
+    pub causes: Causes,
+    /// The earlier failed check whose differences explain every failure
+    /// of this one: not a separate defect.
+    pub same_cause_as: Option<String>,
 }
 
 impl CheckResult {
+    /// The same result, with what its failures come from.
+    pub fn with_causes(self, causes: Causes) -> CheckResult {
+        CheckResult { causes, ..self }
+    }
+
+    fn label(&self) -> String {
+        format!("{}: {}", self.group, self.name)
+    }
+
     /// Passed when `failures` is empty, else failed with them as details.
     pub fn from_failures(group: &str, name: String, failures: Vec<String>, timer: Instant, cases: u64) -> CheckResult {
         CheckResult {
@@ -56,6 +70,8 @@ impl CheckResult {
             replay: None,
             cases,
             seconds: timer.elapsed().as_secs_f64(),
+            causes: Causes::default(),
+            same_cause_as: None,
         }
     }
 
@@ -67,7 +83,17 @@ impl CheckResult {
 
     /// Not run, and why.
     pub fn skipped(group: &str, name: String, why: String) -> CheckResult {
-        CheckResult { group: group.to_owned(), name, status: Status::Skipped(why), details: Vec::new(), replay: None, cases: 0, seconds: 0.0 }
+        CheckResult {
+            group: group.to_owned(),
+            name,
+            status: Status::Skipped(why),
+            details: Vec::new(),
+            replay: None,
+            cases: 0,
+            seconds: 0.0,
+            causes: Causes::default(),
+            same_cause_as: None,
+        }
     }
 }
 
@@ -127,8 +153,22 @@ impl Report {
         }
     }
 
-    pub(crate) fn push(&mut self, check: CheckResult) {
+    /// Adds a check; a failed one whose every failure is a difference an
+    /// earlier failed check already showed is marked as of the same cause.
+    pub(crate) fn push(&mut self, mut check: CheckResult) {
+        if check.status == Status::Failed {
+            let independent = || self.checks.iter().filter(|c| c.status == Status::Failed && c.same_cause_as.is_none());
+            let known = independent().flat_map(|c| c.causes.differences.iter().cloned()).collect();
+            if check.causes.only_among(&known) {
+                check.same_cause_as = independent().find(|c| !c.causes.differences.is_disjoint(&check.causes.differences)).map(CheckResult::label);
+            }
+        }
         self.checks.push(check);
+    }
+
+    /// Failed checks that are not of the same cause as an earlier one.
+    pub fn root_causes(&self) -> usize {
+        self.checks.iter().filter(|c| c.status == Status::Failed && c.same_cause_as.is_none()).count()
     }
 
     pub(crate) fn add_warnings(&mut self, warnings: impl IntoIterator<Item = String>) {
@@ -145,7 +185,7 @@ impl Report {
         self.matrix.merge(&run.matrix);
         self.add_warnings(run.warnings);
         let failed = run.failure.is_some();
-        let mut check = CheckResult::from_failures(group, name, run.failure.into_iter().collect(), timer, run.cases);
+        let mut check = CheckResult::from_failures(group, name, run.failure.into_iter().collect(), timer, run.cases).with_causes(run.causes);
         if failed {
             check.replay = Some(replay.to_owned());
         }
@@ -233,6 +273,10 @@ impl Report {
                 _ => {}
             }
             out.push('\n');
+            if let Some(cause) = &check.same_cause_as {
+                let _ = writeln!(out, "      same cause as {cause}: {}", check.causes.differences.iter().cloned().collect::<Vec<_>>().join("; "));
+                continue;
+            }
             for detail in &check.details {
                 for line in detail.lines() {
                     let _ = writeln!(out, "      {line}");
@@ -251,6 +295,9 @@ impl Report {
         let _ =
             writeln!(out, "{} operations in {:.1} s ({:.0} ops/s); {} run ids cleaned up", self.ops, self.seconds, self.ops_per_second(), self.cleanup_deleted);
         let _ = write!(out, "{passed} passed, {failed} failed, {skipped} skipped");
+        if self.root_causes() < failed {
+            let _ = write!(out, " ({} root causes)", self.root_causes());
+        }
         match self.first_fault() {
             Some(during) => {
                 let _ = writeln!(out, ", {} faults (connection lost during {during})", self.faults());
@@ -288,7 +335,7 @@ impl Report {
                 };
                 serde_json::json!({
                     "group": c.group, "name": c.name, "status": status, "skip_reason": skip_reason, "fault": fault,
-                    "details": c.details, "replay": c.replay.as_ref().map(|r| self.replay_command(r)),
+                    "details": c.details, "same_cause_as": c.same_cause_as, "replay": c.replay.as_ref().map(|r| self.replay_command(r)),
                     "cases": c.cases, "seconds": c.seconds,
                 })
             })
@@ -351,12 +398,15 @@ impl Report {
                     let _ = writeln!(out, ">\n    <error message=\"{}\"/>\n  </testcase>", escape(xml_safe(&message)));
                 }
                 Status::Failed => {
-                    let first = check.details.first().map(|d| d.lines().next().unwrap_or_default()).unwrap_or_default();
+                    let first = match &check.same_cause_as {
+                        Some(cause) => format!("same cause as {cause}"),
+                        None => check.details.first().map(|d| d.lines().next().unwrap_or_default()).unwrap_or_default().to_owned(),
+                    };
                     let mut body = shown_details(&check.details).join("\n");
                     if let Some(replay) = &check.replay {
                         let _ = write!(body, "\nreplay: {}", self.replay_command(replay));
                     }
-                    let _ = writeln!(out, ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>", escape(first), escape(xml_safe(&body)));
+                    let _ = writeln!(out, ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>", escape(&first), escape(xml_safe(&body)));
                 }
             }
         }
@@ -385,7 +435,10 @@ impl Report {
         for check in &self.checks {
             let result = match &check.status {
                 Status::Passed => "pass".to_owned(),
-                Status::Failed => format!("**FAIL**: {}", md_cell(check.details.first().map_or("", |d| d.lines().next().unwrap_or_default()))),
+                Status::Failed => match &check.same_cause_as {
+                    Some(cause) => format!("**FAIL**: same cause as {}", md_cell(cause)),
+                    None => format!("**FAIL**: {}", md_cell(check.details.first().map_or("", |d| d.lines().next().unwrap_or_default()))),
+                },
                 Status::Skipped(why) => format!("skipped ({})", md_cell(why)),
                 Status::Fault(error) => format!("**ERROR**: connection lost during this check: {}", md_cell(error)),
             };

@@ -39,6 +39,8 @@ async fn fixed_report() -> Report {
         replay: Some("--seed 7".to_owned()),
         cases: 1,
         seconds: 0.0,
+        causes: Default::default(),
+        same_cause_as: None,
     });
     report.warnings.push("the backend added keys <total_steps> & |error_message|".to_owned());
     report
@@ -104,6 +106,8 @@ async fn junit_and_markdown_carry_the_failure_details() {
         replay: None,
         cases: 1,
         seconds: 0.0,
+        causes: Default::default(),
+        same_cause_as: None,
     });
     for text in [report.junit(), report.markdown()] {
         assert!((0..20).all(|i| text.contains(&format!("failure number {i};"))), "{text}");
