@@ -303,6 +303,15 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &d
             Value::Dict(base_state(&backend.run_id(&local), context, Value::from(tag)))
         };
         let (old, new) = (state(&format!("old-{round}-")), state(&format!("new-{round}-")));
+        // What the backend stores for each, saved alone under another id:
+        // a fidelity defect is the cases' verdict, not a torn write.
+        let stored = match stored_alone(backend, &format!("{local}-alone"), &[old.clone(), new.clone()]).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                run.failures.push(format!("round {round}: {e}"));
+                continue;
+            }
+        };
         let started = std::time::Instant::now();
         if let Err(e) = backend.save(&local, &old).await {
             run.failures.push(format!("round {round}: saving the old state of run id {:?}: {e}", backend.run_id(&local)));
@@ -341,7 +350,7 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &d
         }
         match backend.load(&local, &TypeHints::new()).await {
             Ok(Some(got)) => {
-                if matching(&got, &[old.clone(), new.clone()], judging).is_none() {
+                if matching(&got, &stored, judging).is_none() {
                     run.failures.push(format!(
                         "round {round} ({} KB, SIGKILL after {} µs): run id {:?} holds neither the old nor the new state: {}",
                         size >> 10,

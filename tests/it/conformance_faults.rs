@@ -51,19 +51,20 @@ fn a_connection_lost_during_a_check_is_a_fault_not_a_failure() {
 
 /// One wrong datetime format is one root cause: the checks after the first
 /// that fail only on that difference say "same cause as ...", and the
-/// concurrency and persistence checks judge only what the backend stores.
+/// concurrency, persistence and crash checks judge only what the backend
+/// stores.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_wrong_datetime_format_is_one_root_cause() {
     use stateharness::conformance::{Status, SuiteOptions};
     let dir = scratch_dir("conformance_faults", "datetime");
     let backend = format!("exec:python3 {} {}", fixtures_dir().join("protocol/wrong_datetime.py").display(), dir.display());
-    let report = crate::common::conform(&backend, SuiteOptions { cases: 8, seed: 3, crash_rounds: 0, ..SuiteOptions::default() }).await;
+    let report = crate::common::conform(&backend, SuiteOptions { cases: 8, seed: 3, crash_rounds: 4, ..SuiteOptions::default() }).await;
     let human = report.human();
     let failed: Vec<_> = report.checks.iter().filter(|c| c.status == Status::Failed).collect();
     assert!(failed.len() > 5, "the defect shows in many checks:\n{human}");
     assert_eq!(report.root_causes(), 1, "{human}");
     assert_eq!(failed[0].causes.differences.iter().collect::<Vec<_>>(), ["datetime came back as str (corrupted)"], "{human}");
-    for check in report.checks.iter().filter(|c| c.group == "concurrency" || c.group == "persistence") {
+    for check in report.checks.iter().filter(|c| ["concurrency", "persistence", "crash"].contains(&c.group.as_str())) {
         assert!(check.status == Status::Passed || check.same_cause_as.is_some(), "{}: {} is not an independent defect:\n{human}", check.group, check.name);
     }
     assert!(human.contains("same cause as case: "), "{human}");
