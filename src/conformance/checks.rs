@@ -303,9 +303,10 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &d
             Value::Dict(base_state(&backend.run_id(&local), context, Value::from(tag)))
         };
         let (old, new) = (state(&format!("old-{round}-")), state(&format!("new-{round}-")));
-        // What the backend stores for each, saved alone under another id:
-        // a fidelity defect is the cases' verdict, not a torn write.
-        let stored = match stored_alone(backend, &format!("{local}-alone"), &[old.clone(), new.clone()]).await {
+        // What the backend stores for each, saved alone first (under the
+        // same id: a backend may store the id it is given): a fidelity
+        // defect is the cases' verdict, not a torn write.
+        let stored = match stored_alone(backend, &local, &[old.clone(), new.clone()]).await {
             Ok(stored) => stored,
             Err(e) => {
                 run.failures.push(format!("round {round}: {e}"));
