@@ -21,7 +21,8 @@ use super::{DeadlineArgs, Done, Fatal, PyArgs, RunResult, interruption};
 /// failure and on Ctrl-C.
 ///
 /// Exit status: 0 all checks passed, 1 a check failed, 2 configuration or
-/// connection error.
+/// connection error (also a connection lost during a check: a fault, not
+/// a verdict).
 #[derive(Debug, Args)]
 pub struct ConformArgs {
     /// The backend: memory://, file:///DIR, sqlite:///PATH,
@@ -111,6 +112,9 @@ impl ConformArgs {
         };
         out!("{}", report.human());
         self.write_outputs(&report)?;
+        if let Some(during) = report.first_fault() {
+            return Err(Fatal(format!("{}: connection lost during {during}; no verdict on the backend", self.backend)));
+        }
         Ok(Done::passed_if(report.passed()))
     }
 

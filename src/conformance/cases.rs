@@ -39,7 +39,7 @@ use crate::text::{cut, show_run_id};
 use crate::typed::{decode, to_typed_text};
 use crate::value::{Dict, Value};
 
-use super::fidelity::{Matrix, Profile, judge};
+use super::fidelity::{Causes, Matrix, Profile, judge};
 use super::state::base_state;
 use super::tracker::Tracked;
 
@@ -258,6 +258,8 @@ pub struct CaseRun {
     pub warnings: Vec<String>,
     /// Verdicts of everything loaded.
     pub matrix: Matrix,
+    /// What the failures come from.
+    pub causes: Causes,
 }
 
 /// What the suite's judge needs to know.
@@ -303,6 +305,7 @@ pub async fn run_case(case: &Case, namespace: &str, backend: &Tracked, judging: 
     let prefix_len = backend.prefix().chars().count();
     let hints = TypeHints::new();
     let mut used = Vec::new();
+    let (mut differences, mut from_findings) = (std::collections::BTreeSet::new(), 0);
     for (index, step) in case.steps.iter().enumerate() {
         let local = local_id(&step.id, namespace, prefix_len);
         let run_id = backend.run_id(&local);
@@ -342,6 +345,8 @@ pub async fn run_case(case: &Case, namespace: &str, backend: &Tracked, judging: 
                         run.matrix.merge(&judgement.matrix);
                         for finding in judgement.rejected(judging.profile) {
                             run.failures.push(format!("{}: {finding}", at("load")));
+                            differences.insert(finding.cause.clone());
+                            from_findings += 1;
                         }
                         if !judgement.extra_keys.is_empty() {
                             if judging.strict {
@@ -369,6 +374,7 @@ pub async fn run_case(case: &Case, namespace: &str, backend: &Tracked, judging: 
             }
         }
     }
+    run.causes = Causes::of(differences, run.failures.len(), from_findings);
     run
 }
 

@@ -11,7 +11,8 @@ use crate::typed::to_typed_text;
 use crate::value::{Dict, Value};
 
 use super::cases::Judging;
-use super::fidelity::{Matrix, judge};
+use super::fidelity::{Causes, Matrix, judge};
+use super::report::CheckResult;
 use super::state::base_state;
 use super::tracker::Tracked;
 
@@ -22,6 +23,10 @@ pub struct CheckRun {
     pub failures: Vec<String>,
     /// Verdicts of everything loaded.
     pub matrix: Matrix,
+    /// Differences of the failures that are fidelity findings.
+    differences: BTreeSet<String>,
+    /// How many failures are fidelity findings.
+    from_findings: usize,
 }
 
 fn writer_state(backend: &Tracked, local: &str, writer: usize) -> Value {
@@ -44,8 +49,33 @@ impl CheckRun {
         let finding = if any_finding { judgement.findings.first() } else { judgement.rejected(judging.profile).next() };
         if let Some(finding) = finding {
             self.failures.push(format!("{context}: {finding}"));
+            self.differences.insert(finding.cause.clone());
+            self.from_findings += 1;
         }
     }
+
+    /// The check's result: passed when nothing failed.
+    pub fn into_check(self, group: &str, name: String, timer: std::time::Instant, cases: u64) -> CheckResult {
+        let causes = Causes::of(self.differences, self.failures.len(), self.from_findings);
+        CheckResult::from_failures(group, name, self.failures, timer, cases).with_causes(causes)
+    }
+}
+
+/// What the backend gives back for each of `states` saved alone under
+/// `local`: the states it can store, against which a concurrent load is
+/// judged (a fidelity defect is the cases' verdict, not a mix).
+async fn stored_alone(backend: &Tracked, local: &str, states: &[Value]) -> Result<Vec<Value>, String> {
+    let mut stored = Vec::with_capacity(states.len());
+    for state in states {
+        backend.save(local, state).await.map_err(|e| format!("saving a state alone: {e}"))?;
+        match backend.load(local, &TypeHints::new()).await {
+            Ok(Some(got)) => stored.push(got),
+            Ok(None) => return Err(format!("a state saved alone under run id {:?} is gone", backend.run_id(local))),
+            Err(e) => return Err(format!("loading a state saved alone: {e}")),
+        }
+    }
+    backend.delete(local).await.map_err(|e| format!("delete failed: {e}"))?;
+    Ok(stored)
 }
 
 /// Which of `candidates` `got` is, judged under the profile.
@@ -61,9 +91,16 @@ pub async fn concurrent_one_id(backend: &Arc<Tracked>, judging: Judging<'_>, rou
     let mut run = CheckRun::default();
     for round in 0..rounds {
         let local = format!("c1-{round}");
-        let states: Vec<Value> = (0..WRITERS).map(|w| writer_state(backend, &local, w)).collect();
+        let sent: Vec<Value> = (0..WRITERS).map(|w| writer_state(backend, &local, w)).collect();
+        let states = match stored_alone(backend, &local, &sent).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                run.failures.push(format!("round {round}: {e}"));
+                continue;
+            }
+        };
         let mut tasks = tokio::task::JoinSet::new();
-        for state in states.clone() {
+        for state in sent {
             let (backend, local) = (backend.clone(), local.clone());
             tasks.spawn(async move { backend.save(&local, &state).await.map(|()| Vec::new()) });
         }
@@ -164,15 +201,17 @@ pub async fn persistence(backend: &Tracked, judging: Judging<'_>, reopen: impl F
             (local, state)
         })
         .collect();
-    for (local, state) in &states {
-        if let Err(e) = backend.save(local, state).await {
-            run.failures.push(format!("save of {:?}: {e}", backend.run_id(local)));
+    let mut stored = Vec::new();
+    for (local, state) in states {
+        match backend.save(&local, &state).await {
+            Ok(()) => stored.push((local, state)),
+            Err(e) => run.failures.push(format!("save of {:?}: {e}", backend.run_id(&local))),
         }
     }
     if let Err(e) = backend.backend().close().await {
         run.failures.push(format!("close failed: {e}"));
     }
-    match reopen.await {
+    match backend.watch(reopen.await) {
         Ok(fresh) => {
             backend.replace(fresh);
         }
@@ -181,7 +220,8 @@ pub async fn persistence(backend: &Tracked, judging: Judging<'_>, reopen: impl F
             return run;
         }
     }
-    for (local, sent) in &states {
+    // Only the states the backend could store say whether data survives.
+    for (local, sent) in &stored {
         match backend.load(local, &TypeHints::new()).await {
             Ok(Some(got)) => {
                 run.judge_loaded(&format!("after reopening, run id {:?}", backend.run_id(local)), sent, &got, judging, false);
@@ -263,6 +303,16 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &d
             Value::Dict(base_state(&backend.run_id(&local), context, Value::from(tag)))
         };
         let (old, new) = (state(&format!("old-{round}-")), state(&format!("new-{round}-")));
+        // What the backend stores for each, saved alone first (under the
+        // same id: a backend may store the id it is given): a fidelity
+        // defect is the cases' verdict, not a torn write.
+        let stored = match stored_alone(backend, &local, &[old.clone(), new.clone()]).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                run.failures.push(format!("round {round}: {e}"));
+                continue;
+            }
+        };
         let started = std::time::Instant::now();
         if let Err(e) = backend.save(&local, &old).await {
             run.failures.push(format!("round {round}: saving the old state of run id {:?}: {e}", backend.run_id(&local)));
@@ -290,7 +340,7 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &d
             Err(e) => run.failures.push(format!("round {round}: SIGKILL failed: {e}")),
         }
         let _ = saving.await;
-        match opener.open().await {
+        match backend.watch(opener.open().await) {
             Ok(fresh) => {
                 backend.replace(fresh);
             }
@@ -301,7 +351,7 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &d
         }
         match backend.load(&local, &TypeHints::new()).await {
             Ok(Some(got)) => {
-                if matching(&got, &[old.clone(), new.clone()], judging).is_none() {
+                if matching(&got, &stored, judging).is_none() {
                     run.failures.push(format!(
                         "round {round} ({} KB, SIGKILL after {} µs): run id {:?} holds neither the old nor the new state: {}",
                         size >> 10,

@@ -3,7 +3,7 @@
 //! flujo's own round trip gives, docs/format.md "Deserialize") or *corrupted*
 //! (anything else). Dict key order never matters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::format::{TypeRegistry, deserialize, py_str, serialize};
@@ -11,7 +11,7 @@ use crate::json::{KeyOrder, read_strict, to_python_json};
 use crate::path::{JsonPath, Segment};
 use crate::text::cut;
 use crate::typed::to_typed_text;
-use crate::value::{Dict, Value};
+use crate::value::{Dict, KeyLookup, Value};
 
 /// The verdict on one part of a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,6 +97,32 @@ pub struct Finding {
     pub expected: Option<String>,
     /// What came back (typed JSON), or `(missing)`.
     pub got: String,
+    /// The difference, whatever the path and value: `datetime came back
+    /// as str (corrupted)`; findings with the same cause share a root cause.
+    pub cause: String,
+}
+
+/// What a check's failures come from, to group failures by root cause:
+/// the differences its rejected findings show, and how many of its
+/// failures had another cause.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Causes {
+    /// [`Finding::cause`] of each rejected finding.
+    pub differences: BTreeSet<String>,
+    /// Failures that are not a fidelity finding (a lost state, an error...).
+    pub others: usize,
+}
+
+impl Causes {
+    /// Causes of `failures` failures, `from_findings` of them from findings with `differences`.
+    pub fn of(differences: BTreeSet<String>, failures: usize, from_findings: usize) -> Causes {
+        Causes { differences, others: failures.saturating_sub(from_findings) }
+    }
+
+    /// Whether every failure comes from one of the `known` differences.
+    pub fn only_among(&self, known: &BTreeSet<String>) -> bool {
+        self.others == 0 && !self.differences.is_empty() && self.differences.is_subset(known)
+    }
 }
 
 impl fmt::Display for Finding {
@@ -191,6 +217,7 @@ impl Judge<'_> {
                 sent: to_typed_text(sent),
                 expected: expected.map(to_typed_text),
                 got: got.map_or_else(|| "(missing)".to_owned(), to_typed_text),
+                cause: format!("{} came back as {} ({})", sent.kind(), got.map_or_else(|| "nothing".to_owned(), Value::kind), verdict.as_str()),
             });
         }
     }
@@ -212,7 +239,11 @@ impl Judge<'_> {
             }
             return;
         };
-        if got == sent {
+        // Lists, dicts and instances are judged part by part below, each
+        // part compared once, so that judging is linear in the value's size
+        // however deep it is. Sets are matched by equality anyway.
+        let by_parts = matches!(sent, Value::List(_) | Value::Tuple(_) | Value::Dict(_) | Value::Dataclass(_) | Value::Model(_));
+        if !by_parts && got == sent {
             self.whole(sent, Verdict::Exact);
             return;
         }
@@ -277,12 +308,14 @@ impl Judge<'_> {
             Value::Dataclass(i) | Value::Model(i) | Value::Custom(i) => Some(&i.fields),
             _ => None,
         };
-        for (key, item) in sent.iter() {
+        let got_lookup = got_fields.map(KeyLookup::new);
+        let expected_lookup = expected.and_then(Value::as_dict).map(KeyLookup::new);
+        for (position, (key, item)) in sent.iter().enumerate() {
             let key_text = stringified_key(key, self.registry);
             self.path.push(Segment::Key(key_text.clone()));
-            let expected_item = expected.and_then(Value::as_dict).and_then(|d| d.get(&key_text));
-            let got_item =
-                got_fields.and_then(|d| d.iter().find(|(k, _)| *k == key).or_else(|| d.iter().find(|(k, _)| k.as_str() == Some(&key_text))).map(|(_, v)| v));
+            let stored_key = Value::Str(key_text.clone());
+            let expected_item = expected_lookup.as_ref().and_then(|d| d.find(&stored_key, position));
+            let got_item = got_lookup.as_ref().and_then(|d| d.find(key, position).or_else(|| d.find(&stored_key, position)));
             self.node(item, expected_item, got_item);
             self.path.pop();
         }

@@ -103,11 +103,15 @@ pub struct SuiteOptions {
     pub concurrency_rounds: usize,
     /// Ids in the many-ids concurrency check.
     pub many_ids: usize,
-    /// Rounds of the crash-atomicity check (SIGKILL during a save).
+    /// Rounds of the crash-atomicity check (SIGKILL during a save); 0
+    /// skips it.
     pub crash_rounds: usize,
     /// `--python-version`: the Python to model; `None` takes the backend's
     /// (its `hello`) or the default.
     pub python: Option<PythonVersion>,
+    /// Where the declarative cases came from, when not the built-in ones
+    /// (for the replay line).
+    pub suites_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for SuiteOptions {
@@ -128,6 +132,7 @@ impl Default for SuiteOptions {
             many_ids: 64,
             crash_rounds: 24,
             python: None,
+            suites_dir: None,
         }
     }
 }
@@ -181,6 +186,7 @@ impl SuiteOptions {
                 cases::parse_suite(&path.display().to_string(), &text, &self.registry).map_err(|e| e.to_string())
             })
             .collect::<Result<_, _>>()?;
+        self.suites_dir = Some(dir.to_owned());
         Ok(self)
     }
 }
@@ -194,17 +200,23 @@ pub struct Suite {
 }
 
 impl Suite {
-    /// Opens the backend; an error here is a configuration or connection
+    /// Opens the backend and sees that it answers (a load of an id that
+    /// does not exist); an error here is a configuration or connection
     /// problem (exit status 2), not a failed check.
     pub async fn open(opener: Arc<dyn Opener>, mut options: SuiteOptions) -> Result<Suite, BackendError> {
         let backend = opener.open().await?;
         let python = PythonChoice::resolve(options.python, backend.runtime().map(|r| r.python_and_unicode()))
             .map_err(|why| BackendError::new(ErrorKind::Connection, format!("{}: {why}", opener.describe())))?;
         Arc::make_mut(&mut options.registry).set_python(python.version);
+        let prefix = tracker::fresh_prefix();
+        match backend.load_state(&format!("{prefix}probe"), &crate::format::TypeHints::new()).await {
+            Err(e) if e.kind.is_fault() => return Err(BackendError::new(e.kind, format!("{} cannot be reached: {}", opener.describe(), e.message))),
+            _ => {}
+        }
         for (name, samples) in backend.announced_custom_types() {
             options.adopt_announced_type(name, samples);
         }
-        let tracked = Arc::new(Tracked::new(backend, tracker::fresh_prefix()));
+        let tracked = Arc::new(Tracked::new(backend, prefix));
         Ok(Suite { opener, options, tracked, python })
     }
 
@@ -231,7 +243,10 @@ impl Suite {
                 let run = cases::run_case(case, &namespace, &self.tracked, judging).await;
                 report.matrix.merge(&run.matrix);
                 report.add_warnings(run.warnings);
-                report.push(CheckResult::from_failures("case", format!("{}: {}", suite.name, case.name), run.failures, timer, 1));
+                self.push(
+                    &mut report,
+                    CheckResult::from_failures("case", format!("{}: {}", suite.name, case.name), run.failures, timer, 1).with_causes(run.causes),
+                );
             }
         }
 
@@ -242,67 +257,63 @@ impl Suite {
         let timer = Instant::now();
         let run = checks::refusals(&self.tracked, judging).await;
         report.matrix.merge(&run.matrix);
-        report.push(CheckResult::from_failures(
-            "refusals",
-            "values flujo refuses (UUID, Decimal, bytearray) are refused as unsupported".into(),
-            run.failures,
-            timer,
-            3,
-        ));
+        self.push(&mut report, run.into_check("refusals", "values flujo refuses (UUID, Decimal, bytearray) are refused as unsupported".into(), timer, 3));
 
         let gated = |declared: bool, capability: &str| (!declared).then(|| format!("the backend does not declare `{capability}`"));
         let one_id = "concurrent saves and loads of one id never mix states".to_owned();
         let many = format!("concurrent work on {} ids loses nothing", options.many_ids);
         match gated(capabilities.concurrent, "concurrent") {
             Some(why) => {
-                report.push(CheckResult::skipped("concurrency", one_id, why.clone()));
-                report.push(CheckResult::skipped("concurrency", many, why));
+                self.push(&mut report, CheckResult::skipped("concurrency", one_id, why.clone()));
+                self.push(&mut report, CheckResult::skipped("concurrency", many, why));
             }
             None => {
                 self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::concurrent_one_id(&self.tracked, judging, options.concurrency_rounds).await;
-                report.push(CheckResult::from_failures("concurrency", one_id, run.failures, timer, options.concurrency_rounds as u64));
+                self.push(&mut report, run.into_check("concurrency", one_id, timer, options.concurrency_rounds as u64));
                 let timer = Instant::now();
                 let run = checks::concurrent_many_ids(&self.tracked, judging, options.many_ids).await;
                 report.matrix.merge(&run.matrix);
-                report.push(CheckResult::from_failures("concurrency", many, run.failures, timer, options.many_ids as u64));
+                self.push(&mut report, run.into_check("concurrency", many, timer, options.many_ids as u64));
             }
         }
 
         let survives = "data survives closing and reopening the backend".to_owned();
         match gated(capabilities.persistent, "persistent") {
-            Some(why) => report.push(CheckResult::skipped("persistence", survives, why)),
+            Some(why) => self.push(&mut report, CheckResult::skipped("persistence", survives, why)),
             None => {
                 self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::persistence(&self.tracked, judging, self.opener.open()).await;
                 report.matrix.merge(&run.matrix);
-                report.push(CheckResult::from_failures("persistence", survives, run.failures, timer, 3));
+                self.push(&mut report, run.into_check("persistence", survives, timer, 3));
             }
         }
 
         let crash = format!("SIGKILL during saves of 4 KB to 4 MB leaves the old or the new state ({} rounds)", options.crash_rounds);
-        let crash_gate = gated(capabilities.persistent, "persistent")
+        let crash_gate = (options.crash_rounds == 0)
+            .then(|| "--crash-rounds 0".to_owned())
+            .or_else(|| gated(capabilities.persistent, "persistent"))
             .or_else(|| (!self.tracked.backend().has_process()).then(|| "the backend is not a process (use exec:)".to_owned()));
         match crash_gate {
-            Some(why) => report.push(CheckResult::skipped("crash", crash, why)),
+            Some(why) => self.push(&mut report, CheckResult::skipped("crash", crash, why)),
             None => {
                 self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::crash_atomicity(&self.tracked, judging, &*self.opener, options.crash_rounds, options.seed).await;
-                report.push(CheckResult::from_failures("crash", crash, run.failures, timer, options.crash_rounds as u64));
+                self.push(&mut report, run.into_check("crash", crash, timer, options.crash_rounds as u64));
             }
         }
 
         let lists = "listing agrees with what is stored".to_owned();
         match gated(capabilities.list, "list") {
-            Some(why) => report.push(CheckResult::skipped("list", lists, why)),
+            Some(why) => self.push(&mut report, CheckResult::skipped("list", lists, why)),
             None => {
                 self.revive(&mut report).await;
                 let timer = Instant::now();
                 let run = checks::listing(&self.tracked).await;
-                report.push(CheckResult::from_failures("list", lists, run.failures, timer, 1));
+                self.push(&mut report, run.into_check("list", lists, timer, 1));
             }
         }
 
@@ -318,6 +329,18 @@ impl Suite {
         report
     }
 
+    /// Adds a check's result. A connection fault met during the check makes
+    /// it a fault ("connection lost during ..."), not a verdict on the
+    /// backend; the checks after a fault are reported as not run.
+    fn push(&self, report: &mut Report, check: CheckResult) {
+        let check = match (report.first_fault(), self.tracked.fault()) {
+            (Some(during), _) => CheckResult::skipped(&check.group, check.name, format!("not run: the connection was lost during {during}")),
+            (None, Some(fault)) => check.into_fault(fault.to_string()),
+            (None, None) => check,
+        };
+        report.push(check);
+    }
+
     /// Restarts a backend whose process died, so that one crash fails the
     /// check it happened in rather than every check after it.
     async fn revive(&self, report: &mut Report) {
@@ -325,7 +348,7 @@ impl Suite {
             return;
         }
         let after = report.checks.last().map_or_else(|| "the first check".to_owned(), |c| format!("{}: {}", c.group, c.name));
-        match self.opener.open().await {
+        match self.tracked.watch(self.opener.open().await) {
             Ok(fresh) => {
                 self.tracked.replace(fresh);
                 report.add_warnings([format!("the backend's process died during {after}; it was restarted")]);
@@ -346,7 +369,8 @@ impl Suite {
             properties::round_trip(backend, judging, custom.into_iter().map(|s| s.boxed()).collect(), cases, seed)
         })
         .await;
-        report.push_property("property", "arbitrary WorkflowStates survive save then load".into(), run, timer, &replay);
+        let check = report.property_check("property", "arbitrary WorkflowStates survive save then load".into(), run, timer, &replay);
+        self.push(report, check);
 
         let registry = options.registry.clone();
         let timer = Instant::now();
@@ -355,7 +379,8 @@ impl Suite {
             properties::model_based(backend, judging, cases, seed.wrapping_add(1))
         })
         .await;
-        report.push_property("property", "random save/load/delete sequences agree with a model".into(), run, timer, &replay);
+        let check = report.property_check("property", "random save/load/delete sequences agree with a model".into(), run, timer, &replay);
+        self.push(report, check);
 
         for (i, custom_type) in options.custom_types.iter().enumerate() {
             let (registry, custom_type) = (options.registry.clone(), custom_type.clone());
@@ -366,7 +391,8 @@ impl Suite {
                 properties::custom_type(backend, judging, &custom_type, cases.div_ceil(2), seed.wrapping_add(2 + i as u64))
             })
             .await;
-            report.push_property("custom type", name, run, timer, &replay);
+            let check = report.property_check("custom type", name, run, timer, &replay);
+            self.push(report, check);
         }
     }
 }

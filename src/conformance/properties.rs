@@ -18,7 +18,7 @@ use crate::typed::{encode, to_typed_text};
 use crate::value::{Date, DateTime, Dict, Time, Value};
 
 use super::cases::Judging;
-use super::fidelity::{Matrix, judge};
+use super::fidelity::{Causes, Matrix, judge};
 use super::state::{base_state, with_run_id, workflow_states};
 use super::tracker::Tracked;
 
@@ -33,6 +33,8 @@ pub struct PropertyRun {
     pub matrix: Matrix,
     /// Warnings (extra keys).
     pub warnings: Vec<String>,
+    /// What the failure comes from.
+    pub causes: Causes,
 }
 
 /// A property's runner, seeded so that a failure can be replayed.
@@ -52,11 +54,25 @@ struct Shared<'a> {
     counter: AtomicUsize,
     matrix: Mutex<Matrix>,
     warnings: Mutex<Vec<String>>,
+    /// The differences the case under way failed on, when it failed on findings.
+    differences: Mutex<Option<std::collections::BTreeSet<String>>>,
+    /// Those of the last case that failed: the counterexample reported.
+    failed_on: Mutex<Option<Option<std::collections::BTreeSet<String>>>>,
 }
 
 impl Shared<'_> {
     fn next_case(&self) -> usize {
         self.counter.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Runs one case, remembering what it failed on.
+    fn settle(&self, case: impl FnOnce() -> Result<(), TestCaseError>) -> Result<(), TestCaseError> {
+        *lock(&self.differences) = None;
+        let outcome = case();
+        if outcome.is_err() {
+            *lock(&self.failed_on) = Some(lock(&self.differences).take());
+        }
+        outcome
     }
 
     /// Judges a loaded state; records verdicts; fails on a rejected finding.
@@ -78,11 +94,20 @@ impl Shared<'_> {
             }
         }
         let rejected: Vec<String> = judgement.rejected(self.judging.profile).map(ToString::to_string).collect();
+        if !rejected.is_empty() {
+            *lock(&self.differences) = Some(judgement.rejected(self.judging.profile).map(|f| f.cause.clone()).collect());
+        }
         if rejected.is_empty() { Ok(()) } else { Err(TestCaseError::fail(format!("{what}: {}", rejected.join("; ")))) }
     }
 
     fn finish(self, result: Result<(), String>, cases: u64) -> PropertyRun {
+        let causes = match (&result, self.failed_on.into_inner().unwrap_or_else(|p| p.into_inner())) {
+            (Ok(()), _) => Causes::default(),
+            (Err(_), Some(Some(differences))) => Causes::of(differences, 0, 0),
+            (Err(_), _) => Causes::of(Default::default(), 1, 0),
+        };
         PropertyRun {
+            causes,
             failure: result.err(),
             cases,
             matrix: self.matrix.into_inner().unwrap_or_else(|p| p.into_inner()),
@@ -92,7 +117,19 @@ impl Shared<'_> {
 }
 
 fn shared(judging: Judging<'_>) -> Shared<'_> {
-    Shared { judging, handle: Handle::current(), counter: AtomicUsize::new(0), matrix: Mutex::new(Matrix::default()), warnings: Mutex::new(Vec::new()) }
+    Shared {
+        judging,
+        handle: Handle::current(),
+        counter: AtomicUsize::new(0),
+        matrix: Mutex::new(Matrix::default()),
+        warnings: Mutex::new(Vec::new()),
+        differences: Mutex::new(None),
+        failed_on: Mutex::new(None),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn outcome<T: std::fmt::Debug>(result: Result<(), TestError<T>>, describe: impl Fn(&T) -> String) -> Result<(), String> {
@@ -108,23 +145,25 @@ pub fn round_trip(backend: &Tracked, judging: Judging<'_>, custom: Vec<BoxedStra
     let shared = shared(judging);
     let mut runner = runner(cases, seed);
     let result = runner.run(&workflow_states(custom), |state| {
-        let local = format!("rt{}", shared.next_case());
-        let state = with_run_id(state, &backend.run_id(&local));
-        let saved = shared.handle.block_on(backend.save(&local, &state));
-        let outcome = match saved {
-            Ok(()) => {
-                let loaded = shared.handle.block_on(backend.load(&local, &TypeHints::new()));
-                match loaded {
-                    Ok(got) => shared.check_loaded("save then load", &state, got),
-                    Err(e) => Err(TestCaseError::fail(format!("load failed: {e}"))),
+        shared.settle(|| {
+            let local = format!("rt{}", shared.next_case());
+            let state = with_run_id(state, &backend.run_id(&local));
+            let saved = shared.handle.block_on(backend.save(&local, &state));
+            let outcome = match saved {
+                Ok(()) => {
+                    let loaded = shared.handle.block_on(backend.load(&local, &TypeHints::new()));
+                    match loaded {
+                        Ok(got) => shared.check_loaded("save then load", &state, got),
+                        Err(e) => Err(TestCaseError::fail(format!("load failed: {e}"))),
+                    }
                 }
-            }
-            Err(e) if e.kind == ErrorKind::Unsupported && serialize(state.clone(), judging.registry).is_err() => Ok(()),
-            Err(e) => Err(TestCaseError::fail(format!("save failed: {e}"))),
-        };
-        let deleted = shared.handle.block_on(backend.delete(&local));
-        outcome?;
-        deleted.map_err(|e| TestCaseError::fail(format!("delete failed: {e}")))
+                Err(e) if e.kind == ErrorKind::Unsupported && serialize(state.clone(), judging.registry).is_err() => Ok(()),
+                Err(e) => Err(TestCaseError::fail(format!("save failed: {e}"))),
+            };
+            let deleted = shared.handle.block_on(backend.delete(&local));
+            outcome?;
+            deleted.map_err(|e| TestCaseError::fail(format!("delete failed: {e}")))
+        })
     });
     let count = shared.counter.load(Ordering::Relaxed) as u64;
     let result = outcome(result, |state| format!("state (typed JSON): {}", to_typed_text(state)));
@@ -193,43 +232,45 @@ pub fn model_based(backend: &Tracked, judging: Judging<'_>, cases: u32, seed: u6
     let shared = shared(judging);
     let mut runner = runner(cases, seed);
     let result = runner.run(&proptest::collection::vec(model_op(), 1..24), |ops| {
-        let namespace = format!("m{}-", shared.next_case());
-        let mut model: HashMap<usize, Value> = HashMap::new();
-        let mut failure = None;
-        for (step, op) in ops.iter().enumerate() {
-            let at = |what: &str, id: usize| format!("step {} ({what} {:?})", step + 1, MODEL_IDS[id]);
-            let result = match *op {
-                ModelOp::Save(id, variant) => {
-                    let local = format!("{namespace}{}", MODEL_IDS[id]);
-                    let state = Value::Dict(base_state(&backend.run_id(&local), model_context(variant), Value::None));
-                    let saved = shared.handle.block_on(backend.save(&local, &state));
-                    model.insert(id, state);
-                    saved.map_err(|e| TestCaseError::fail(format!("{}: {e}", at("save", id))))
-                }
-                ModelOp::Load(id) => {
-                    let local = format!("{namespace}{}", MODEL_IDS[id]);
-                    match (shared.handle.block_on(backend.load(&local, &TypeHints::new())), model.get(&id)) {
-                        (Err(e), _) => Err(TestCaseError::fail(format!("{}: {e}", at("load", id)))),
-                        (Ok(None), None) => Ok(()),
-                        (Ok(Some(got)), None) => Err(TestCaseError::fail(format!("{}: expected None, got {}", at("load", id), to_typed_text(&got)))),
-                        (Ok(got), Some(sent)) => shared.check_loaded(&at("load", id), sent, got),
+        shared.settle(|| {
+            let namespace = format!("m{}-", shared.next_case());
+            let mut model: HashMap<usize, Value> = HashMap::new();
+            let mut failure = None;
+            for (step, op) in ops.iter().enumerate() {
+                let at = |what: &str, id: usize| format!("step {} ({what} {:?})", step + 1, MODEL_IDS[id]);
+                let result = match *op {
+                    ModelOp::Save(id, variant) => {
+                        let local = format!("{namespace}{}", MODEL_IDS[id]);
+                        let state = Value::Dict(base_state(&backend.run_id(&local), model_context(variant), Value::None));
+                        let saved = shared.handle.block_on(backend.save(&local, &state));
+                        model.insert(id, state);
+                        saved.map_err(|e| TestCaseError::fail(format!("{}: {e}", at("save", id))))
                     }
+                    ModelOp::Load(id) => {
+                        let local = format!("{namespace}{}", MODEL_IDS[id]);
+                        match (shared.handle.block_on(backend.load(&local, &TypeHints::new())), model.get(&id)) {
+                            (Err(e), _) => Err(TestCaseError::fail(format!("{}: {e}", at("load", id)))),
+                            (Ok(None), None) => Ok(()),
+                            (Ok(Some(got)), None) => Err(TestCaseError::fail(format!("{}: expected None, got {}", at("load", id), to_typed_text(&got)))),
+                            (Ok(got), Some(sent)) => shared.check_loaded(&at("load", id), sent, got),
+                        }
+                    }
+                    ModelOp::Delete(id) => {
+                        let local = format!("{namespace}{}", MODEL_IDS[id]);
+                        model.remove(&id);
+                        shared.handle.block_on(backend.delete(&local)).map_err(|e| TestCaseError::fail(format!("{}: {e}", at("delete", id))))
+                    }
+                };
+                if let Err(e) = result {
+                    failure = Some(e);
+                    break;
                 }
-                ModelOp::Delete(id) => {
-                    let local = format!("{namespace}{}", MODEL_IDS[id]);
-                    model.remove(&id);
-                    shared.handle.block_on(backend.delete(&local)).map_err(|e| TestCaseError::fail(format!("{}: {e}", at("delete", id))))
-                }
-            };
-            if let Err(e) = result {
-                failure = Some(e);
-                break;
             }
-        }
-        for id in MODEL_IDS {
-            let _ = shared.handle.block_on(backend.delete(&format!("{namespace}{id}")));
-        }
-        failure.map_or(Ok(()), Err)
+            for id in MODEL_IDS {
+                let _ = shared.handle.block_on(backend.delete(&format!("{namespace}{id}")));
+            }
+            failure.map_or(Ok(()), Err)
+        })
     });
     let count = shared.counter.load(Ordering::Relaxed) as u64;
     let result = outcome(result, |ops| format!("paste into a suites/*.json5 file:\n{}", model_case_text(ops, seed)));
@@ -252,28 +293,30 @@ pub fn custom_type(backend: &Tracked, judging: Judging<'_>, custom: &CustomType,
     let shared = shared(judging);
     let mut runner = runner(cases, seed);
     let result = runner.run(&proptest::collection::vec(custom.strategy.clone(), 1..4), |values| {
-        let local = format!("ct{}", shared.next_case());
-        let mut context = Dict::new();
-        let mut hints = TypeHints::new();
-        for (i, value) in values.iter().enumerate() {
-            let key = format!("{}_{i}", custom.name);
-            hints.insert(format!("/pipeline_context/{key}"), custom.name.clone());
-            context.insert(Value::Str(key), value.clone());
-        }
-        let state = Value::Dict(base_state(&backend.run_id(&local), context, Value::None));
-        let what = format!("save then load with {} as the target type", custom.name);
-        let outcome = match shared.handle.block_on(backend.save(&local, &state)) {
-            Ok(()) => match shared.handle.block_on(backend.load(&local, &hints)) {
-                Ok(got) => {
-                    let exact = custom_values_exact(&got, &values, &custom.name);
-                    shared.check_loaded(&what, &state, got).and(exact.map_err(|e| TestCaseError::fail(format!("{what}: {e}"))))
-                }
-                Err(e) => Err(TestCaseError::fail(format!("load failed: {e}"))),
-            },
-            Err(e) => Err(TestCaseError::fail(format!("save failed: {e}"))),
-        };
-        let _ = shared.handle.block_on(backend.delete(&local));
-        outcome
+        shared.settle(|| {
+            let local = format!("ct{}", shared.next_case());
+            let mut context = Dict::new();
+            let mut hints = TypeHints::new();
+            for (i, value) in values.iter().enumerate() {
+                let key = format!("{}_{i}", custom.name);
+                hints.insert(format!("/pipeline_context/{key}"), custom.name.clone());
+                context.insert(Value::Str(key), value.clone());
+            }
+            let state = Value::Dict(base_state(&backend.run_id(&local), context, Value::None));
+            let what = format!("save then load with {} as the target type", custom.name);
+            let outcome = match shared.handle.block_on(backend.save(&local, &state)) {
+                Ok(()) => match shared.handle.block_on(backend.load(&local, &hints)) {
+                    Ok(got) => {
+                        let exact = custom_values_exact(&got, &values, &custom.name);
+                        shared.check_loaded(&what, &state, got).and(exact.map_err(|e| TestCaseError::fail(format!("{what}: {e}"))))
+                    }
+                    Err(e) => Err(TestCaseError::fail(format!("load failed: {e}"))),
+                },
+                Err(e) => Err(TestCaseError::fail(format!("save failed: {e}"))),
+            };
+            let _ = shared.handle.block_on(backend.delete(&local));
+            outcome
+        })
     });
     let count = shared.counter.load(Ordering::Relaxed) as u64;
     let result = outcome(result, |values| format!("values: {}", values.iter().map(to_typed_text).collect::<Vec<_>>().join(", ")));

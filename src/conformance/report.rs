@@ -10,7 +10,7 @@ use crate::backends::Capabilities;
 use crate::format::PythonChoice;
 
 use super::SuiteOptions;
-use super::fidelity::{Matrix, Profile};
+use super::fidelity::{Causes, Matrix, Profile};
 use super::properties::PropertyRun;
 
 /// The outcome of one check.
@@ -22,6 +22,9 @@ pub enum Status {
     Failed,
     /// Not run, and why (a capability the backend does not declare).
     Skipped(String),
+    /// The connection to the backend was lost during the check (the
+    /// error): no verdict on the backend.
+    Fault(String),
 }
 
 /// One check's result.
@@ -41,9 +44,23 @@ pub struct CheckResult {
     pub cases: u64,
     /// Wall time.
     pub seconds: f64,
+    /// What the failures come from.
+    pub causes: Causes,
+    /// The earlier failed check whose differences explain every failure
+    /// of this one: not a separate defect.
+    pub same_cause_as: Option<String>,
 }
 
 impl CheckResult {
+    /// The same result, with what its failures come from.
+    pub fn with_causes(self, causes: Causes) -> CheckResult {
+        CheckResult { causes, ..self }
+    }
+
+    fn label(&self) -> String {
+        format!("{}: {}", self.group, self.name)
+    }
+
     /// Passed when `failures` is empty, else failed with them as details.
     pub fn from_failures(group: &str, name: String, failures: Vec<String>, timer: Instant, cases: u64) -> CheckResult {
         CheckResult {
@@ -54,12 +71,30 @@ impl CheckResult {
             replay: None,
             cases,
             seconds: timer.elapsed().as_secs_f64(),
+            causes: Causes::default(),
+            same_cause_as: None,
         }
+    }
+
+    /// The same check, turned into a fault: its findings say nothing about
+    /// the backend once the connection was lost.
+    pub fn into_fault(self, error: String) -> CheckResult {
+        CheckResult { status: Status::Fault(error), details: Vec::new(), replay: None, ..self }
     }
 
     /// Not run, and why.
     pub fn skipped(group: &str, name: String, why: String) -> CheckResult {
-        CheckResult { group: group.to_owned(), name, status: Status::Skipped(why), details: Vec::new(), replay: None, cases: 0, seconds: 0.0 }
+        CheckResult {
+            group: group.to_owned(),
+            name,
+            status: Status::Skipped(why),
+            details: Vec::new(),
+            replay: None,
+            cases: 0,
+            seconds: 0.0,
+            causes: Causes::default(),
+            same_cause_as: None,
+        }
     }
 }
 
@@ -76,6 +111,12 @@ pub struct Report {
     pub strict: bool,
     /// The property seed.
     pub seed: u64,
+    /// Cases per property check.
+    pub cases: u32,
+    /// Rounds of the crash check.
+    pub crash_rounds: usize,
+    /// The directory the declarative cases came from, when not built in.
+    pub suites_dir: Option<std::path::PathBuf>,
     /// The run's id prefix.
     pub prefix: String,
     /// The Python whose `repr` the expected values follow.
@@ -102,6 +143,9 @@ impl Report {
             profile: options.profile,
             strict: options.strict,
             seed: options.seed,
+            cases: options.cases,
+            crash_rounds: options.crash_rounds,
+            suites_dir: options.suites_dir.clone(),
             prefix: prefix.to_owned(),
             python: PythonChoice::default(),
             checks: Vec::new(),
@@ -113,8 +157,22 @@ impl Report {
         }
     }
 
-    pub(crate) fn push(&mut self, check: CheckResult) {
+    /// Adds a check; a failed one whose every failure is a difference an
+    /// earlier failed check already showed is marked as of the same cause.
+    pub(crate) fn push(&mut self, mut check: CheckResult) {
+        if check.status == Status::Failed {
+            let independent = || self.checks.iter().filter(|c| c.status == Status::Failed && c.same_cause_as.is_none());
+            let known = independent().flat_map(|c| c.causes.differences.iter().cloned()).collect();
+            if check.causes.only_among(&known) {
+                check.same_cause_as = independent().find(|c| !c.causes.differences.is_disjoint(&check.causes.differences)).map(CheckResult::label);
+            }
+        }
         self.checks.push(check);
+    }
+
+    /// Failed checks that are not of the same cause as an earlier one.
+    pub fn root_causes(&self) -> usize {
+        self.checks.iter().filter(|c| c.status == Status::Failed && c.same_cause_as.is_none()).count()
     }
 
     pub(crate) fn add_warnings(&mut self, warnings: impl IntoIterator<Item = String>) {
@@ -125,16 +183,27 @@ impl Report {
         }
     }
 
-    pub(crate) fn push_property(&mut self, group: &str, name: String, run: Result<PropertyRun, String>, timer: Instant, replay: &str) {
+    /// The result of a property check (its verdicts and warnings go into the report).
+    pub(crate) fn property_check(&mut self, group: &str, name: String, run: Result<PropertyRun, String>, timer: Instant, replay: &str) -> CheckResult {
         let run = run.unwrap_or_else(|panic| PropertyRun { failure: Some(panic), ..PropertyRun::default() });
         self.matrix.merge(&run.matrix);
         self.add_warnings(run.warnings);
         let failed = run.failure.is_some();
-        let mut check = CheckResult::from_failures(group, name, run.failure.into_iter().collect(), timer, run.cases);
+        let mut check = CheckResult::from_failures(group, name, run.failure.into_iter().collect(), timer, run.cases).with_causes(run.causes);
         if failed {
             check.replay = Some(replay.to_owned());
         }
-        self.checks.push(check);
+        check
+    }
+
+    /// `group: name` of the first check the connection was lost in.
+    pub fn first_fault(&self) -> Option<String> {
+        self.checks.iter().find(|c| matches!(c.status, Status::Fault(_))).map(|c| format!("{}: {}", c.group, c.name))
+    }
+
+    /// Checks that met a connection fault.
+    pub fn faults(&self) -> usize {
+        self.checks.iter().filter(|c| matches!(c.status, Status::Fault(_))).count()
     }
 
     /// Checks with each status: (passed, failed, skipped).
@@ -143,9 +212,9 @@ impl Report {
         (count(|s| *s == Status::Passed), count(|s| *s == Status::Failed), count(|s| matches!(s, Status::Skipped(_))))
     }
 
-    /// True when no check failed.
+    /// True when no check failed and the connection held.
     pub fn passed(&self) -> bool {
-        self.counts().1 == 0
+        self.counts().1 == 0 && self.faults() == 0
     }
 
     /// Operations per second over the whole run.
@@ -153,9 +222,29 @@ impl Report {
         if self.seconds > 0.0 { self.ops as f64 / self.seconds } else { 0.0 }
     }
 
-    fn replay_command(&self, replay: &str) -> String {
-        let python = self.python.replay_flag().map(|flag| format!(" {flag}")).unwrap_or_default();
-        format!("stateharness conform --backend '{}' {replay}{python}", self.backend)
+    /// The command that replays a check, as arguments: every option that
+    /// changes a verdict, then the check's own (`--seed N`).
+    pub fn replay_args(&self, replay: &str) -> Vec<String> {
+        let mut args: Vec<String> =
+            ["stateharness", "conform", "--backend", &self.backend, "--profile", profile_name(self.profile)].map(str::to_owned).to_vec();
+        args.extend(["--cases".to_owned(), self.cases.to_string(), "--crash-rounds".to_owned(), self.crash_rounds.to_string()]);
+        if self.strict {
+            args.push("--strict".to_owned());
+        }
+        if let Some(dir) = &self.suites_dir {
+            args.extend(["--suites".to_owned(), dir.display().to_string()]);
+        }
+        if let Some(flag) = self.python.replay_flag() {
+            args.extend(flag.split_whitespace().map(str::to_owned));
+        }
+        args.extend(replay.split_whitespace().map(str::to_owned));
+        args
+    }
+
+    /// [`Report::replay_args`] as a line that pastes into a shell as is,
+    /// whatever quotes the backend string holds.
+    pub fn replay_command(&self, replay: &str) -> String {
+        shell_words::join(self.replay_args(replay))
     }
 
     /// The summary a person reads: one line per check, failures with their
@@ -179,12 +268,23 @@ impl Report {
                 Status::Passed => "PASS",
                 Status::Failed => "FAIL",
                 Status::Skipped(_) => "SKIP",
+                Status::Fault(_) => "ERROR",
             };
             let _ = write!(out, "{label}  {:<12} {}", check.group, check.name);
-            if let Status::Skipped(why) = &check.status {
-                let _ = write!(out, " ({why})");
+            match &check.status {
+                Status::Skipped(why) => {
+                    let _ = write!(out, " ({why})");
+                }
+                Status::Fault(error) => {
+                    let _ = write!(out, "\n      connection lost during this check: {error}");
+                }
+                _ => {}
             }
             out.push('\n');
+            if let Some(cause) = &check.same_cause_as {
+                let _ = writeln!(out, "      same cause as {cause}: {}", check.causes.differences.iter().cloned().collect::<Vec<_>>().join("; "));
+                continue;
+            }
             for detail in &check.details {
                 for line in detail.lines() {
                     let _ = writeln!(out, "      {line}");
@@ -202,7 +302,16 @@ impl Report {
         let (passed, failed, skipped) = self.counts();
         let _ =
             writeln!(out, "{} operations in {:.1} s ({:.0} ops/s); {} run ids cleaned up", self.ops, self.seconds, self.ops_per_second(), self.cleanup_deleted);
-        let _ = writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped");
+        let _ = write!(out, "{passed} passed, {failed} failed, {skipped} skipped");
+        if self.root_causes() < failed {
+            let _ = write!(out, " ({} root causes)", self.root_causes());
+        }
+        match self.first_fault() {
+            Some(during) => {
+                let _ = writeln!(out, ", {} faults (connection lost during {during})", self.faults());
+            }
+            None => out.push('\n'),
+        }
         out
     }
 
@@ -226,10 +335,15 @@ impl Report {
                     Status::Passed => ("passed", None),
                     Status::Failed => ("failed", None),
                     Status::Skipped(why) => ("skipped", Some(why.clone())),
+                    Status::Fault(_) => ("fault", None),
+                };
+                let fault = match &c.status {
+                    Status::Fault(error) => Some(error.clone()),
+                    _ => None,
                 };
                 serde_json::json!({
-                    "group": c.group, "name": c.name, "status": status, "skip_reason": skip_reason,
-                    "details": c.details, "replay": c.replay.as_ref().map(|r| self.replay_command(r)),
+                    "group": c.group, "name": c.name, "status": status, "skip_reason": skip_reason, "fault": fault,
+                    "details": c.details, "same_cause_as": c.same_cause_as, "replay": c.replay.as_ref().map(|r| self.replay_command(r)),
                     "cases": c.cases, "seconds": c.seconds,
                 })
             })
@@ -248,7 +362,7 @@ impl Report {
             "seed": self.seed,
             "prefix": self.prefix,
             "python": {"version": self.python.version.as_str(), "unicode": self.python.version.unicode_version(), "reported": self.python.reported, "source": format!("{:?}", self.python.source).to_lowercase()},
-            "summary": {"passed": passed, "failed": failed, "skipped": skipped},
+            "summary": {"passed": passed, "failed": failed, "skipped": skipped, "faults": self.faults()},
             "checks": checks,
             "fidelity": matrix,
             "warnings": self.warnings,
@@ -259,13 +373,18 @@ impl Report {
         })
     }
 
-    /// JUnit XML: one test case per check.
+    /// JUnit XML: one test case per check; a failed check is a `<failure>`,
+    /// a connection fault an `<error>`.
     pub fn junit(&self) -> String {
         let (_, failed, skipped) = self.counts();
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let errors = match self.faults() {
+            0 => String::new(),
+            n => format!(" errors=\"{n}\""),
+        };
         let _ = writeln!(
             out,
-            "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" skipped=\"{skipped}\" time=\"{:.3}\">",
+            "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\"{errors} skipped=\"{skipped}\" time=\"{:.3}\">",
             escape(format!("stateharness conform {}", self.backend)),
             self.checks.len(),
             self.seconds
@@ -283,13 +402,20 @@ impl Report {
                 Status::Skipped(why) => {
                     let _ = writeln!(out, ">\n    <skipped message=\"{}\"/>\n  </testcase>", escape(why));
                 }
+                Status::Fault(error) => {
+                    let message = format!("connection lost during this check: {error}");
+                    let _ = writeln!(out, ">\n    <error message=\"{}\"/>\n  </testcase>", escape(xml_safe(&message)));
+                }
                 Status::Failed => {
-                    let first = check.details.first().map(|d| d.lines().next().unwrap_or_default()).unwrap_or_default();
-                    let mut body = check.details.join("\n");
+                    let first = match &check.same_cause_as {
+                        Some(cause) => format!("same cause as {cause}"),
+                        None => check.details.first().map(|d| d.lines().next().unwrap_or_default()).unwrap_or_default().to_owned(),
+                    };
+                    let mut body = shown_details(&check.details).join("\n");
                     if let Some(replay) = &check.replay {
                         let _ = write!(body, "\nreplay: {}", self.replay_command(replay));
                     }
-                    let _ = writeln!(out, ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>", escape(first), escape(xml_safe(&body)));
+                    let _ = writeln!(out, ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>", escape(&first), escape(xml_safe(&body)));
                 }
             }
         }
@@ -301,7 +427,11 @@ impl Report {
     pub fn markdown(&self) -> String {
         let (passed, failed, skipped) = self.counts();
         let mut out = String::new();
-        let verdict = if failed == 0 { "passed" } else { "FAILED" };
+        let verdict = match (failed, self.faults()) {
+            (_, 1..) => "ERROR (connection lost)",
+            (0, _) => "passed",
+            _ => "FAILED",
+        };
         let _ = writeln!(out, "### stateharness conform: `{}` {verdict}\n", self.backend);
         let _ = writeln!(
             out,
@@ -315,8 +445,12 @@ impl Report {
         for check in &self.checks {
             let result = match &check.status {
                 Status::Passed => "pass".to_owned(),
-                Status::Failed => format!("**FAIL**: {}", md_cell(check.details.first().map_or("", |d| d.lines().next().unwrap_or_default()))),
+                Status::Failed => match &check.same_cause_as {
+                    Some(cause) => format!("**FAIL**: same cause as {}", md_cell(cause)),
+                    None => format!("**FAIL**: {}", md_cell(check.details.first().map_or("", |d| d.lines().next().unwrap_or_default()))),
+                },
                 Status::Skipped(why) => format!("skipped ({})", md_cell(why)),
+                Status::Fault(error) => format!("**ERROR**: connection lost during this check: {}", md_cell(error)),
             };
             let _ = writeln!(out, "| {} | {result} |", md_cell(&format!("{}: {}", check.group, check.name)));
         }
@@ -327,8 +461,40 @@ impl Report {
         for warning in &self.warnings {
             let _ = writeln!(out, "\n> warning: {}", md_cell(warning));
         }
+        for check in self.checks.iter().filter(|c| c.status == Status::Failed) {
+            let _ = writeln!(out, "\n#### FAIL {}: {}\n\n```", check.group, check.name);
+            for detail in shown_details(&check.details) {
+                let _ = writeln!(out, "{}", detail.replace("```", "` ` `"));
+            }
+            if let Some(replay) = &check.replay {
+                let _ = writeln!(out, "replay: {}", self.replay_command(replay));
+            }
+            out.push_str("```\n");
+        }
         out
     }
+}
+
+/// How many details of a failed check the JUnit and Markdown reports carry.
+const MAX_DETAILS: usize = 20;
+/// How many characters of one detail they carry.
+const MAX_DETAIL_CHARS: usize = 2000;
+
+/// A failed check's details, bounded, with a count of what was cut.
+fn shown_details(details: &[String]) -> Vec<String> {
+    let mut shown: Vec<String> = details
+        .iter()
+        .take(MAX_DETAILS)
+        .map(|d| {
+            let cut: String = d.chars().take(MAX_DETAIL_CHARS).collect();
+            let left = d.chars().count() - cut.chars().count();
+            if left > 0 { format!("{cut}… ({left} more characters)") } else { cut }
+        })
+        .collect();
+    if details.len() > MAX_DETAILS {
+        shown.push(format!("({} more failures not shown)", details.len() - MAX_DETAILS));
+    }
+    shown
 }
 
 fn profile_name(profile: Profile) -> &'static str {

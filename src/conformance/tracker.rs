@@ -20,6 +20,8 @@ pub struct Tracked {
     stopped: AtomicBool,
     /// Operations under way, so that cleanup can wait for them.
     in_flight: AtomicUsize,
+    /// The first connection fault an operation met: no operation starts after it.
+    fault: Mutex<Option<BackendError>>,
 }
 
 /// Counts an operation as under way until it ends or is dropped.
@@ -53,6 +55,7 @@ impl Tracked {
             ops: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            fault: Mutex::new(None),
         }
     }
 
@@ -90,12 +93,32 @@ impl Tracked {
         self.written.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts an operation, unless the run was interrupted.
+    /// The first connection fault (connection lost, timeout) met so far.
+    pub fn fault(&self) -> Option<BackendError> {
+        self.fault.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Remembers the first connection fault in `result` (of an operation,
+    /// or of reopening the backend).
+    pub(crate) fn watch<T>(&self, result: Result<T, BackendError>) -> Result<T, BackendError> {
+        if let Err(e) = &result {
+            if e.kind.is_fault() {
+                self.fault.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.clone());
+            }
+        }
+        result
+    }
+
+    /// Starts an operation, unless the run was interrupted or its
+    /// connection lost (the operations after a fault would only repeat it).
     fn start(&self) -> Result<InFlight<'_>, BackendError> {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         let guard = InFlight(&self.in_flight);
         if self.stopped.load(Ordering::SeqCst) {
             return Err(BackendError::new(crate::backends::ErrorKind::Internal, "the run was interrupted"));
+        }
+        if let Some(fault) = self.fault() {
+            return Err(BackendError::new(fault.kind, format!("not sent after an earlier fault: {}", fault.message)));
         }
         self.ops.fetch_add(1, Ordering::Relaxed);
         Ok(guard)
@@ -106,25 +129,25 @@ impl Tracked {
         let _running = self.start()?;
         let run_id = self.run_id(local);
         self.written().insert(run_id.clone());
-        self.backend().save_state(&run_id, state).await
+        self.watch(self.backend().save_state(&run_id, state).await)
     }
 
     /// `load_state` of the local id.
     pub async fn load(&self, local: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
         let _running = self.start()?;
-        self.backend().load_state(&self.run_id(local), hints).await
+        self.watch(self.backend().load_state(&self.run_id(local), hints).await)
     }
 
     /// `delete_state` of the local id.
     pub async fn delete(&self, local: &str) -> Result<(), BackendError> {
         let _running = self.start()?;
-        self.backend().delete_state(&self.run_id(local)).await
+        self.watch(self.backend().delete_state(&self.run_id(local)).await)
     }
 
     /// `list_states` under the run's prefix, as local ids.
     pub async fn list(&self) -> Result<Vec<String>, BackendError> {
         let _running = self.start()?;
-        let ids = self.backend().list_states(&self.prefix).await?;
+        let ids = self.watch(self.backend().list_states(&self.prefix).await)?;
         Ok(ids.into_iter().filter_map(|id| id.strip_prefix(&self.prefix).map(str::to_owned)).collect())
     }
 

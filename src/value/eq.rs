@@ -81,22 +81,50 @@ fn unordered_eq(a: &[Value], b: &[Value]) -> bool {
     })
 }
 
-/// Above this size, string-keyed dicts are compared through a hash map.
+/// Above this size, a string-keyed dict is searched through a hash map
+/// once entries are found out of order.
 const HASHED_DICT_COMPARE: usize = 16;
 
+/// Finds the values of a dict by key for a comparison that looks at each
+/// entry once: the entry at the same position first (dicts compared are
+/// usually in the same order), then a hash map of the string keys (built
+/// on the first miss, for large dicts), then a scan.
+pub struct KeyLookup<'a> {
+    dict: &'a Dict,
+    by_str: std::cell::OnceCell<Option<HashMap<&'a str, &'a Value>>>,
+}
+
+impl<'a> KeyLookup<'a> {
+    /// A lookup over `dict`.
+    pub fn new(dict: &'a Dict) -> KeyLookup<'a> {
+        KeyLookup { dict, by_str: std::cell::OnceCell::new() }
+    }
+
+    /// The value under a key equal to `key`, expected at `position`.
+    pub fn find(&self, key: &Value, position: usize) -> Option<&'a Value> {
+        if let Some((_, v)) = self.dict.entries.get(position).filter(|(k, _)| k == key) {
+            return Some(v);
+        }
+        let by_str = self.by_str.get_or_init(|| {
+            (self.dict.len() > HASHED_DICT_COMPARE && self.dict.has_only_str_keys())
+                .then(|| self.dict.entries.iter().filter_map(|(k, v)| Some((k.as_str()?, v))).collect())
+        });
+        match (by_str, key.as_str()) {
+            (Some(index), Some(key)) => index.get(key).copied(),
+            _ => self.dict.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        }
+    }
+}
+
 impl PartialEq for Dict {
+    /// Each value is compared once: a mismatch is final, so the comparison
+    /// is linear in the size of the values, however deep.
     fn eq(&self, other: &Dict) -> bool {
         if self.len() != other.len() {
             return false;
         }
-        if self.iter().zip(other.iter()).all(|((k1, v1), (k2, v2))| k1 == k2 && v1 == v2) {
-            return true;
-        }
-        if self.len() > HASHED_DICT_COMPARE && self.has_only_str_keys() && other.has_only_str_keys() {
-            let index: HashMap<&str, &Value> = other.iter().filter_map(|(k, v)| Some((k.as_str()?, v))).collect();
-            return self.iter().all(|(k, v)| k.as_str().and_then(|k| index.get(k)).is_some_and(|w| v == *w));
-        }
-        self.iter().all(|(k, v)| other.iter().any(|(k2, v2)| k == k2 && v == v2))
+        let lookup = KeyLookup::new(other);
+        self.iter().enumerate().all(|(i, (k, v))| lookup.find(k, i).is_some_and(|w| v == w))
     }
 }
 
@@ -171,5 +199,31 @@ mod tests {
         assert_eq!(dict.iter().next().map(|(k, v)| (k.clone(), v.clone())), Some((Value::from(1), Value::from("c"))));
         assert!(!same_dict_key(&Value::from(f64::NAN), &Value::from(f64::NAN)));
         assert!(!same_dict_key(&Value::from(1), &Value::from("1")));
+    }
+
+    fn nested(depth: usize, leaf: &str) -> Value {
+        (0..depth).fold(Value::from(leaf), |inner, i| Value::Dict([(Value::from("n"), inner), (Value::from("i"), Value::from(i as i64))].into_iter().collect()))
+    }
+
+    /// Runs `work` on its own thread; fails instead of hanging when it takes
+    /// longer than a minute (the bound only keeps CI from hanging).
+    fn within_a_minute<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(work());
+        });
+        receiver.recv_timeout(std::time::Duration::from_secs(60)).expect("the comparison did not finish within 60 s")
+    }
+
+    #[test]
+    fn a_deep_mismatch_is_found_in_one_pass() {
+        let equal = within_a_minute(|| (nested(1000, "leaf") == nested(1000, "leaf"), nested(1000, "leaf") == nested(1000, "LEAF")));
+        assert_eq!(equal, (true, false));
+        let reordered: Dict = (0..100).rev().map(|i| (Value::Str(format!("k{i}")), Value::from(i))).collect();
+        let ordered: Dict = (0..100).map(|i| (Value::Str(format!("k{i}")), Value::from(i))).collect();
+        assert_eq!(Value::Dict(reordered.clone()), Value::Dict(ordered.clone()));
+        let mut changed = ordered;
+        changed.insert(Value::from("k50"), Value::from(-1));
+        assert_ne!(Value::Dict(reordered), Value::Dict(changed));
     }
 }

@@ -6,7 +6,7 @@ mod int;
 mod surrogate;
 mod time;
 
-pub use eq::{distinct_set_elements, same_dict_key};
+pub use eq::{KeyLookup, distinct_set_elements, same_dict_key};
 pub use int::{Int, ParseIntError};
 pub use surrogate::{SurrogateStr, cmp_code_points};
 pub use time::{Date, DateTime, Time, TimeParseError, UtcOffset};

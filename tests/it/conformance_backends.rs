@@ -61,3 +61,13 @@ async fn postgres_passes() {
     assert_eq!(rows.get::<_, i64>(0), 0, "the suite deletes everything it wrote");
     client.execute(&format!("DROP TABLE {table}"), &[]).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_rounds_0_reports_the_crash_check_as_skipped() {
+    let dir = crate::common::scratch_dir("conformance_backends", "crash0");
+    let script = crate::common::fixtures_dir().join("protocol/torn_file_server.py");
+    let options = SuiteOptions { cases: 2, seed: 1, crash_rounds: 0, ..SuiteOptions::default() };
+    let report = crate::common::conform(&format!("exec:python3 {} {}", script.display(), dir.display()), options).await;
+    let crash = report.checks.iter().find(|c| c.group == "crash").expect("a crash check");
+    assert_eq!(crash.status, Status::Skipped("--crash-rounds 0".into()), "{}", report.human());
+}

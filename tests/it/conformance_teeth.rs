@@ -38,6 +38,7 @@ enum Defect {
     LostPersistence,
     ReordersKeys,
     LossyLikeFlujoText,
+    ChangesDeepLeaf,
 }
 
 /// A memory backend with one defect. Shared storage makes "reopening"
@@ -122,6 +123,10 @@ impl Broken {
                 other => other,
             }),
             Defect::DropsEmptyContainers => drop_empty(value),
+            Defect::ChangesDeepLeaf => map_leaves(value, &|v| match v {
+                Value::Str(s) if s == DEEP_LEAF => Value::from("changed"),
+                other => other,
+            }),
             Defect::ReordersKeys => reverse_keys(value),
             _ => value,
         }
@@ -241,6 +246,41 @@ async fn run(defect: Defect, profile: Profile) -> Report {
     let opener =
         Arc::new(BrokenOpener { defect, store: Arc::new(MemoryBackend::new(registry.clone())), torn: Arc::default(), texts: Arc::default(), registry });
     Suite::open(opener, options).await.unwrap().run().await
+}
+
+/// The leaf of [`DEEP_SUITE`], which [`Defect::ChangesDeepLeaf`] changes.
+const DEEP_LEAF: &str = "the bottom";
+
+const DEEP_SUITE: &str = r#"{suite: "deep", cases: [{name: "a leaf at depth 1,000", steps: [
+  { op: "save", id: "d", context: { deep: { "$$nest": [1000, "the bottom"] } } },
+  { op: "load", id: "d", expect: "saved" },
+]}]}"#;
+
+/// Runs the suite's cases from `suite` on `defect` on a thread of its own,
+/// failing (instead of hanging CI) when it takes more than a minute.
+fn run_suite_within_a_minute(defect: Defect, suite: &'static str) -> Report {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let report = runtime.block_on(async {
+            let mut options = SuiteOptions { cases: 4, seed: 7, ..SuiteOptions::default() };
+            options.suites = vec![stateharness::conformance::cases::parse_suite("deep", suite, &options.registry).unwrap()];
+            let registry = options.registry.clone();
+            let store = Arc::new(MemoryBackend::new(registry.clone()));
+            let opener = Arc::new(BrokenOpener { defect, store, torn: Arc::default(), texts: Arc::default(), registry });
+            Suite::open(opener, options).await.unwrap().run().await
+        });
+        let _ = sender.send(report);
+    });
+    receiver.recv_timeout(Duration::from_secs(60)).expect("the suite did not finish within 60 s")
+}
+
+#[test]
+fn a_changed_leaf_at_depth_1000_is_judged_failed() {
+    let report = run_suite_within_a_minute(Defect::ChangesDeepLeaf, DEEP_SUITE);
+    assert_eq!(failed(&report), ["case: deep: a leaf at depth 1,000"], "{}", report.human());
+    let report = run_suite_within_a_minute(Defect::None, DEEP_SUITE);
+    assert!(report.passed(), "{}", report.human());
 }
 
 fn failed(report: &Report) -> Vec<String> {

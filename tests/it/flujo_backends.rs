@@ -32,6 +32,7 @@ fn verdicts(report: &Report, scratch: &str) -> String {
             Status::Passed => "PASS".to_owned(),
             Status::Failed => "FAIL".to_owned(),
             Status::Skipped(why) => format!("SKIP ({why})"),
+            Status::Fault(error) => format!("ERROR ({})", redact(error)),
         };
         out.push_str(&format!("{status} {}: {}\n", check.group, check.name));
         if let Some(first) = check.details.first().and_then(|d| d.lines().next()) {

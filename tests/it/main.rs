@@ -7,6 +7,7 @@ mod common;
 mod backends;
 mod cli;
 mod conformance_backends;
+mod conformance_faults;
 mod conformance_teeth;
 mod exec_protocol;
 mod faults;

@@ -39,6 +39,8 @@ async fn fixed_report() -> Report {
         replay: Some("--seed 7".to_owned()),
         cases: 1,
         seconds: 0.0,
+        causes: Default::default(),
+        same_cause_as: None,
     });
     report.warnings.push("the backend added keys <total_steps> & |error_message|".to_owned());
     report
@@ -58,6 +60,60 @@ async fn human_junit_and_markdown_reports() {
     snapshot!("report_human", report.human());
     snapshot!("report_junit", report.junit());
     snapshot!("report_markdown", report.markdown());
+}
+
+/// The replay line, split as a shell splits it, gives back the arguments,
+/// whatever quotes and `$` the backend string holds.
+#[tokio::test]
+async fn the_replay_line_pastes_into_a_shell_as_is() {
+    let mut report = fixed_report().await;
+    let backend = r#"exec:python3 -c "print('it''s')" --name 'a"b' $HOME"#;
+    report.backend = backend.to_owned();
+    report.strict = true;
+    report.suites_dir = Some("/tmp/my suites".into());
+    let human = report.human();
+    let line = human.lines().find_map(|l| l.trim().strip_prefix("replay: ")).expect("a replay line");
+    let args = shell_words::split(line).expect("the line splits as a shell splits it");
+    let expected = [
+        "stateharness",
+        "conform",
+        "--backend",
+        backend,
+        "--profile",
+        "flujo",
+        "--cases",
+        "8",
+        "--crash-rounds",
+        "24",
+        "--strict",
+        "--suites",
+        "/tmp/my suites",
+    ];
+    assert_eq!(args, [&expected[..], &["--seed", "7"]].concat());
+}
+
+/// JUnit and Markdown carry every failure detail of a check, bounded, with
+/// a count of what was cut.
+#[tokio::test]
+async fn junit_and_markdown_carry_the_failure_details() {
+    let mut report = fixed_report().await;
+    let details: Vec<String> = (0..25).map(|i| format!("failure number {i};")).collect();
+    report.checks.push(CheckResult {
+        group: "case".into(),
+        name: "many failures".into(),
+        status: Status::Failed,
+        details,
+        replay: None,
+        cases: 1,
+        seconds: 0.0,
+        causes: Default::default(),
+        same_cause_as: None,
+    });
+    for text in [report.junit(), report.markdown()] {
+        assert!((0..20).all(|i| text.contains(&format!("failure number {i};"))), "{text}");
+        assert!(!text.contains("failure number 20;"), "{text}");
+        assert!(text.contains("(5 more failures not shown)"), "{text}");
+    }
 }
 
 /// The migration's report and console output for `fixtures/migrate/mixed`
