@@ -524,13 +524,11 @@ async fn a_blip_during_conform_costs_nothing(server: Server, test: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs conform fault classification from branch suite"]
 async fn conform_on_redis_through_a_stall_exits_2() {
     bounded(a_stall_during_conform_exits_2(Server::Redis, "conform_stall")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs conform fault classification from branch suite"]
 async fn conform_on_postgres_through_a_stall_exits_2() {
     bounded(a_stall_during_conform_exits_2(Server::Postgres, "conform_stall")).await;
 }

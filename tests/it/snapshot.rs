@@ -357,7 +357,7 @@ fn records_at_once_on_one_store_never_mix() {
 /// into `file://`, and checks the exit status and that nothing is left.
 fn signal_during_record_deletes_what_it_wrote(signal: &str, status: i32) {
     let states = crate::common::scratch_dir("snapshot-signal", &format!("states-{signal}"));
-    for n in 0..2000 {
+    for n in 0..20_000 {
         std::fs::write(states.join(format!("s-{n:04}.json")), format!(r#"{{"run_id": "s-{n:04}", "n": {n}}}"#)).unwrap();
     }
     let store = crate::common::scratch_dir("snapshot-signal", &format!("store-{signal}"));
@@ -369,7 +369,12 @@ fn signal_during_record_deletes_what_it_wrote(signal: &str, status: i32) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Signalled as soon as it has saved something: on an idle machine the
+    // whole record takes about a second, so a fixed delay could come late.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while files(&store).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert!(Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap().success());
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
