@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use stateharness::backends::open_backend_with;
 use stateharness::format::TypeRegistry;
-use stateharness::migration::report::RunInfo;
+use stateharness::migration::report::{RunInfo, SCHEMA_VERSION, printable};
 use stateharness::migration::{Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_absent, target_is_source};
 
 use stateharness::migration::snapshots::{LEADING_INPUTS, SampleSnapshots};
@@ -37,8 +37,10 @@ const DRY_RUN_SAMPLE: usize = 3;
 /// --overwrite. Each written state is loaded back and compared (unless
 /// --no-verify). Killed at any point, a rerun finishes the job.
 ///
-/// Exit status: 0 every input migrated or unchanged (conflicts are listed),
-/// 1 an input failed, 2 unusable arguments, source or target.
+/// Exit status: 0 every input migrated, unchanged or skipped; 1 an input
+/// failed, is a conflict (unless --accept-conflicts) or repeats a run id of
+/// the source; 2 unusable arguments, source or target, or a target that
+/// could not be reached midway (the inputs left are `not_attempted`).
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
     /// The legacy state: a directory of dumps, a SQLite database or a JSON Lines file.
@@ -62,6 +64,10 @@ pub struct MigrateArgs {
     /// Replace the states of run ids the target holds differently.
     #[arg(long)]
     overwrite: bool,
+    /// Exit 0 even when the target holds other states for some run ids
+    /// (conflicts are still listed and left alone).
+    #[arg(long)]
+    accept_conflicts: bool,
     /// Do not load each written state back to compare it.
     #[arg(long)]
     no_verify: bool,
@@ -107,6 +113,7 @@ impl MigrateArgs {
             options.sample = 1;
         }
         let run = RunInfo {
+            schema_version: SCHEMA_VERSION,
             source: source.path().display().to_string(),
             source_kind: source.kind().to_owned(),
             target: if absent { format!("{} (does not exist yet)", self.to) } else { target.describe() },
@@ -118,7 +125,7 @@ impl MigrateArgs {
             self.report.as_deref().map(|path| ReportWriter::create(path, &run).map_err(|e| format!("cannot write {}: {e}", path.display()))).transpose()?;
         outln!(
             "migrating {} ({}) into {} with {} job{}{}{}",
-            run.source,
+            printable(&run.source),
             run.source_kind,
             run.target,
             options.jobs,
@@ -143,7 +150,8 @@ impl MigrateArgs {
         let verb = if options.dry_run { "would be" } else { "were" };
         outln!("{} inputs in {seconds:.2} s ({} {verb} written): {}", totals.inputs, totals.migrated, totals.line());
         if totals.conflict > 0 {
-            outln!("{} conflicts left alone: the target holds other states for those run ids (--overwrite replaces them)", totals.conflict);
+            let accepted = if self.accept_conflicts { ", accepted (--accept-conflicts)" } else { "; --accept-conflicts exits 0 all the same" };
+            outln!("{} conflicts left alone: the target holds other states for those run ids (--overwrite replaces them){accepted}", totals.conflict);
         }
         let report_error = report_error.or_else(|| report.and_then(|writer| writer.finish(&totals).err().map(|e| e.to_string())));
         if let Some(e) = report_error {
@@ -153,7 +161,8 @@ impl MigrateArgs {
             (Some(dir), snapshots) => self.check_snapshots(dir, snapshots)?,
             (None, _) => false,
         };
-        Ok(Done::passed_if(totals.failed == 0 && !snapshots_changed))
+        let conflicts_ok = totals.conflict == 0 || self.accept_conflicts;
+        Ok(Done::passed_if(totals.failed == 0 && totals.duplicate == 0 && conflicts_ok && !snapshots_changed))
     }
 
     /// Compares the sample's snapshots with `dir`; true when any changed.
@@ -246,7 +255,8 @@ impl Observer for Console {
         if let Some(texts) = entry.sample.as_ref().filter(|_| self.samples.len() < DRY_RUN_SAMPLE) {
             if self.samples.is_empty() || !entry.notes.is_empty() {
                 let notes: Vec<&str> = entry.notes.iter().map(|n| n.as_str()).collect();
-                let title = if notes.is_empty() { entry.source.clone() } else { format!("{} ({})", entry.source, notes.join(", ")) };
+                let source = printable(&entry.source);
+                let title = if notes.is_empty() { source } else { format!("{source} ({})", notes.join(", ")) };
                 self.samples.push((title, texts.diff.clone()));
             }
         }

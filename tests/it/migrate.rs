@@ -420,3 +420,50 @@ fn conversion_snapshots_show_a_changed_conversion_for_review() {
     assert!(rejected.status.success());
     assert!(!snaps.join("migrate-run-000010.snap.new").exists() && snaps.join("migrate-run-000010.snap").exists());
 }
+
+#[test]
+fn conflicts_exit_1_unless_accepted() {
+    let src = crate::common::scratch_dir("migrate-conflict-exit", "src");
+    fs::write(src.join("a.json"), r#"{"run_id": "a", "n": 1}"#).unwrap();
+    let out = crate::common::scratch_dir("migrate-conflict-exit", "out");
+    fs::write(out.join("a.json"), r#"{"n": 2, "run_id": "a"}"#).unwrap();
+    let migrate = |extra: &[&str]| {
+        let mut args = vec!["migrate", "--from", src.to_str().unwrap(), "--to"];
+        let url = file_url(&out);
+        args.push(&url);
+        args.extend_from_slice(extra);
+        run_stateharness(&args)
+    };
+    let plain = migrate(&[]);
+    assert_eq!(plain.status.code(), Some(1), "a conflict is not success: {}", text(&plain));
+    assert!(text(&plain).contains("conflict  ") && text(&plain).contains("--accept-conflicts"), "{}", text(&plain));
+    let accepted = migrate(&["--accept-conflicts"]);
+    assert_eq!(accepted.status.code(), Some(0), "{}", text(&accepted));
+    assert_eq!(fs::read_to_string(out.join("a.json")).unwrap(), r#"{"n": 2, "run_id": "a"}"#, "a conflict is left alone");
+}
+
+#[test]
+fn control_characters_in_file_names_cannot_forge_console_lines() {
+    let src = crate::common::scratch_dir("migrate-names", "src");
+    fs::write(src.join("x\nmigrated  forged.json"), "not json").unwrap();
+    fs::write(src.join("y\u{1b}[2K.json"), "not json").unwrap();
+    let out = crate::common::scratch_dir("migrate-names", "out");
+    let output = run_stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out)]);
+    let said = text(&output);
+    assert!(!said.lines().any(|line| line.starts_with("migrated  forged")), "{said}");
+    assert!(!said.contains('\u{1b}'), "{said:?}");
+    assert!(said.contains(r"x\nmigrated  forged.json") && said.contains(r"y\u{1b}[2K.json"), "{said}");
+}
+
+#[test]
+fn the_report_has_a_schema_version() {
+    let src = crate::common::scratch_dir("migrate-schema", "src");
+    fs::write(src.join("a.json"), r#"{"run_id": "a"}"#).unwrap();
+    let report = src.with_file_name("report.json");
+    let out = crate::common::scratch_dir("migrate-schema", "out");
+    let output = run_stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out), "--report", report.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+    assert_eq!(report["schema_version"], 2, "{report:#}");
+    assert_eq!(report["totals"]["not_attempted"], 0, "{report:#}");
+}
