@@ -18,8 +18,10 @@ pub enum ErrorKind {
     NotSupportedOp,
     /// Anything else that went wrong in an operation.
     Internal,
-    /// The backend could not be opened or reached (a configuration problem).
+    /// The backend could not be opened or reached, or its connection broke.
     Connection,
+    /// The backend did not answer within the operation's deadline.
+    Timeout,
 }
 
 impl ErrorKind {
@@ -31,6 +33,7 @@ impl ErrorKind {
             ErrorKind::NotSupportedOp => "not_supported_op",
             ErrorKind::Internal => "internal",
             ErrorKind::Connection => "connection",
+            ErrorKind::Timeout => "timeout",
         }
     }
 
@@ -41,8 +44,17 @@ impl ErrorKind {
             "unsupported" => ErrorKind::Unsupported,
             "not_supported_op" => ErrorKind::NotSupportedOp,
             "connection" => ErrorKind::Connection,
+            "timeout" => ErrorKind::Timeout,
             _ => ErrorKind::Internal,
         }
+    }
+}
+
+impl ErrorKind {
+    /// Whether the backend itself could not be reached (refused, broken,
+    /// timed out): nothing is known of what it holds.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ErrorKind::Connection | ErrorKind::Timeout)
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod codec;
 pub mod exec;
+mod faults;
 pub mod file;
 pub mod memory;
 pub mod postgres;

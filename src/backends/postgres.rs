@@ -137,7 +137,8 @@ impl PostgresBackend {
     }
 
     fn failed(&self, what: &str, run_id: &str, error: &tokio_postgres::Error) -> BackendError {
-        BackendError::internal(format!("{what} run {run_id:?} in table {} on {}", self.table, self.url), chain(error))
+        let kind = super::faults::postgres_kind(error);
+        BackendError::new(kind, format!("{what} run {run_id:?} in table {} on {}: {}", self.table, self.url, chain(error)))
     }
 }
 

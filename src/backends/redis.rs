@@ -76,7 +76,8 @@ impl RedisBackend {
     }
 
     fn failed(&self, what: &str, run_id: &str, error: redis::RedisError) -> BackendError {
-        BackendError::internal(format!("{what} run {run_id:?} (key prefix {:?}) on {}", self.prefix, self.url), error)
+        let kind = super::faults::redis_kind(&error);
+        BackendError::new(kind, format!("{what} run {run_id:?} (key prefix {:?}) on {}: {error}", self.prefix, self.url))
     }
 }
 

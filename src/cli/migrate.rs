@@ -17,7 +17,7 @@ use stateharness::migration::snapshots::{LEADING_INPUTS, SampleSnapshots};
 use stateharness::snapshot::check_set;
 
 use super::snapshot::{ColorChoice, describe};
-use super::{DeadlineArgs, Done, Fatal, RunResult};
+use super::{DeadlineArgs, Done, Fatal, RunResult, interruption};
 
 /// Inputs whose diff a dry run shows.
 const DRY_RUN_SAMPLE: usize = 3;
@@ -134,7 +134,17 @@ impl MigrateArgs {
             options.shard.map(|s| format!(", shard {s}")).unwrap_or_default()
         );
         let mut console = Console::new(report);
+        // A signal stops the run like a lost target does: the inputs in
+        // flight finish, the rest are listed, the report is complete.
+        let stop = options.stop.clone();
+        let watcher = tokio::spawn(async move {
+            let signal = interruption().await;
+            eprintln!("{}: finishing the inputs in flight, then writing the report", signal.name());
+            stop.stop();
+            signal
+        });
         let totals = migrate(&source, Arc::clone(&target), registry, &options, &mut console).await;
+        let signal = if watcher.is_finished() { watcher.await.ok() } else { None };
         if let Err(e) = target.close().await {
             eprintln!("warning: closing the target: {e}");
         }
@@ -161,8 +171,18 @@ impl MigrateArgs {
             (Some(dir), snapshots) => self.check_snapshots(dir, snapshots)?,
             (None, _) => false,
         };
+        if let Some(signal) = signal {
+            return Ok(Done::Interrupted(signal));
+        }
+        if totals.connection_failed > 0 {
+            return Err(Fatal(format!(
+                "the target {} could not be reached; {} inputs were not attempted (a rerun finishes the job)",
+                run.target, totals.not_attempted
+            )));
+        }
         let conflicts_ok = totals.conflict == 0 || self.accept_conflicts;
-        Ok(Done::passed_if(totals.failed == 0 && totals.duplicate == 0 && conflicts_ok && !snapshots_changed))
+        let all_done = totals.failed == 0 && totals.duplicate == 0 && totals.not_attempted == 0;
+        Ok(Done::passed_if(all_done && conflicts_ok && !snapshots_changed))
     }
 
     /// Compares the sample's snapshots with `dir`; true when any changed.

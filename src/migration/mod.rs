@@ -27,6 +27,7 @@ mod worker;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{Mutex, mpsc};
 
@@ -77,11 +78,39 @@ pub struct Options {
     /// texts and the diff of their values in [`Entry::sample`], for a dry
     /// run's diffs and for snapshots.
     pub sample: usize,
+    /// Stops the run: set by the worker that finds the target unreachable,
+    /// or by whoever holds a clone (a signal handler).
+    pub stop: Stop,
+}
+
+/// Tells a running migration to stop taking inputs: the inputs in flight
+/// finish, every later one is [`Outcome::NotAttempted`].
+#[derive(Clone, Debug, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    /// Asks the run to stop.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the run was asked to stop.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { jobs: std::thread::available_parallelism().map_or(1, |n| n.get()), dry_run: false, overwrite: false, verify: true, shard: None, sample: 0 }
+        Options {
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            dry_run: false,
+            overwrite: false,
+            verify: true,
+            shard: None,
+            sample: 0,
+            stop: Stop::default(),
+        }
     }
 }
 
@@ -99,7 +128,9 @@ pub trait Observer {
 ///
 /// Failures of single inputs are entries, not errors (a source that stops
 /// being readable midway is a failed entry too): the only error is a source
-/// that cannot be opened at all.
+/// that cannot be opened at all. A target that cannot be reached stops the
+/// run (see [`Stop`]): that input is [`Outcome::ConnectionFailed`], the
+/// ones after it are still listed, as [`Outcome::NotAttempted`].
 pub async fn migrate(
     source: &Source,
     target: Arc<dyn StateBackend>,
