@@ -11,7 +11,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use stateharness::backends::open_backend_with;
 use stateharness::format::TypeRegistry;
 use stateharness::migration::report::{RunInfo, SCHEMA_VERSION, printable};
-use stateharness::migration::{Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_absent, target_is_source};
+use stateharness::migration::{
+    Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_absent, target_is_source, would_write_into_source,
+};
 
 use stateharness::migration::snapshots::{LEADING_INPUTS, SampleSnapshots};
 use stateharness::snapshot::check_set;
@@ -97,6 +99,11 @@ impl MigrateArgs {
         let source = Source::detect(&self.from).map_err(|e| Fatal(e.to_string()))?;
         if target_is_source(&source, &self.to) {
             return Err(Fatal(format!("{} is the source itself: migrate into another place, the source is never modified", self.to)));
+        }
+        for (flag, path) in [("--report", &self.report), ("--snapshot", &self.snapshot)] {
+            if let Some(path) = path.as_deref().filter(|path| would_write_into_source(&source, path)) {
+                return Err(Fatal(format!("{flag} {} is in the source: write it elsewhere, the source is never modified", path.display())));
+            }
         }
         let registry = Arc::new(TypeRegistry::standard());
         let absent = self.dry_run && target_is_absent(&self.to);

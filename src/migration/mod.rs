@@ -48,6 +48,19 @@ pub fn target_is_source(source: &Source, url: &str) -> bool {
     }
 }
 
+/// Whether writing `path` (a report, a snapshot directory) could write
+/// over the source: `path` is the source file itself or lies inside the
+/// source directory. A path that does not exist yet is judged by its
+/// nearest existing ancestor.
+pub fn would_write_into_source(source: &Source, path: &std::path::Path) -> bool {
+    let Ok(source_path) = std::fs::canonicalize(source.path()) else { return false };
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let existing = absolute.ancestors().find_map(|p| std::fs::canonicalize(p).ok().map(|c| (p, c)));
+    let Some((found, canonical)) = existing else { return false };
+    let full = canonical.join(absolute.strip_prefix(found).unwrap_or(std::path::Path::new("")));
+    full == source_path || (matches!(source, Source::Dir(_)) && full.starts_with(&source_path))
+}
+
 /// Whether `url` names a `file://` directory or `sqlite://` database that
 /// does not exist yet. Opening such a target creates it, so a dry run
 /// compares with an empty target instead: it writes nothing, not even that.

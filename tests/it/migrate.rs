@@ -599,3 +599,55 @@ fn sigterm_stops_taking_inputs_and_writes_a_complete_report() {
     assert_eq!((totals["migrated"].as_u64(), totals["not_attempted"].as_u64()), (Some(2), Some(2)), "{report:#}");
     assert_eq!(names(&out), ["a.json", "b.json"]);
 }
+
+#[test]
+fn a_report_or_snapshot_inside_the_source_is_refused() {
+    let src = crate::common::scratch_dir("migrate-over-inputs", "src");
+    fs::write(src.join("a.json"), r#"{"run_id": "a"}"#).unwrap();
+    let before = files(&src);
+    let out = crate::common::scratch_dir("migrate-over-inputs", "out");
+    let jsonl = src.with_file_name("states.jsonl");
+    fs::write(&jsonl, "{\"run_id\": \"b\"}\n").unwrap();
+    let cases = [
+        (src.to_str().unwrap(), "--report", src.join("a.json")),
+        (src.to_str().unwrap(), "--report", src.join("new-report.json")),
+        (src.to_str().unwrap(), "--snapshot", src.join("snaps")),
+        (jsonl.to_str().unwrap(), "--report", jsonl.clone()),
+    ];
+    for (from, flag, path) in cases {
+        let output = run_stateharness(&["migrate", "--from", from, "--to", &file_url(&out), flag, path.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{flag} {}: {}", path.display(), text(&output));
+        assert!(text(&output).contains("is in the source"), "{}", text(&output));
+    }
+    assert_eq!(files(&src), before, "the source was written");
+    assert_eq!(fs::read_to_string(&jsonl).unwrap(), "{\"run_id\": \"b\"}\n");
+}
+
+#[test]
+fn a_fifo_in_the_source_is_skipped_not_waited_for() {
+    let src = crate::common::scratch_dir("migrate-fifo", "src");
+    fs::write(src.join("a.json"), r#"{"run_id": "a"}"#).unwrap();
+    assert!(Command::new("mkfifo").arg(src.join("pipe.json")).status().unwrap().success());
+    let out = crate::common::scratch_dir("migrate-fifo", "out");
+    let mut child = crate::common::stateharness()
+        .args(["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A hang guard, not a speed check: reading the FIFO would wait forever.
+    for _ in 0..600 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if child.try_wait().unwrap().is_none() {
+        child.kill().unwrap();
+        panic!("migrate hung on a FIFO in the source");
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("skipped") && text(&output).contains("not a regular file (a FIFO)"), "{}", text(&output));
+    assert_eq!(names(&out), ["a.json"]);
+}
