@@ -582,8 +582,16 @@ fn sigterm_stops_taking_inputs_and_writes_a_complete_report() {
     let mut lines = child.stdin.take().unwrap();
     writeln!(lines, "{{\"run_id\": \"a\"}}\n{{\"run_id\": \"b\"}}").unwrap();
     lines.flush().unwrap();
-    while names(&out).len() < 2 {
-        std::thread::sleep(Duration::from_millis(20));
+    // A hang guard, not a speed check: the first two lines must arrive.
+    for _ in 0..600 {
+        if names(&out).len() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if names(&out).len() < 2 {
+        child.kill().unwrap();
+        panic!("the first two lines were never migrated");
     }
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
