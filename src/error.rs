@@ -60,6 +60,14 @@ impl ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// Whether the backend itself could not be reached (refused, broken,
+    /// timed out): nothing is known of what it holds.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ErrorKind::Connection | ErrorKind::Timeout)
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

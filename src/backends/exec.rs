@@ -218,10 +218,12 @@ impl ExecBackend {
             Some(run_id) => format!("{} of run id {run_id:?}", request.op()),
             None => request.op().to_owned(),
         };
+        // A process that is gone or does not answer cannot be reached: no
+        // answer says anything of what it holds.
         let fail =
-            |why: String| BackendError::new(ErrorKind::Internal, format!("exec backend `{}`: {what}: {why}\n  {}", self.command, self.process.stderr_tail()));
+            |kind: ErrorKind, why: String| BackendError::new(kind, format!("exec backend `{}`: {what}: {why}\n  {}", self.command, self.process.stderr_tail()));
         if let Some(broken) = self.process.broken() {
-            return Err(fail(broken));
+            return Err(fail(ErrorKind::Connection, broken));
         }
         let id = self.process.next_id.fetch_add(1, Ordering::Relaxed);
         let (sender, receiver) = oneshot::channel();
@@ -238,16 +240,16 @@ impl ExecBackend {
         if let Err(e) = written {
             lock(&self.process.pending).remove(&id);
             self.process.break_with(format!("cannot write to the backend (has it exited?): {e}"));
-            return Err(fail(self.process.broken().unwrap_or_default()));
+            return Err(fail(ErrorKind::Connection, self.process.broken().unwrap_or_default()));
         }
         match tokio::time::timeout(timeout, receiver).await {
             Ok(Ok(response)) => response.outcome,
-            Ok(Err(_)) => Err(fail(self.process.broken().unwrap_or_else(|| "the answer was lost".into()))),
+            Ok(Err(_)) => Err(fail(ErrorKind::Connection, self.process.broken().unwrap_or_else(|| "the answer was lost".into()))),
             Err(_) => {
                 lock(&self.process.pending).remove(&id);
                 self.process.break_with(format!("no answer within {:.0} s; the backend was killed", timeout.as_secs_f64()));
                 let _ = self.process.child.lock().await.start_kill();
-                Err(fail(self.process.broken().unwrap_or_default()))
+                Err(fail(ErrorKind::Timeout, self.process.broken().unwrap_or_default()))
             }
         }
     }

@@ -10,14 +10,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use stateharness::backends::open_backend_with;
 use stateharness::format::{PythonChoice, PythonSource, PythonVersion, TypeRegistry};
-use stateharness::migration::report::RunInfo;
-use stateharness::migration::{Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_absent, target_is_source};
+use stateharness::migration::report::{RunInfo, SCHEMA_VERSION, printable};
+use stateharness::migration::{
+    Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_absent, target_is_source, would_write_into_source,
+};
 
 use stateharness::migration::snapshots::{LEADING_INPUTS, SampleSnapshots};
 use stateharness::snapshot::check_set;
 
 use super::snapshot::{ColorChoice, describe};
-use super::{DeadlineArgs, Done, Fatal, PyArgs, RunResult};
+use super::{DeadlineArgs, Done, Fatal, PyArgs, RunResult, interruption};
 
 /// Inputs whose diff a dry run shows.
 const DRY_RUN_SAMPLE: usize = 3;
@@ -37,8 +39,10 @@ const DRY_RUN_SAMPLE: usize = 3;
 /// --overwrite. Each written state is loaded back and compared (unless
 /// --no-verify). Killed at any point, a rerun finishes the job.
 ///
-/// Exit status: 0 every input migrated or unchanged (conflicts are listed),
-/// 1 an input failed, 2 unusable arguments, source or target.
+/// Exit status: 0 every input migrated, unchanged or skipped; 1 an input
+/// failed, is a conflict (unless --accept-conflicts) or repeats a run id of
+/// the source; 2 unusable arguments, source or target, or a target that
+/// could not be reached midway (the inputs left are `not_attempted`).
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
     /// The legacy state: a directory of dumps, a SQLite database or a JSON Lines file.
@@ -62,6 +66,10 @@ pub struct MigrateArgs {
     /// Replace the states of run ids the target holds differently.
     #[arg(long)]
     overwrite: bool,
+    /// Exit 0 even when the target holds other states for some run ids
+    /// (conflicts are still listed and left alone).
+    #[arg(long)]
+    accept_conflicts: bool,
     /// Do not load each written state back to compare it.
     #[arg(long)]
     no_verify: bool,
@@ -100,6 +108,11 @@ impl MigrateArgs {
         if target_is_source(&source, &self.to) {
             return Err(Fatal(format!("{} is the source itself: migrate into another place, the source is never modified", self.to)));
         }
+        for (flag, path) in [("--report", &self.report), ("--snapshot", &self.snapshot)] {
+            if let Some(path) = path.as_deref().filter(|path| would_write_into_source(&source, path)) {
+                return Err(Fatal(format!("{flag} {} is in the source: write it elsewhere, the source is never modified", path.display())));
+            }
+        }
         let registry = Arc::new(TypeRegistry::standard().with_python(self.python_version.unwrap_or_default()));
         let absent = self.dry_run && target_is_absent(&self.to);
         let url = if absent { "memory://" } else { self.to.as_str() };
@@ -119,6 +132,7 @@ impl MigrateArgs {
             options.sample = 1;
         }
         let run = RunInfo {
+            schema_version: SCHEMA_VERSION,
             source: source.path().display().to_string(),
             source_kind: source.kind().to_owned(),
             target: if absent { format!("{} (does not exist yet)", self.to) } else { target.describe() },
@@ -130,7 +144,7 @@ impl MigrateArgs {
             self.report.as_deref().map(|path| ReportWriter::create(path, &run).map_err(|e| format!("cannot write {}: {e}", path.display()))).transpose()?;
         outln!(
             "migrating {} ({}) into {}{} with {} job{}{}{}",
-            run.source,
+            printable(&run.source),
             run.source_kind,
             run.target,
             // The default Python goes unsaid; a chosen one is named.
@@ -141,7 +155,17 @@ impl MigrateArgs {
             options.shard.map(|s| format!(", shard {s}")).unwrap_or_default()
         );
         let mut console = Console::new(report);
+        // A signal stops the run like a lost target does: the inputs in
+        // flight finish, the rest are listed, the report is complete.
+        let stop = options.stop.clone();
+        let watcher = tokio::spawn(async move {
+            let signal = interruption().await;
+            eprintln!("{}: finishing the inputs in flight, then writing the report", signal.name());
+            stop.stop();
+            signal
+        });
         let totals = migrate(&source, Arc::clone(&target), registry, &options, &mut console).await;
+        let signal = if watcher.is_finished() { watcher.await.ok() } else { None };
         if let Err(e) = target.close().await {
             eprintln!("warning: closing the target: {e}");
         }
@@ -157,7 +181,8 @@ impl MigrateArgs {
         let verb = if options.dry_run { "would be" } else { "were" };
         outln!("{} inputs in {seconds:.2} s ({} {verb} written): {}", totals.inputs, totals.migrated, totals.line());
         if totals.conflict > 0 {
-            outln!("{} conflicts left alone: the target holds other states for those run ids (--overwrite replaces them)", totals.conflict);
+            let accepted = if self.accept_conflicts { ", accepted (--accept-conflicts)" } else { "; --accept-conflicts exits 0 all the same" };
+            outln!("{} conflicts left alone: the target holds other states for those run ids (--overwrite replaces them){accepted}", totals.conflict);
         }
         let report_error = report_error.or_else(|| report.and_then(|writer| writer.finish(&totals).err().map(|e| e.to_string())));
         if let Some(e) = report_error {
@@ -167,7 +192,18 @@ impl MigrateArgs {
             (Some(dir), snapshots) => self.check_snapshots(dir, snapshots)?,
             (None, _) => false,
         };
-        Ok(Done::passed_if(totals.failed == 0 && !snapshots_changed))
+        if let Some(signal) = signal {
+            return Ok(Done::Interrupted(signal));
+        }
+        if totals.connection_failed > 0 {
+            return Err(Fatal(format!(
+                "the target {} could not be reached; {} inputs were not attempted (a rerun finishes the job)",
+                run.target, totals.not_attempted
+            )));
+        }
+        let conflicts_ok = totals.conflict == 0 || self.accept_conflicts;
+        let all_done = totals.failed == 0 && totals.duplicate == 0 && totals.not_attempted == 0;
+        Ok(Done::passed_if(all_done && conflicts_ok && !snapshots_changed))
     }
 
     /// Compares the sample's snapshots with `dir`; true when any changed.
@@ -260,7 +296,8 @@ impl Observer for Console {
         if let Some(texts) = entry.sample.as_ref().filter(|_| self.samples.len() < DRY_RUN_SAMPLE) {
             if self.samples.is_empty() || !entry.notes.is_empty() {
                 let notes: Vec<&str> = entry.notes.iter().map(|n| n.as_str()).collect();
-                let title = if notes.is_empty() { entry.source.clone() } else { format!("{} ({})", entry.source, notes.join(", ")) };
+                let source = printable(&entry.source);
+                let title = if notes.is_empty() { source } else { format!("{source} ({})", notes.join(", ")) };
                 self.samples.push((title, texts.diff.clone()));
             }
         }

@@ -27,6 +27,7 @@ mod worker;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{Mutex, mpsc};
 
@@ -45,6 +46,19 @@ pub fn target_is_source(source: &Source, url: &str) -> bool {
         (Some(target), Ok(source)) => target == source,
         _ => false,
     }
+}
+
+/// Whether writing `path` (a report, a snapshot directory) could write
+/// over the source: `path` is the source file itself or lies inside the
+/// source directory. A path that does not exist yet is judged by its
+/// nearest existing ancestor.
+pub fn would_write_into_source(source: &Source, path: &std::path::Path) -> bool {
+    let Ok(source_path) = std::fs::canonicalize(source.path()) else { return false };
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let existing = absolute.ancestors().find_map(|p| std::fs::canonicalize(p).ok().map(|c| (p, c)));
+    let Some((found, canonical)) = existing else { return false };
+    let full = canonical.join(absolute.strip_prefix(found).unwrap_or(std::path::Path::new("")));
+    full == source_path || (matches!(source, Source::Dir(_)) && full.starts_with(&source_path))
 }
 
 /// Whether `url` names a `file://` directory or `sqlite://` database that
@@ -77,11 +91,39 @@ pub struct Options {
     /// texts and the diff of their values in [`Entry::sample`], for a dry
     /// run's diffs and for snapshots.
     pub sample: usize,
+    /// Stops the run: set by the worker that finds the target unreachable,
+    /// or by whoever holds a clone (a signal handler).
+    pub stop: Stop,
+}
+
+/// Tells a running migration to stop taking inputs: the inputs in flight
+/// finish, every later one is [`Outcome::NotAttempted`].
+#[derive(Clone, Debug, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    /// Asks the run to stop.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the run was asked to stop.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { jobs: std::thread::available_parallelism().map_or(1, |n| n.get()), dry_run: false, overwrite: false, verify: true, shard: None, sample: 0 }
+        Options {
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            dry_run: false,
+            overwrite: false,
+            verify: true,
+            shard: None,
+            sample: 0,
+            stop: Stop::default(),
+        }
     }
 }
 
@@ -99,7 +141,9 @@ pub trait Observer {
 ///
 /// Failures of single inputs are entries, not errors (a source that stops
 /// being readable midway is a failed entry too): the only error is a source
-/// that cannot be opened at all.
+/// that cannot be opened at all. A target that cannot be reached stops the
+/// run (see [`Stop`]): that input is [`Outcome::ConnectionFailed`], the
+/// ones after it are still listed, as [`Outcome::NotAttempted`].
 pub async fn migrate(
     source: &Source,
     target: Arc<dyn StateBackend>,

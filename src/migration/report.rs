@@ -25,13 +25,31 @@ pub enum Outcome {
     Conflict,
     /// Could not be read, converted, written or verified.
     Failed,
-    /// Not an input (another file in the directory, a subdirectory).
+    /// Not an input (another file in the directory, a subdirectory, a
+    /// FIFO, socket or device).
     Skipped,
+    /// Its run id came earlier in the same source: the first one in source
+    /// order is the one migrated.
+    Duplicate,
+    /// The target could not be reached (connection refused, broken, timed
+    /// out): nothing is known of what it holds. The run stops there.
+    ConnectionFailed,
+    /// The run stopped before this input (a connection failure, a signal).
+    NotAttempted,
 }
 
 impl Outcome {
     /// Every outcome, in report order.
-    pub const ALL: [Outcome; 5] = [Outcome::Migrated, Outcome::Unchanged, Outcome::Conflict, Outcome::Failed, Outcome::Skipped];
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Migrated,
+        Outcome::Unchanged,
+        Outcome::Conflict,
+        Outcome::Failed,
+        Outcome::Skipped,
+        Outcome::Duplicate,
+        Outcome::ConnectionFailed,
+        Outcome::NotAttempted,
+    ];
 
     /// The report's name for it.
     pub fn as_str(&self) -> &'static str {
@@ -41,6 +59,9 @@ impl Outcome {
             Outcome::Conflict => "conflict",
             Outcome::Failed => "failed",
             Outcome::Skipped => "skipped",
+            Outcome::Duplicate => "duplicate",
+            Outcome::ConnectionFailed => "connection_failed",
+            Outcome::NotAttempted => "not_attempted",
         }
     }
 }
@@ -129,18 +150,26 @@ impl Entry {
         Entry { error: Some(error.into()), ..Entry::new(source, run_id, Outcome::Failed) }
     }
 
-    /// The one-line account of the entry for a console.
+    /// The one-line account of the entry for a console. Control
+    /// characters (a newline or an ANSI escape in a file name) are shown
+    /// escaped, so that no input can forge or hide console lines.
     pub fn line(&self) -> String {
-        let mut line = format!("{:<9} {}", self.outcome.as_str(), self.source);
+        let mut line = format!("{:<9} {}", self.outcome.as_str(), printable(&self.source));
         if let Some(run_id) = self.run_id.as_ref().filter(|id| !self.source.contains(id.as_str())) {
             line.push_str(&format!(" (run {run_id:?})"));
         }
         if let Some(why) = self.error.as_ref().or(self.detail.as_ref()) {
             line.push_str(": ");
-            line.push_str(why);
+            line.push_str(&printable(why));
         }
         line
     }
+}
+
+/// `text` with its control characters escaped (`\n`, `\u{1b}`), for a
+/// console line.
+pub fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 /// How many inputs had each outcome.
@@ -158,6 +187,12 @@ pub struct Totals {
     pub failed: u64,
     /// Not inputs.
     pub skipped: u64,
+    /// Repeated run ids of the source.
+    pub duplicate: u64,
+    /// Inputs whose target operation failed to reach the target.
+    pub connection_failed: u64,
+    /// Inputs left when the run stopped.
+    pub not_attempted: u64,
     /// Inputs left to the other shards (`--shard`).
     pub other_shards: u64,
 }
@@ -182,12 +217,18 @@ impl Totals {
             Outcome::Conflict => &mut self.conflict,
             Outcome::Failed => &mut self.failed,
             Outcome::Skipped => &mut self.skipped,
+            Outcome::Duplicate => &mut self.duplicate,
+            Outcome::ConnectionFailed => &mut self.connection_failed,
+            Outcome::NotAttempted => &mut self.not_attempted,
         }
     }
 
-    /// One line: `migrated 3, unchanged 0, ...`.
+    /// One line: `migrated 3, unchanged 0, ...` (the outcomes of a run
+    /// that stopped, or of a source with repeated run ids, only when some
+    /// input had them).
     pub fn line(&self) -> String {
-        let mut parts: Vec<String> = Outcome::ALL.iter().map(|o| format!("{o} {}", self.count(*o))).collect();
+        let shown = |o: &&Outcome| o <= &&Outcome::Skipped || self.count(**o) > 0;
+        let mut parts: Vec<String> = Outcome::ALL.iter().filter(shown).map(|o| format!("{o} {}", self.count(*o))).collect();
         if self.other_shards > 0 {
             parts.push(format!("other shards {}", self.other_shards));
         }
@@ -195,9 +236,16 @@ impl Totals {
     }
 }
 
+/// The version of the report's layout: 2 added `schema_version`, the
+/// outcomes `duplicate`, `connection_failed`, `not_attempted` and their
+/// totals.
+pub const SCHEMA_VERSION: u32 = 2;
+
 /// What the report says about the run itself.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunInfo {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
     /// The source path.
     pub source: String,
     /// What kind of source it was.

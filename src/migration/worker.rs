@@ -43,6 +43,10 @@ impl Worker {
         if run_id.as_deref().is_some_and(|id| !self.in_shard(id)) {
             return None;
         }
+        if self.options.stop.is_stopped() {
+            let why = "the run stopped before this input (see the connection failure or signal above)";
+            return Some(Entry { detail: Some(why.to_owned()), ..Entry::new(source, run_id, Outcome::NotAttempted) });
+        }
         // Besides the first inputs, a sampling run keeps every input whose
         // notes say its values may change, so the sample shows such changes.
         let sampling = Sampling { first: index < self.options.sample, noted: self.options.sample > 0 };
@@ -104,7 +108,7 @@ impl Worker {
             Settled::Write(entry) => entry,
         };
         if let Err(e) = self.target.save_state(run_id, &converted).await {
-            return fail(entry, format!("writing it to the target failed: {e}"));
+            return self.fail_with(entry, "writing it to the target failed", e);
         }
         if !self.options.verify {
             return entry;
@@ -112,6 +116,7 @@ impl Worker {
         let problem = match self.target.load_state(run_id, &self.no_hints).await {
             Ok(Some(loaded)) => difference(&converted, loaded, self.target.keys_filled_on_load(), &self.registry),
             Ok(None) => Some("the target has no state for it after the save".to_owned()),
+            Err(e) if e.kind.is_unreachable() => return self.fail_with(entry, "written, but loading it back to verify it failed", e),
             Err(e) => Some(format!("loading it back failed: {e}")),
         };
         match problem {
@@ -181,6 +186,10 @@ impl Worker {
             Held::Unreadable(e) if e.kind == ErrorKind::InvalidRunId => {
                 return Settled::Done(fail(entry, format!("the target refuses the run id: {e}")));
             }
+            // Nothing is known of what an unreachable target holds: never a conflict.
+            Held::Unreadable(e) if e.kind.is_unreachable() => {
+                return Settled::Done(self.fail_with(entry, "loading what the target holds for it failed", e));
+            }
             Held::Different(_) | Held::Unreadable(_) if self.options.overwrite => entry.notes.push(Note::Overwrote),
             Held::Different(difference) => {
                 entry.outcome = Outcome::Conflict;
@@ -244,6 +253,18 @@ fn read(payload: Payload, sampling: Sampling) -> Result<Read, Unread> {
             let state = loaded_state(columns).map_err(Unread::Failed)?;
             Ok(Read { state, notes: Vec::new(), text })
         }
+    }
+}
+
+impl Worker {
+    /// A failed entry for `e`; when `e` says the target cannot be reached,
+    /// a connection failure that stops the run.
+    fn fail_with(&self, entry: Entry, what: &str, e: BackendError) -> Entry {
+        if !e.kind.is_unreachable() {
+            return fail(entry, format!("{what}: {e}"));
+        }
+        self.options.stop.stop();
+        Entry { outcome: Outcome::ConnectionFailed, error: Some(format!("{what}: the target cannot be reached: {e}")), ..entry }
     }
 }
 

@@ -429,13 +429,11 @@ async fn an_unreachable_migration_target_exits_2(server: Server, test: &str, fau
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs migrate fault classification from branch migrate"]
 async fn migrate_into_redis_reset_mid_run() {
     bounded(a_fault_mid_migration_is_not_a_conflict(Server::Redis, "mig_reset", Mode::Reset)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs migrate fault classification from branch migrate"]
 async fn migrate_into_redis_stall_mid_run() {
     bounded(a_fault_mid_migration_is_not_a_conflict(Server::Redis, "mig_stall", Mode::Stall)).await;
 }
@@ -451,13 +449,11 @@ async fn migrate_into_redis_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs migrate fault classification from branch migrate"]
 async fn migrate_into_postgres_reset_mid_run() {
     bounded(a_fault_mid_migration_is_not_a_conflict(Server::Postgres, "mig_reset", Mode::Reset)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs migrate fault classification from branch migrate"]
 async fn migrate_into_postgres_stall_mid_run() {
     bounded(a_fault_mid_migration_is_not_a_conflict(Server::Postgres, "mig_stall", Mode::Stall)).await;
 }

@@ -424,3 +424,242 @@ fn conversion_snapshots_show_a_changed_conversion_for_review() {
     assert!(rejected.status.success());
     assert!(!snaps.join("migrate-run-000010.snap.new").exists() && snaps.join("migrate-run-000010.snap").exists());
 }
+
+#[test]
+fn conflicts_exit_1_unless_accepted() {
+    let src = crate::common::scratch_dir("migrate-conflict-exit", "src");
+    fs::write(src.join("a.json"), r#"{"run_id": "a", "n": 1}"#).unwrap();
+    let out = crate::common::scratch_dir("migrate-conflict-exit", "out");
+    fs::write(out.join("a.json"), r#"{"n": 2, "run_id": "a"}"#).unwrap();
+    let migrate = |extra: &[&str]| {
+        let mut args = vec!["migrate", "--from", src.to_str().unwrap(), "--to"];
+        let url = file_url(&out);
+        args.push(&url);
+        args.extend_from_slice(extra);
+        run_stateharness(&args)
+    };
+    let plain = migrate(&[]);
+    assert_eq!(plain.status.code(), Some(1), "a conflict is not success: {}", text(&plain));
+    assert!(text(&plain).contains("conflict  ") && text(&plain).contains("--accept-conflicts"), "{}", text(&plain));
+    let accepted = migrate(&["--accept-conflicts"]);
+    assert_eq!(accepted.status.code(), Some(0), "{}", text(&accepted));
+    assert_eq!(fs::read_to_string(out.join("a.json")).unwrap(), r#"{"n": 2, "run_id": "a"}"#, "a conflict is left alone");
+}
+
+#[test]
+fn control_characters_in_file_names_cannot_forge_console_lines() {
+    let src = crate::common::scratch_dir("migrate-names", "src");
+    fs::write(src.join("x\nmigrated  forged.json"), "not json").unwrap();
+    fs::write(src.join("y\u{1b}[2K.json"), "not json").unwrap();
+    let out = crate::common::scratch_dir("migrate-names", "out");
+    let output = run_stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out)]);
+    let said = text(&output);
+    assert!(!said.lines().any(|line| line.starts_with("migrated  forged")), "{said}");
+    assert!(!said.contains('\u{1b}'), "{said:?}");
+    assert!(said.contains(r"x\nmigrated  forged.json") && said.contains(r"y\u{1b}[2K.json"), "{said}");
+}
+
+#[test]
+fn the_report_has_a_schema_version() {
+    let src = crate::common::scratch_dir("migrate-schema", "src");
+    fs::write(src.join("a.json"), r#"{"run_id": "a"}"#).unwrap();
+    let report = src.with_file_name("report.json");
+    let out = crate::common::scratch_dir("migrate-schema", "out");
+    let output = run_stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out), "--report", report.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+    assert_eq!(report["schema_version"], 2, "{report:#}");
+    assert_eq!(report["totals"]["not_attempted"], 0, "{report:#}");
+}
+
+/// `n` small dumps `run-0.json`...
+fn small_dumps(dir: &Path, n: usize) {
+    for i in 0..n {
+        fs::write(dir.join(format!("run-{i}.json")), format!(r#"{{"run_id": "run-{i}", "n": {i}}}"#)).unwrap();
+    }
+}
+
+/// A PostgreSQL target whose connection the server ends before the first
+/// input: that input is a connection failure (never a conflict), the rest
+/// are not attempted, and a rerun finishes the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_is_a_connection_failure_not_a_conflict() {
+    let table = format!("sh_migrate_drop_{}", std::process::id());
+    let server = crate::common::servers::postgres_url().await;
+    let url = format!("{server}?table={table}");
+    let src = crate::common::scratch_dir("migrate-drop", "src");
+    small_dumps(&src, 5);
+    let source = Source::detect(&src).unwrap();
+    let target: Arc<dyn StateBackend> = Arc::from(open_backend(&url, registry()).await.unwrap());
+    let (admin, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    // The backend's session is the one whose last statement named the table.
+    let ended = admin
+        .query(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%{table}%' AND pid <> pg_backend_pid()"), &[])
+        .await
+        .unwrap();
+    assert_eq!(ended.len(), 1, "the backend's session was found");
+    let mut entries = Collect::default();
+    let options = Options { jobs: 1, ..Options::default() };
+    let totals = migrate(&source, Arc::clone(&target), registry(), &options, &mut entries).await.unwrap();
+    let outcomes: Vec<Outcome> = entries.0.iter().map(|e| e.outcome).collect();
+    assert_eq!(outcomes, [vec![Outcome::ConnectionFailed], vec![Outcome::NotAttempted; 4]].concat(), "{:?}", entries.0);
+    assert!(entries.0[0].error.as_deref().unwrap().contains("cannot be reached"), "{:?}", entries.0[0]);
+    assert_eq!((totals.conflict, totals.connection_failed, totals.not_attempted), (0, 1, 4));
+
+    let (again, _) = run(&src, &url, &Options::default()).await;
+    assert_eq!((again.migrated, again.inputs), (5, 5), "a rerun finishes the job");
+    admin.batch_execute(&format!("DROP TABLE IF EXISTS {table}")).await.unwrap();
+}
+
+/// An exec: target that dies midway, and one that stops answering: exit
+/// 2, and the report lists the failing input as a connection failure (never
+/// a conflict) and the rest as not attempted.
+#[test]
+fn a_target_that_dies_or_stalls_midway_exits_2_with_a_complete_report() {
+    let src = crate::common::scratch_dir("migrate-dies", "src");
+    small_dumps(&src, 6);
+    let report = src.with_file_name("report.json");
+    // The served backend's answers stop after hello and one load (the
+    // shell's echo writes each line at once, where head would buffer);
+    // then the shell is killed, or it keeps the pipe open and says nothing.
+    let relay = |then: &str| format!("{{ IFS= read -r a; echo \"$a\"; IFS= read -r b; echo \"$b\"; {then} }}");
+    for (then, kind) in [("kill $$;", "connection: "), ("", "timeout: ")] {
+        let target = format!("exec:sh -c '{} serve --backend memory:// | {}'", env!("CARGO_BIN_EXE_stateharness"), relay(then));
+        let args = ["--jobs", "1", "--op-timeout", "1", "--report", report.to_str().unwrap()];
+        let output = run_stateharness(&[&["migrate", "--from", src.to_str().unwrap(), "--to", &target][..], &args].concat());
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        assert!(text(&output).contains("could not be reached"), "{}", text(&output));
+        let report: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+        let totals = &report["totals"];
+        assert_eq!(
+            (totals["connection_failed"].as_u64(), totals["conflict"].as_u64(), totals["not_attempted"].as_u64()),
+            (Some(1), Some(0), Some(5)),
+            "{report:#}"
+        );
+        let failed = report["entries"].as_array().unwrap().iter().find(|e| e["outcome"] == "connection_failed").unwrap();
+        assert!(failed["error"].as_str().unwrap().contains(kind), "{failed}");
+    }
+}
+
+/// JSON Lines from a pipe (`--from <(...)`): every line arrives, the first
+/// 16 bytes included.
+#[test]
+fn json_lines_from_a_pipe_lose_nothing() {
+    let out = crate::common::scratch_dir("migrate-pipe", "out");
+    let output = crate::common::stateharness()
+        .args(["migrate", "--from", "/dev/stdin", "--to", &file_url(&out)])
+        .stdin(std::process::Stdio::piped())
+        .output_with_stdin(b"{\"run_id\": \"first\", \"n\": 1}\n{\"run_id\": \"second\", \"n\": 2}\n");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(names(&out), ["first.json", "second.json"], "{}", text(&output));
+}
+
+/// Runs a command with `input` on its stdin.
+trait OutputWithStdin {
+    fn output_with_stdin(&mut self, input: &[u8]) -> Output;
+}
+
+impl OutputWithStdin for Command {
+    fn output_with_stdin(&mut self, input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+/// SIGTERM: the run stops taking inputs, finishes those in flight and
+/// writes a complete report, then exits 143.
+#[test]
+fn sigterm_stops_taking_inputs_and_writes_a_complete_report() {
+    use std::io::{BufRead, BufReader, Write};
+    let out = crate::common::scratch_dir("migrate-sigterm", "out");
+    let report = out.with_file_name("report.json");
+    let mut child = crate::common::stateharness()
+        .args(["migrate", "--from", "/dev/stdin", "--to", &file_url(&out), "--jobs", "1", "--report", report.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = child.stdin.take().unwrap();
+    writeln!(lines, "{{\"run_id\": \"a\"}}\n{{\"run_id\": \"b\"}}").unwrap();
+    lines.flush().unwrap();
+    // A hang guard, not a speed check: the first two lines must arrive.
+    for _ in 0..600 {
+        if names(&out).len() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if names(&out).len() < 2 {
+        child.kill().unwrap();
+        panic!("the first two lines were never migrated");
+    }
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let mut said = String::new();
+    while !said.contains("SIGTERM: finishing") {
+        assert!(stderr.read_line(&mut said).unwrap() > 0, "stderr ended: {said}");
+    }
+    writeln!(lines, "{{\"run_id\": \"c\"}}\n{{\"run_id\": \"d\"}}").unwrap();
+    drop(lines);
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+    let totals = &report["totals"];
+    assert_eq!((totals["migrated"].as_u64(), totals["not_attempted"].as_u64()), (Some(2), Some(2)), "{report:#}");
+    assert_eq!(names(&out), ["a.json", "b.json"]);
+}
+
+#[test]
+fn a_report_or_snapshot_inside_the_source_is_refused() {
+    let src = crate::common::scratch_dir("migrate-over-inputs", "src");
+    fs::write(src.join("a.json"), r#"{"run_id": "a"}"#).unwrap();
+    let before = files(&src);
+    let out = crate::common::scratch_dir("migrate-over-inputs", "out");
+    let jsonl = src.with_file_name("states.jsonl");
+    fs::write(&jsonl, "{\"run_id\": \"b\"}\n").unwrap();
+    let cases = [
+        (src.to_str().unwrap(), "--report", src.join("a.json")),
+        (src.to_str().unwrap(), "--report", src.join("new-report.json")),
+        (src.to_str().unwrap(), "--snapshot", src.join("snaps")),
+        (jsonl.to_str().unwrap(), "--report", jsonl.clone()),
+    ];
+    for (from, flag, path) in cases {
+        let output = run_stateharness(&["migrate", "--from", from, "--to", &file_url(&out), flag, path.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{flag} {}: {}", path.display(), text(&output));
+        assert!(text(&output).contains("is in the source"), "{}", text(&output));
+    }
+    assert_eq!(files(&src), before, "the source was written");
+    assert_eq!(fs::read_to_string(&jsonl).unwrap(), "{\"run_id\": \"b\"}\n");
+}
+
+#[test]
+fn a_fifo_in_the_source_is_skipped_not_waited_for() {
+    let src = crate::common::scratch_dir("migrate-fifo", "src");
+    fs::write(src.join("a.json"), r#"{"run_id": "a"}"#).unwrap();
+    assert!(Command::new("mkfifo").arg(src.join("pipe.json")).status().unwrap().success());
+    let out = crate::common::scratch_dir("migrate-fifo", "out");
+    let mut child = crate::common::stateharness()
+        .args(["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A hang guard, not a speed check: reading the FIFO would wait forever.
+    for _ in 0..600 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if child.try_wait().unwrap().is_none() {
+        child.kill().unwrap();
+        panic!("migrate hung on a FIFO in the source");
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("skipped") && text(&output).contains("not a regular file (a FIFO)"), "{}", text(&output));
+    assert_eq!(names(&out), ["a.json"]);
+}

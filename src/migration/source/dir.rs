@@ -39,6 +39,8 @@ impl Entries {
                 (None, _) => (None, Payload::Skip("the file name is not UTF-8, so it names no run id".to_owned())),
                 (_, Err(e)) => (None, Payload::Broken(format!("cannot read it: {e}"))),
                 (Some(_), Ok(meta)) if meta.is_dir() => (None, Payload::Skip("a directory (subdirectories are not searched)".to_owned())),
+                // Reading a FIFO would wait for a writer, a device may never end.
+                (Some(_), Ok(meta)) if !meta.is_file() => (None, Payload::Skip(format!("not a regular file ({})", file_kind(&meta)))),
                 (Some(name), Ok(_)) => match name.strip_suffix(SUFFIX) {
                     Some(run_id) if !run_id.is_empty() => (Some(run_id.to_owned()), Payload::File(path)),
                     _ => (None, Payload::Skip("not a RUN_ID.json file".to_owned())),
@@ -48,5 +50,20 @@ impl Entries {
                 return;
             }
         }
+    }
+}
+
+/// What kind of file that is not a regular file or a directory `meta` is.
+fn file_kind(meta: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "a special file"
     }
 }

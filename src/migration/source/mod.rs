@@ -57,11 +57,17 @@ pub enum SourceError {
 
 impl Source {
     /// The source at `path`, by what it holds: a directory, a file that
-    /// starts like an SQLite database, or else a JSON Lines file.
+    /// starts like an SQLite database, or else a JSON Lines file. A pipe
+    /// (`--from <(...)`) is JSON Lines unread: what sniffing would read of
+    /// it could never be read again.
     pub fn detect(path: &Path) -> Result<Source, SourceError> {
         let unreadable = |error| SourceError::Unreadable { path: path.to_owned(), error };
-        if path.metadata().map_err(unreadable)?.is_dir() {
+        let meta = path.metadata().map_err(unreadable)?;
+        if meta.is_dir() {
             return Ok(Source::Dir(path.to_owned()));
+        }
+        if !meta.is_file() {
+            return Ok(Source::JsonLines(path.to_owned()));
         }
         let mut head = Vec::with_capacity(SQLITE_MAGIC.len());
         File::open(path).and_then(|file| file.take(SQLITE_MAGIC.len() as u64).read_to_end(&mut head)).map_err(unreadable)?;
