@@ -19,9 +19,10 @@ pub const REDACTED: &str = "***";
 const SECRET_NAME: &str = r"[A-Za-z0-9_.\-]*(?:password|passwd|pwd|token|secret|key|auth|credential)[A-Za-z0-9_.\-]*";
 
 /// `scheme://user:PASSWORD@`: the password is what follows the first `:`
-/// of the userinfo (redis URLs often have an empty user: `redis://:pw@h`).
+/// of the userinfo, up to its last `@` (an unescaped `@` in a password
+/// happens); redis URLs often have an empty user: `redis://:pw@h`.
 static URL_PASSWORD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r##"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:'"]*:)(?P<secret>[^\s/?#@'"]*)(?P<tail>@)"##).unwrap());
+    LazyLock::new(|| Regex::new(r##"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:'"]*:)(?P<secret>[^\s/?#'"]*)(?P<tail>@)"##).unwrap());
 
 /// `?token=…`, `&password=…` (also `;`-separated).
 static QUERY_SECRET: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r##"(?i)(?P<head>[?&;]{SECRET_NAME}=)(?P<secret>[^&;\s'"#]*)"##)).unwrap());
@@ -93,6 +94,27 @@ pub fn replay_url(url: &str) -> Cow<'_, str> {
     replace(redact_all_but_url_passwords(url), &URL_PASSWORD, reference)
 }
 
+/// `word` quoted for a POSIX shell, with every `${NAME}` reference left for
+/// the shell to expand (double-quoted) and the rest quoted literally.
+pub fn shell_word(word: &str) -> String {
+    let mut quoted = String::new();
+    let mut rest = word;
+    while let Some(found) = ENV_REFERENCE.find(rest) {
+        if found.start() > 0 {
+            quoted.push_str(&shell_words::quote(&rest[..found.start()]));
+        }
+        quoted.push_str(&format!("\"{}\"", found.as_str()));
+        rest = &rest[found.end()..];
+    }
+    if !rest.is_empty() || quoted.is_empty() {
+        quoted.push_str(&shell_words::quote(rest));
+    }
+    quoted
+}
+
+/// `${NAME}`, as [`replay_url`] writes it.
+static ENV_REFERENCE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$\{[A-Z_][A-Z0-9_]*\}").unwrap());
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +126,8 @@ mod tests {
         assert_eq!(redact("rediss+cluster://u:p%40ss@h1:7000,h2:7001/?prefix=x"), "rediss+cluster://u:***@h1:7000,h2:7001/?prefix=x");
         assert_eq!(redact("file:///tmp/a:b@c"), "file:///tmp/a:b@c", "a path is not userinfo");
         assert_eq!(redact("postgres://app@db/prod"), "postgres://app@db/prod");
+        assert_eq!(redact("postgres://u:p@ss@h/d"), "postgres://u:***@h/d");
+        assert_eq!(redact("redis://h:6379/0?prefix=a@b"), "redis://h:6379/0?prefix=a@b");
         assert!(matches!(redact("memory://"), Cow::Borrowed(_)));
     }
 
@@ -138,5 +162,16 @@ mod tests {
         assert_eq!(replay_url("redis://:pw@h:6379/0?prefix=p"), "redis://:${REDISCLI_AUTH}@h:6379/0?prefix=p");
         assert_eq!(replay_url("redis://h/0?token=x"), "redis://h/0?token=***");
         assert_eq!(replay_url("memory://"), "memory://");
+        assert_eq!(replay_url("postgres://app:***@db/prod"), "postgres://app:${PGPASSWORD}@db/prod", "a redacted URL too");
+    }
+
+    #[test]
+    fn shell_words_expand_only_the_references() {
+        assert_eq!(shell_word("postgres://app:${PGPASSWORD}@db/prod"), r#"postgres://app:"${PGPASSWORD}"@db/prod"#);
+        assert_eq!(shell_word("$HOME"), "'$HOME'");
+        assert_eq!(shell_word(""), "''");
+        let line = ["conform", "--backend", "redis://:${REDISCLI_AUTH}@h/0", "exec:py a.py 'x' \"y\""].map(shell_word).join(" ");
+        let output = std::process::Command::new("sh").arg("-c").arg(format!("printf '%s\\n' {line}")).env("REDISCLI_AUTH", "pw").output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "conform\n--backend\nredis://:pw@h/0\nexec:py a.py 'x' \"y\"\n");
     }
 }

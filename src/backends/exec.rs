@@ -68,6 +68,7 @@ struct Child_ {
 
 /// A backend run as a child process, spoken to over the protocol.
 pub struct ExecBackend {
+    /// The command line, secrets redacted: for messages only.
     command: String,
     process: Arc<Child_>,
     capabilities: Capabilities,
@@ -105,7 +106,7 @@ impl Child_ {
         if tail.is_empty() {
             "(the backend wrote nothing to stderr)".to_owned()
         } else {
-            let lines: Vec<&str> = tail.iter().map(String::as_str).collect();
+            let lines: Vec<_> = tail.iter().map(|line| crate::redact::redact(line)).collect();
             format!("stderr (last {} lines):\n    {}", lines.len(), lines.join("\n    "))
         }
     }
@@ -121,7 +122,10 @@ impl ExecBackend {
     /// Starts `command` and says `hello`. Failing to start it, or a child
     /// that does not answer `hello` properly, is a `connection` error.
     pub async fn spawn(command: &str, registry: Arc<TypeRegistry>, timeouts: ExecTimeouts) -> Result<ExecBackend, BackendError> {
-        let connection = |why: String| BackendError::new(ErrorKind::Connection, format!("exec backend `{command}`: {why}"));
+        // The command line may hold a secret (a DSN argument): messages,
+        // reports and describe() show it redacted.
+        let shown = crate::redact::redact(command).into_owned();
+        let connection = |why: String| BackendError::new(ErrorKind::Connection, format!("exec backend `{shown}`: {why}"));
         let argv = shell_words::split(command).map_err(|e| connection(format!("cannot split the command line: {e}")))?;
         let (program, args) = argv.split_first().ok_or_else(|| connection("empty command".into()))?;
         let mut child = Command::new(program)
@@ -157,10 +161,10 @@ impl ExecBackend {
         tokio::spawn(read_responses(process.clone(), stdout));
 
         let mut backend = ExecBackend {
-            command: command.to_owned(),
+            command: shown.clone(),
             process,
             capabilities: Capabilities::default(),
-            name: command.to_owned(),
+            name: shown.clone(),
             custom_types: Vec::new(),
             runtime: None,
             registry,

@@ -24,7 +24,7 @@ use crate::value::Value;
 
 use super::codec::{state_to_text, text_to_state};
 use super::link::{Failure, Link};
-use super::redis::{redact_url, take_query_param};
+use super::redis::take_query_param;
 use super::{BackendError, Capabilities, ErrorKind, OpenOptions, StateBackend, StoredForm, StoredPart};
 
 /// The table used when the URL names none.
@@ -155,7 +155,7 @@ impl PostgresBackend {
     /// (password hidden); a server that does not answer in time,
     /// [`ErrorKind::Timeout`].
     pub async fn open_with(url: &str, registry: Arc<TypeRegistry>, options: OpenOptions) -> Result<PostgresBackend, BackendError> {
-        let shown = redact_url(url);
+        let shown = crate::redact::redact(url).into_owned();
         let connection_error = |cause: &dyn std::fmt::Display| BackendError::new(ErrorKind::Connection, format!("could not connect to {shown}: {cause}"));
         let (client_url, table) = take_query_param(url, "table").map_err(|e| connection_error(&e))?;
         let table = table.unwrap_or_else(|| DEFAULT_TABLE.to_owned());
@@ -163,6 +163,10 @@ impl PostgresBackend {
             return Err(connection_error(&format!("table name {table:?} is not [A-Za-z_][A-Za-z0-9_]* of at most {MAX_IDENTIFIER} bytes")));
         }
         let mut config: tokio_postgres::Config = client_url.parse().map_err(|e| connection_error(&chain(&e)))?;
+        // A password kept off the command line: libpq's variable.
+        if let (None, Some(password)) = (config.get_password(), std::env::var_os("PGPASSWORD")) {
+            config.password(password.as_encoded_bytes());
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.op_timeout);
         }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, RedisError};
+use redis::{AsyncConnectionConfig, IntoConnectionInfo, RedisError};
 
 use crate::format::{TypeHints, TypeRegistry};
 use crate::json::KeyOrder;
@@ -50,10 +50,15 @@ impl RedisBackend {
     /// [`ErrorKind::Connection`] error naming the URL (password hidden); a
     /// server that does not answer in time, [`ErrorKind::Timeout`].
     pub async fn open_with(url: &str, registry: Arc<TypeRegistry>, options: OpenOptions) -> Result<RedisBackend, BackendError> {
-        let shown = redact_url(url);
+        let shown = crate::redact::redact(url).into_owned();
         let connection_error = |cause: &dyn std::fmt::Display| BackendError::new(ErrorKind::Connection, format!("could not connect to {shown}: {cause}"));
         let (client_url, prefix) = take_query_param(url, "prefix").map_err(|e| connection_error(&e))?;
-        let client = redis::Client::open(client_url.as_str()).map_err(|e| connection_error(&e))?;
+        let mut info = client_url.as_str().into_connection_info().map_err(|e| connection_error(&e))?;
+        // A password kept off the command line: redis-cli's variable.
+        if let (None, Ok(password)) = (info.redis_settings().password(), std::env::var("REDISCLI_AUTH")) {
+            info = info.clone().set_redis_settings(info.redis_settings().clone().set_password(password));
+        }
+        let client = redis::Client::open(info).map_err(|e| connection_error(&e))?;
         let config = AsyncConnectionConfig::new().set_connection_timeout(Some(options.op_timeout)).set_response_timeout(Some(options.op_timeout));
         let link = Link::new(options.op_timeout, move || {
             let (client, config) = (client.clone(), config.clone());
@@ -244,17 +249,6 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// `url` with the password of its user info replaced by `***`, for
-/// messages and reports.
-pub(crate) fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_owned() };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_owned() };
-    let Some(colon) = rest[..at].find(':') else { return url.to_owned() };
-    format!("{}{}:***{}", &url[..scheme_end], &rest[..colon], &rest[at..])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,14 +263,6 @@ mod tests {
         );
         assert!(take_query_param("redis://h/0?prefix=a&prefix=b", "prefix").is_err());
         assert!(take_query_param("redis://h/0?prefix=%zz", "prefix").is_err());
-    }
-
-    #[test]
-    fn passwords_are_hidden() {
-        assert_eq!(redact_url("redis://:secret@h:6379/0"), "redis://:***@h:6379/0");
-        assert_eq!(redact_url("postgres://u:p@ss@h/d"), "postgres://u:***@h/d");
-        assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
-        assert_eq!(redact_url("redis://h:6379/0?prefix=a@b"), "redis://h:6379/0?prefix=a@b");
     }
 
     #[test]

@@ -98,13 +98,19 @@ impl DeadlineArgs {
     }
 }
 
-/// How a `py:MODULE:CLASS` backend is launched, for every command that
-/// opens a backend: flags that become the URL's query (see
-/// [`stateharness::backends::py`]), so reports and replay lines carry them
-/// and never the constructor arguments themselves.
+/// Where the backend URL comes from, and how a `py:MODULE:CLASS` backend is
+/// launched, for every command that opens a backend. The py: flags become
+/// the URL's query (see [`stateharness::backends::py`]), so reports and
+/// replay lines carry them and never the constructor arguments themselves.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Python backends (py:MODULE:CLASS)")]
+#[command(next_help_heading = "Backend")]
 pub struct PyArgs {
+    /// Read the backend URL (for migrate: the target's) from the
+    /// environment variable VAR, keeping a password off the command line
+    /// (`--backend env:VAR` / `--to env:VAR` say the same). PGPASSWORD and
+    /// REDISCLI_AUTH supply a password the URL leaves out.
+    #[arg(long, value_name = "VAR")]
+    backend_env: Option<String>,
     /// The Python that runs a py: backend (default: the active virtual
     /// environment's, then the one beside this binary, then python3).
     #[arg(long, value_name = "PATH")]
@@ -126,9 +132,20 @@ pub struct PyArgs {
 }
 
 impl PyArgs {
-    /// The backend URL to open: `url` itself, or for `py:` with these flags
-    /// added to its query. The flags with any other URL are an error.
+    /// The backend URL to open: `url` itself (or the environment variable's
+    /// it names), for `py:` with these flags added to its query. The py:
+    /// flags with any other URL are an error.
     pub fn backend_url(&self, url: &str) -> Result<String, Fatal> {
+        let variable = self.backend_env.as_deref().or_else(|| url.strip_prefix("env:"));
+        let from_env;
+        let url = match variable {
+            Some(variable) => {
+                from_env =
+                    std::env::var(variable).map_err(|_| Fatal(format!("the backend URL's environment variable {variable} is not set (or not UTF-8)")))?;
+                from_env.as_str()
+            }
+            None => url,
+        };
         let flags = [
             ("python", &self.python),
             ("kwargs-file", &self.kwargs_json),
@@ -181,7 +198,7 @@ pub fn run() -> ExitCode {
         Ok(Done::Failed) => ExitCode::from(EXIT_FAILED),
         Ok(Done::Interrupted(signal)) => ExitCode::from(signal.exit_status()),
         Err(Fatal(message)) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", stateharness::redact::redact(&message));
             ExitCode::from(EXIT_USAGE)
         }
     }

@@ -74,7 +74,7 @@ impl UrlOpener {
 #[async_trait]
 impl Opener for UrlOpener {
     fn describe(&self) -> String {
-        self.url.clone()
+        crate::redact::redact(&self.url).into_owned()
     }
 
     async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError> {

@@ -226,7 +226,9 @@ impl Report {
     /// changes a verdict, then the check's own (`--seed N`).
     pub fn replay_args(&self, replay: &str) -> Vec<String> {
         let mut args: Vec<String> =
-            ["stateharness", "conform", "--backend", &self.backend, "--profile", profile_name(self.profile)].map(str::to_owned).to_vec();
+            ["stateharness", "conform", "--backend", &crate::redact::replay_url(&self.backend), "--profile", profile_name(self.profile)]
+                .map(str::to_owned)
+                .to_vec();
         args.extend(["--cases".to_owned(), self.cases.to_string(), "--crash-rounds".to_owned(), self.crash_rounds.to_string()]);
         if self.strict {
             args.push("--strict".to_owned());
@@ -242,9 +244,10 @@ impl Report {
     }
 
     /// [`Report::replay_args`] as a line that pastes into a shell as is,
-    /// whatever quotes the backend string holds.
+    /// whatever quotes the backend string holds; a password in the backend
+    /// URL is a reference to an environment variable the shell expands.
     pub fn replay_command(&self, replay: &str) -> String {
-        shell_words::join(self.replay_args(replay))
+        self.replay_args(replay).iter().map(|arg| crate::redact::shell_word(arg)).collect::<Vec<_>>().join(" ")
     }
 
     /// The summary a person reads: one line per check, failures with their

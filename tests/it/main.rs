@@ -24,5 +24,6 @@ mod properties;
 mod py_backends;
 mod python_version;
 mod report_snapshots;
+mod secrets;
 mod serve;
 mod snapshot;

@@ -371,8 +371,8 @@ fn signal_during_record_deletes_what_it_wrote(signal: &str, status: i32) {
         .unwrap();
     // Signalled as soon as it has saved something: on an idle machine the
     // whole record takes about a second, so a fixed delay could come late.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while files(&store).is_empty() && std::time::Instant::now() < deadline {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while files(&store).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap().success());
