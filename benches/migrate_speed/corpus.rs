@@ -11,7 +11,7 @@ use std::time::Instant;
 /// The corpus the issue names: `gen_oracle.py OUT 7 0 --legacy 1500`.
 const CORPUS_NAME: &str = "legacy-7-1500";
 /// Versions the corpus and the Python baseline were measured with (orjson
-/// is the one ../shared/oracle was made with).
+/// is the one the fixtures were made with).
 const PY_PACKAGES: [&str; 3] = ["orjson==3.13.0", "json5==0.17.3", "pyjson5==2.0.1"];
 
 /// The files to migrate and what they must become.
@@ -52,7 +52,7 @@ impl Corpus {
 }
 
 /// The corpus to use: `BENCH_CORPUS`, else the generated one (made now if
-/// missing and Python is there), else the small oracle of ../shared.
+/// missing and Python is there), else the small corpus of fixtures/legacy/seed-2.
 pub fn corpus(repo: &Path, target: &Path, python: Option<&Path>) -> Option<Corpus> {
     let open = |dir: &Path| match Corpus::open(dir) {
         Ok(corpus) => Some(corpus),
@@ -78,9 +78,9 @@ pub fn corpus(repo: &Path, target: &Path, python: Option<&Path>) -> Option<Corpu
     if generated.is_dir() {
         return open(&generated);
     }
-    let oracle = repo.join("../shared/oracle");
-    println!("using the small corpus {} instead: the ratios are not the issue's measure", oracle.display());
-    open(&oracle)
+    let small = repo.join("fixtures/legacy/seed-2");
+    println!("using the small corpus {} instead: the ratios are not the issue's measure", small.display());
+    open(&small)
 }
 
 /// Runs `gen_oracle.py OUT 7 0 --legacy 1500` into a side directory and
@@ -89,7 +89,7 @@ pub fn corpus(repo: &Path, target: &Path, python: Option<&Path>) -> Option<Corpu
 fn generate_corpus(repo: &Path, python: &Path, dir: &Path) -> Result<(), String> {
     let partial = dir.with_extension("partial");
     let _ = fs::remove_dir_all(&partial);
-    let generator = repo.join("../shared/oracle/gen_oracle.py");
+    let generator = repo.join("ci/oracle/gen_oracle.py");
     println!("generating the corpus into {} (once; several minutes)", dir.display());
     let started = Instant::now();
     let status = Command::new(python)

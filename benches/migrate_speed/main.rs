@@ -14,11 +14,11 @@
 //! corpus's `legacy-expected/`.
 //!
 //! Run: `cargo bench --bench migrate_speed` (or `ci/bench-migrate.sh`).
-//! The corpus is `gen_oracle.py OUT 7 0 --legacy 1500` (about 1,200 files,
+//! The corpus is `ci/oracle/gen_oracle.py OUT 7 0 --legacy 1500` (about 1,200 files,
 //! 29 MiB of dumps), made once into `<target>/bench-corpus/legacy-7-1500/` with the
 //! flujo venv of `ci/flujo-venv.sh` (orjson, json5 and pyjson5 are added to
 //! it). Without Python the Python part is skipped, and without a generated
-//! corpus the 119 dumps of `../shared/oracle` stand in.
+//! corpus the 37 dumps of `fixtures/legacy/seed-2` stand in.
 //!
 //! Settings (environment): `BENCH_CORPUS=DIR` (a directory holding `legacy/`
 //! and `legacy-expected/`), `BENCH_JOBS=N` (default: the number of cores),
