@@ -105,3 +105,29 @@ async fn snapshot_writes_no_password_in_console_or_snapshots() {
     assert_files_clean(&snaps);
     drop_table(&table).await;
 }
+
+/// A private Redis that requires a password (the shared one has none, and
+/// a server without one rejects AUTH): the password comes from
+/// REDISCLI_AUTH, never from the command line.
+#[test]
+fn redis_password_from_rediscli_auth() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--requirepass", SECRET, "--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server runs");
+    let url = format!("redis://127.0.0.1:{port}/0?prefix=sh-secret-{}-", std::process::id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let without = stateharness().args(["conform", "--backend", &url, "--cases", "4"]).env_remove("REDISCLI_AUTH").output().unwrap();
+    let with = stateharness().args(["conform", "--backend", &url, "--cases", "8"]).env("REDISCLI_AUTH", SECRET).output().unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(without.status.code(), Some(2), "no password, no access: {without:?}");
+    assert_eq!(with.status.code(), Some(0), "{with:?}");
+    assert_output_clean(&with);
+    assert_output_clean(&without);
+}
