@@ -59,6 +59,10 @@ pub struct ConformArgs {
     /// Write a Markdown summary (for a CI step summary).
     #[arg(long, value_name = "PATH.md")]
     markdown: Option<PathBuf>,
+    /// Write the report as one self-contained HTML page: the verdict,
+    /// failures grouped by cause, the fidelity heat map, the timings.
+    #[arg(long, value_name = "PATH.html")]
+    html: Option<PathBuf>,
     /// The Python that runs flujo (3.11, 3.12, 3.13): its Unicode tables
     /// decide how repr writes dict keys. Default: the Python an exec:
     /// backend reports in hello (a different one is an error), else 3.11,
@@ -128,6 +132,9 @@ impl ConformArgs {
         }
         if let Some(path) = &self.markdown {
             write(path, report.markdown())?;
+        }
+        if let Some(path) = &self.html {
+            write(path, report.html())?;
         }
         Ok(())
     }

@@ -19,6 +19,7 @@
 pub mod cases;
 pub mod checks;
 pub mod fidelity;
+mod html;
 pub mod properties;
 pub mod report;
 pub mod state;

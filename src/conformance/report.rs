@@ -484,7 +484,7 @@ const MAX_DETAILS: usize = 20;
 const MAX_DETAIL_CHARS: usize = 2000;
 
 /// A failed check's details, bounded, with a count of what was cut.
-fn shown_details(details: &[String]) -> Vec<String> {
+pub(super) fn shown_details(details: &[String]) -> Vec<String> {
     let mut shown: Vec<String> = details
         .iter()
         .take(MAX_DETAILS)
@@ -500,7 +500,7 @@ fn shown_details(details: &[String]) -> Vec<String> {
     shown
 }
 
-fn profile_name(profile: Profile) -> &'static str {
+pub(super) fn profile_name(profile: Profile) -> &'static str {
     match profile {
         Profile::Flujo => "flujo",
         Profile::Exact => "exact",

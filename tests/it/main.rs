@@ -23,6 +23,7 @@ mod oracle_vectors;
 mod properties;
 mod py_backends;
 mod python_version;
+mod report_html;
 mod report_snapshots;
 mod secrets;
 mod serve;
