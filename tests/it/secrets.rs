@@ -48,7 +48,7 @@ async fn conform_writes_no_password_in_any_output() {
     let output = stateharness()
         .args(["conform", "--backend", &url, "--cases", "8", "--strict"])
         .args(["--report", out.join("report.json").to_str().unwrap(), "--junit", out.join("junit.xml").to_str().unwrap()])
-        .args(["--markdown", out.join("summary.md").to_str().unwrap()])
+        .args(["--markdown", out.join("summary.md").to_str().unwrap(), "--html", out.join("report.html").to_str().unwrap()])
         .output()
         .unwrap();
     assert!(matches!(output.status.code(), Some(0 | 1)), "{output:?}");
