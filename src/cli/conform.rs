@@ -65,6 +65,22 @@ pub struct ConformArgs {
     /// the oldest flujo 0.4 supports.
     #[arg(long, value_name = "X.Y")]
     python_version: Option<PythonVersion>,
+    /// Run only the checks whose `group: name` matches this glob
+    /// (repeatable; `--list-checks` prints the names). The others are
+    /// reported as skipped.
+    #[arg(long, value_name = "PATTERN")]
+    only: Vec<String>,
+    /// Do not run the checks whose `group: name` matches this glob
+    /// (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    skip: Vec<String>,
+    /// Skip every check after the first one that fails.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Print every check's `group: name`, one a line, and exit 0 without
+    /// running any (the backend is opened: its custom types add checks).
+    #[arg(long)]
+    list_checks: bool,
     #[command(flatten)]
     deadline: DeadlineArgs,
     #[command(flatten)]
@@ -84,6 +100,9 @@ impl ConformArgs {
             cases: self.cases,
             crash_rounds: self.crash_rounds,
             python: self.python_version,
+            only: self.only.clone(),
+            skip: self.skip.clone(),
+            fail_fast: self.fail_fast,
             ..SuiteOptions::default()
         };
         if let Some(seed) = self.seed {
@@ -95,6 +114,16 @@ impl ConformArgs {
         let opener = Arc::new(UrlOpener::new(&self.backend, options.registry.clone()).with_options(self.deadline.open_options()));
         let suite = Suite::open(opener, options).await.map_err(|e| Fatal(e.to_string()))?;
         let tracker = suite.tracker();
+        if self.list_checks {
+            for name in suite.check_names() {
+                outln!("{name}");
+            }
+            // Opening wrote nothing (a load of a missing id); only close.
+            if let Err(e) = tracker.backend().close().await {
+                eprintln!("close: {e}");
+            }
+            return Ok(Done::passed_if(true));
+        }
         let report = tokio::select! {
             report = suite.run() => report,
             signal = interruption() => {
