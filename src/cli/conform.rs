@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
+use stateharness::conformance::select::Selection;
 use stateharness::conformance::{Profile, Report, Suite, SuiteOptions, UrlOpener};
 use stateharness::format::PythonVersion;
 
@@ -111,16 +112,24 @@ impl ConformArgs {
         if let Some(dir) = &self.suites {
             options = options.with_suites_from(dir).map_err(|e| format!("cannot read the suites: {e}"))?;
         }
+        // A bad pattern is reported before the backend is opened.
+        let selection = Selection::new(&self.only, &self.skip, self.fail_fast).map_err(Fatal)?;
         let opener = Arc::new(UrlOpener::new(&self.backend, options.registry.clone()).with_options(self.deadline.open_options()));
         let suite = Suite::open(opener, options).await.map_err(|e| Fatal(e.to_string()))?;
         let tracker = suite.tracker();
-        if self.list_checks {
-            for name in suite.check_names() {
-                outln!("{name}");
-            }
+        let names = suite.check_names();
+        // A mistyped --only must not pass with every check skipped.
+        let none_selected = !names.iter().any(|name| selection.selects(name));
+        if self.list_checks || none_selected {
             // Opening wrote nothing (a load of a missing id); only close.
             if let Err(e) = tracker.backend().close().await {
                 eprintln!("close: {e}");
+            }
+            if none_selected && !self.list_checks {
+                return Err(Fatal("--only/--skip select no check (--list-checks prints their names)".to_owned()));
+            }
+            for name in names {
+                outln!("{name}");
             }
             return Ok(Done::passed_if(true));
         }

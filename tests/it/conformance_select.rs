@@ -85,3 +85,15 @@ fn list_checks_prints_names_that_only_accepts() {
         checks.iter().filter(|c| c["status"] != "skipped").map(|c| format!("{}: {}", c["group"].as_str().unwrap(), c["name"].as_str().unwrap())).collect();
     assert_eq!(ran, [name.as_str()]);
 }
+
+#[test]
+fn a_bad_or_empty_selection_is_a_configuration_error() {
+    let out = run_stateharness(&["conform", "--backend", "memory://", "--skip", "[oops"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--skip \"[oops\": not a glob pattern"), "{stderr}");
+
+    let out = run_stateharness(&["conform", "--backend", "memory://", "--only", "no such check"]);
+    assert_eq!(out.status.code(), Some(2), "a mistyped --only does not pass");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("select no check"));
+}
