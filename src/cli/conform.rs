@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
+use stateharness::conformance::select::Selection;
 use stateharness::conformance::{Profile, Report, Suite, SuiteOptions, UrlOpener};
 use stateharness::format::PythonVersion;
 
@@ -69,6 +70,22 @@ pub struct ConformArgs {
     /// the oldest flujo 0.4 supports.
     #[arg(long, value_name = "X.Y")]
     python_version: Option<PythonVersion>,
+    /// Run only the checks whose `group: name` matches this glob
+    /// (repeatable; `--list-checks` prints the names). The others are
+    /// reported as skipped.
+    #[arg(long, value_name = "PATTERN")]
+    only: Vec<String>,
+    /// Do not run the checks whose `group: name` matches this glob
+    /// (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    skip: Vec<String>,
+    /// Skip every check after the first one that fails.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Print every check's `group: name`, one a line, and exit 0 without
+    /// running any (the backend is opened: its custom types add checks).
+    #[arg(long)]
+    list_checks: bool,
     #[command(flatten)]
     deadline: DeadlineArgs,
     #[command(flatten)]
@@ -88,6 +105,9 @@ impl ConformArgs {
             cases: self.cases,
             crash_rounds: self.crash_rounds,
             python: self.python_version,
+            only: self.only.clone(),
+            skip: self.skip.clone(),
+            fail_fast: self.fail_fast,
             ..SuiteOptions::default()
         };
         if let Some(seed) = self.seed {
@@ -96,9 +116,27 @@ impl ConformArgs {
         if let Some(dir) = &self.suites {
             options = options.with_suites_from(dir).map_err(|e| format!("cannot read the suites: {e}"))?;
         }
+        // A bad pattern is reported before the backend is opened.
+        let selection = Selection::new(&self.only, &self.skip, self.fail_fast).map_err(Fatal)?;
         let opener = Arc::new(UrlOpener::new(&self.backend, options.registry.clone()).with_options(self.deadline.open_options()));
         let suite = Suite::open(opener, options).await.map_err(|e| Fatal(e.to_string()))?;
         let tracker = suite.tracker();
+        let names = suite.check_names();
+        // A mistyped --only must not pass with every check skipped.
+        let none_selected = !names.iter().any(|name| selection.selects(name));
+        if self.list_checks || none_selected {
+            // Opening wrote nothing (a load of a missing id); only close.
+            if let Err(e) = tracker.backend().close().await {
+                eprintln!("close: {e}");
+            }
+            if none_selected && !self.list_checks {
+                return Err(Fatal("--only/--skip select no check (--list-checks prints their names)".to_owned()));
+            }
+            for name in names {
+                outln!("{name}");
+            }
+            return Ok(Done::passed_if(true));
+        }
         let report = tokio::select! {
             report = suite.run() => report,
             signal = interruption() => {

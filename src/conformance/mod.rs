@@ -22,6 +22,7 @@ pub mod fidelity;
 mod html;
 pub mod properties;
 pub mod report;
+pub mod select;
 pub mod state;
 pub mod tracker;
 
@@ -40,6 +41,7 @@ pub use fidelity::{Matrix, Profile, Verdict};
 pub use properties::CustomType;
 pub use report::{CheckResult, Report, Status};
 
+use select::Selection;
 use tracker::Tracked;
 
 /// How the suite gets (and, for the persistence check, re-gets) a backend.
@@ -113,6 +115,12 @@ pub struct SuiteOptions {
     /// Where the declarative cases came from, when not the built-in ones
     /// (for the replay line).
     pub suites_dir: Option<std::path::PathBuf>,
+    /// `--only`: globs over `group: name`; when any, only matching checks run.
+    pub only: Vec<String>,
+    /// `--skip`: globs over `group: name`; matching checks do not run.
+    pub skip: Vec<String>,
+    /// `--fail-fast`: after the first failed check the rest do not run.
+    pub fail_fast: bool,
 }
 
 impl Default for SuiteOptions {
@@ -134,6 +142,9 @@ impl Default for SuiteOptions {
             crash_rounds: 24,
             python: None,
             suites_dir: None,
+            only: Vec::new(),
+            skip: Vec::new(),
+            fail_fast: false,
         }
     }
 }
@@ -198,13 +209,16 @@ pub struct Suite {
     options: SuiteOptions,
     tracked: Arc<Tracked>,
     python: PythonChoice,
+    selection: Selection,
 }
 
 impl Suite {
     /// Opens the backend and sees that it answers (a load of an id that
     /// does not exist); an error here is a configuration or connection
-    /// problem (exit status 2), not a failed check.
+    /// problem (exit status 2), not a failed check; so is an invalid
+    /// `--only`/`--skip` pattern.
     pub async fn open(opener: Arc<dyn Opener>, mut options: SuiteOptions) -> Result<Suite, BackendError> {
+        let selection = Selection::new(&options.only, &options.skip, options.fail_fast).map_err(|why| BackendError::new(ErrorKind::Internal, why))?;
         let backend = opener.open().await?;
         let python = PythonChoice::resolve(options.python, backend.runtime().map(|r| r.python_and_unicode()))
             .map_err(|why| BackendError::new(ErrorKind::Connection, format!("{}: {why}", opener.describe())))?;
@@ -218,7 +232,7 @@ impl Suite {
             options.adopt_announced_type(name, samples);
         }
         let tracked = Arc::new(Tracked::new(backend, prefix));
-        Ok(Suite { opener, options, tracked, python })
+        Ok(Suite { opener, options, tracked, python, selection })
     }
 
     /// The etiquette wrapper, so that a Ctrl-C handler can clean up.
@@ -226,95 +240,31 @@ impl Suite {
         self.tracked.clone()
     }
 
-    /// Runs every check the backend's capabilities allow, then deletes
-    /// everything the run wrote.
+    /// `group: name` of every check, in the order run (also those that
+    /// the backend's capabilities or the selection leave out).
+    pub fn check_names(&self) -> Vec<String> {
+        plan(&self.options).iter().map(|check| format!("{}: {}", check.group(), check.name(&self.options))).collect()
+    }
+
+    /// Runs every selected check the backend's capabilities allow, then
+    /// deletes everything the run wrote.
     pub async fn run(self) -> Report {
         let started = Instant::now();
         let options = &self.options;
-        let capabilities = self.tracked.capabilities();
-        let mut report = Report::new(self.opener.describe(), capabilities, options, self.tracked.prefix());
+        let mut report = Report::new(self.opener.describe(), self.tracked.capabilities(), options, self.tracked.prefix());
         report.python = self.python.clone();
-        let judging = Judging { registry: &options.registry, profile: options.profile, strict: options.strict };
 
-        for (suite_index, suite) in options.suites.iter().enumerate() {
-            for (case_index, case) in suite.cases.iter().enumerate() {
-                self.revive(&mut report).await;
-                let timer = Instant::now();
-                let namespace = format!("s{suite_index}c{case_index}-");
-                let run = cases::run_case(case, &namespace, &self.tracked, judging).await;
-                report.matrix.merge(&run.matrix);
-                report.add_warnings(run.warnings);
-                self.push(
-                    &mut report,
-                    CheckResult::from_failures("case", format!("{}: {}", suite.name, case.name), run.failures, timer, 1).with_causes(run.causes),
-                );
-            }
-        }
-
-        self.revive(&mut report).await;
-        self.properties(&mut report).await;
-
-        self.revive(&mut report).await;
-        let timer = Instant::now();
-        let run = checks::refusals(&self.tracked, judging).await;
-        report.matrix.merge(&run.matrix);
-        self.push(&mut report, run.into_check("refusals", "values flujo refuses (UUID, Decimal, bytearray) are refused as unsupported".into(), timer, 3));
-
-        let gated = |declared: bool, capability: &str| (!declared).then(|| format!("the backend does not declare `{capability}`"));
-        let one_id = "concurrent saves and loads of one id never mix states".to_owned();
-        let many = format!("concurrent work on {} ids loses nothing", options.many_ids);
-        match gated(capabilities.concurrent, "concurrent") {
-            Some(why) => {
-                self.push(&mut report, CheckResult::skipped("concurrency", one_id, why.clone()));
-                self.push(&mut report, CheckResult::skipped("concurrency", many, why));
-            }
-            None => {
-                self.revive(&mut report).await;
-                let timer = Instant::now();
-                let run = checks::concurrent_one_id(&self.tracked, judging, options.concurrency_rounds).await;
-                self.push(&mut report, run.into_check("concurrency", one_id, timer, options.concurrency_rounds as u64));
-                let timer = Instant::now();
-                let run = checks::concurrent_many_ids(&self.tracked, judging, options.many_ids).await;
-                report.matrix.merge(&run.matrix);
-                self.push(&mut report, run.into_check("concurrency", many, timer, options.many_ids as u64));
-            }
-        }
-
-        let survives = "data survives closing and reopening the backend".to_owned();
-        match gated(capabilities.persistent, "persistent") {
-            Some(why) => self.push(&mut report, CheckResult::skipped("persistence", survives, why)),
-            None => {
-                self.revive(&mut report).await;
-                let timer = Instant::now();
-                let run = checks::persistence(&self.tracked, judging, self.opener.open()).await;
-                report.matrix.merge(&run.matrix);
-                self.push(&mut report, run.into_check("persistence", survives, timer, 3));
-            }
-        }
-
-        let crash = format!("SIGKILL during saves of 4 KB to 4 MB leaves the old or the new state ({} rounds)", options.crash_rounds);
-        let crash_gate = (options.crash_rounds == 0)
-            .then(|| "--crash-rounds 0".to_owned())
-            .or_else(|| gated(capabilities.persistent, "persistent"))
-            .or_else(|| (!self.tracked.backend().has_process()).then(|| "the backend is not a process (use exec:)".to_owned()));
-        match crash_gate {
-            Some(why) => self.push(&mut report, CheckResult::skipped("crash", crash, why)),
-            None => {
-                self.revive(&mut report).await;
-                let timer = Instant::now();
-                let run = checks::crash_atomicity(&self.tracked, judging, &*self.opener, options.crash_rounds, options.seed).await;
-                self.push(&mut report, run.into_check("crash", crash, timer, options.crash_rounds as u64));
-            }
-        }
-
-        let lists = "listing agrees with what is stored".to_owned();
-        match gated(capabilities.list, "list") {
-            Some(why) => self.push(&mut report, CheckResult::skipped("list", lists, why)),
-            None => {
-                self.revive(&mut report).await;
-                let timer = Instant::now();
-                let run = checks::listing(&self.tracked).await;
-                self.push(&mut report, run.into_check("list", lists, timer, 1));
+        for check in plan(options) {
+            let (group, name) = (check.group(), check.name(options));
+            let failed = report.checks.iter().any(|c| c.status == Status::Failed);
+            let excluded = self.selection.excludes(&format!("{group}: {name}"), failed).map(str::to_owned);
+            match excluded.or_else(|| self.unavailable(&check)) {
+                Some(why) => self.push(&mut report, CheckResult::skipped(group, name, why)),
+                None => {
+                    self.revive(&mut report).await;
+                    let result = self.run_check(&check, name, &mut report).await;
+                    self.push(&mut report, result);
+                }
             }
         }
 
@@ -328,6 +278,80 @@ impl Suite {
         report.ops = self.tracked.ops();
         report.seconds = started.elapsed().as_secs_f64();
         report
+    }
+
+    /// Why the backend cannot take `check`: a capability it does not
+    /// declare, or what the crash check needs.
+    fn unavailable(&self, check: &Check) -> Option<String> {
+        let capabilities = self.tracked.capabilities();
+        let gated = |declared: bool, capability: &str| (!declared).then(|| format!("the backend does not declare `{capability}`"));
+        match check {
+            Check::ConcurrentOneId | Check::ConcurrentManyIds => gated(capabilities.concurrent, "concurrent"),
+            Check::Persistence => gated(capabilities.persistent, "persistent"),
+            Check::Crash => (self.options.crash_rounds == 0)
+                .then(|| "--crash-rounds 0".to_owned())
+                .or_else(|| gated(capabilities.persistent, "persistent"))
+                .or_else(|| (!self.tracked.backend().has_process()).then(|| "the backend is not a process (use exec:)".to_owned())),
+            Check::List => gated(capabilities.list, "list"),
+            _ => None,
+        }
+    }
+
+    /// Runs one check; its verdicts and warnings go into `report`.
+    async fn run_check(&self, check: &Check, name: String, report: &mut Report) -> CheckResult {
+        let options = &self.options;
+        let judging = Judging { registry: &options.registry, profile: options.profile, strict: options.strict };
+        let (group, cases, seed) = (check.group(), options.cases, options.seed);
+        let timer = Instant::now();
+        match *check {
+            Check::Case { suite, case } => {
+                let namespace = format!("s{suite}c{case}-");
+                let run = cases::run_case(&options.suites[suite].cases[case], &namespace, &self.tracked, judging).await;
+                report.matrix.merge(&run.matrix);
+                report.add_warnings(run.warnings);
+                CheckResult::from_failures(group, name, run.failures, timer, 1).with_causes(run.causes)
+            }
+            Check::RoundTrip => {
+                let custom: Vec<_> = options.custom_types.iter().map(|c| c.strategy.clone()).collect();
+                self.property((group, name), report, move |backend, judging| {
+                    properties::round_trip(backend, judging, custom.into_iter().map(|s| s.boxed()).collect(), cases, seed)
+                })
+                .await
+            }
+            Check::ModelBased => {
+                self.property((group, name), report, move |backend, judging| properties::model_based(backend, judging, cases, seed.wrapping_add(1))).await
+            }
+            Check::CustomType(i) => {
+                let custom_type = options.custom_types[i].clone();
+                let seed = seed.wrapping_add(2 + i as u64);
+                self.property((group, name), report, move |backend, judging| properties::custom_type(backend, judging, &custom_type, cases.div_ceil(2), seed))
+                    .await
+            }
+            Check::Refusals => {
+                let run = checks::refusals(&self.tracked, judging).await;
+                report.matrix.merge(&run.matrix);
+                run.into_check(group, name, timer, 3)
+            }
+            Check::ConcurrentOneId => {
+                let run = checks::concurrent_one_id(&self.tracked, judging, options.concurrency_rounds).await;
+                run.into_check(group, name, timer, options.concurrency_rounds as u64)
+            }
+            Check::ConcurrentManyIds => {
+                let run = checks::concurrent_many_ids(&self.tracked, judging, options.many_ids).await;
+                report.matrix.merge(&run.matrix);
+                run.into_check(group, name, timer, options.many_ids as u64)
+            }
+            Check::Persistence => {
+                let run = checks::persistence(&self.tracked, judging, self.opener.open()).await;
+                report.matrix.merge(&run.matrix);
+                run.into_check(group, name, timer, 3)
+            }
+            Check::Crash => {
+                let run = checks::crash_atomicity(&self.tracked, judging, &*self.opener, options.crash_rounds, options.seed).await;
+                run.into_check(group, name, timer, options.crash_rounds as u64)
+            }
+            Check::List => checks::listing(&self.tracked).await.into_check(group, name, timer, 1),
+        }
     }
 
     /// Adds a check's result. A connection fault met during the check makes
@@ -358,42 +382,74 @@ impl Suite {
         }
     }
 
-    async fn properties(&self, report: &mut Report) {
-        let options = &self.options;
-        let replay = format!("--seed {}", options.seed);
-        let custom: Vec<_> = options.custom_types.iter().map(|c| c.strategy.clone()).collect();
-
-        let (registry, profile, strict, cases, seed) = (options.registry.clone(), options.profile, options.strict, options.cases, options.seed);
+    /// Runs a property check on a blocking thread (proptest is synchronous).
+    async fn property(
+        &self,
+        (group, name): (&str, String),
+        report: &mut Report,
+        work: impl FnOnce(&Tracked, Judging<'_>) -> properties::PropertyRun + Send + 'static,
+    ) -> CheckResult {
+        let (registry, profile, strict) = (self.options.registry.clone(), self.options.profile, self.options.strict);
         let timer = Instant::now();
-        let run = properties::on_blocking_thread(self.tracked.clone(), move |backend| {
-            let judging = Judging { registry: &registry, profile, strict };
-            properties::round_trip(backend, judging, custom.into_iter().map(|s| s.boxed()).collect(), cases, seed)
-        })
-        .await;
-        let check = report.property_check("property", "arbitrary WorkflowStates survive save then load".into(), run, timer, &replay);
-        self.push(report, check);
+        let run = properties::on_blocking_thread(self.tracked.clone(), move |backend| work(backend, Judging { registry: &registry, profile, strict })).await;
+        report.property_check(group, name, run, timer, &format!("--seed {}", self.options.seed))
+    }
+}
 
-        let registry = options.registry.clone();
-        let timer = Instant::now();
-        let run = properties::on_blocking_thread(self.tracked.clone(), move |backend| {
-            let judging = Judging { registry: &registry, profile, strict };
-            properties::model_based(backend, judging, cases, seed.wrapping_add(1))
-        })
-        .await;
-        let check = report.property_check("property", "random save/load/delete sequences agree with a model".into(), run, timer, &replay);
-        self.push(report, check);
+/// One check of the suite.
+#[derive(Clone, Copy, Debug)]
+enum Check {
+    /// A declarative case: indexes into `SuiteOptions::suites`.
+    Case {
+        suite: usize,
+        case: usize,
+    },
+    RoundTrip,
+    ModelBased,
+    /// A custom type: indexes into `SuiteOptions::custom_types`.
+    CustomType(usize),
+    Refusals,
+    ConcurrentOneId,
+    ConcurrentManyIds,
+    Persistence,
+    Crash,
+    List,
+}
 
-        for (i, custom_type) in options.custom_types.iter().enumerate() {
-            let (registry, custom_type) = (options.registry.clone(), custom_type.clone());
-            let name = format!("{} comes back equal when loaded with its target type", custom_type.name);
-            let timer = Instant::now();
-            let run = properties::on_blocking_thread(self.tracked.clone(), move |backend| {
-                let judging = Judging { registry: &registry, profile, strict };
-                properties::custom_type(backend, judging, &custom_type, cases.div_ceil(2), seed.wrapping_add(2 + i as u64))
-            })
-            .await;
-            let check = report.property_check("custom type", name, run, timer, &replay);
-            self.push(report, check);
+impl Check {
+    fn group(&self) -> &'static str {
+        match self {
+            Check::Case { .. } => "case",
+            Check::RoundTrip | Check::ModelBased => "property",
+            Check::CustomType(_) => "custom type",
+            Check::Refusals => "refusals",
+            Check::ConcurrentOneId | Check::ConcurrentManyIds => "concurrency",
+            Check::Persistence => "persistence",
+            Check::Crash => "crash",
+            Check::List => "list",
         }
     }
+
+    fn name(&self, options: &SuiteOptions) -> String {
+        match *self {
+            Check::Case { suite, case } => format!("{}: {}", options.suites[suite].name, options.suites[suite].cases[case].name),
+            Check::RoundTrip => "arbitrary WorkflowStates survive save then load".to_owned(),
+            Check::ModelBased => "random save/load/delete sequences agree with a model".to_owned(),
+            Check::CustomType(i) => format!("{} comes back equal when loaded with its target type", options.custom_types[i].name),
+            Check::Refusals => "values flujo refuses (UUID, Decimal, bytearray) are refused as unsupported".to_owned(),
+            Check::ConcurrentOneId => "concurrent saves and loads of one id never mix states".to_owned(),
+            Check::ConcurrentManyIds => format!("concurrent work on {} ids loses nothing", options.many_ids),
+            Check::Persistence => "data survives closing and reopening the backend".to_owned(),
+            Check::Crash => format!("SIGKILL during saves of 4 KB to 4 MB leaves the old or the new state ({} rounds)", options.crash_rounds),
+            Check::List => "listing agrees with what is stored".to_owned(),
+        }
+    }
+}
+
+/// Every check, in the order run.
+fn plan(options: &SuiteOptions) -> Vec<Check> {
+    let cases = options.suites.iter().enumerate().flat_map(|(suite, file)| (0..file.cases.len()).map(move |case| Check::Case { suite, case }));
+    let custom = (0..options.custom_types.len()).map(Check::CustomType);
+    let rest = [Check::Refusals, Check::ConcurrentOneId, Check::ConcurrentManyIds, Check::Persistence, Check::Crash, Check::List];
+    cases.chain([Check::RoundTrip, Check::ModelBased]).chain(custom).chain(rest).collect()
 }

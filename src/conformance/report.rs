@@ -117,6 +117,12 @@ pub struct Report {
     pub crash_rounds: usize,
     /// The directory the declarative cases came from, when not built in.
     pub suites_dir: Option<std::path::PathBuf>,
+    /// `--only` / `--skip` patterns and `--fail-fast`, for the replay line.
+    pub only: Vec<String>,
+    /// See `only`.
+    pub skip: Vec<String>,
+    /// See `only`.
+    pub fail_fast: bool,
     /// The run's id prefix.
     pub prefix: String,
     /// The Python whose `repr` the expected values follow.
@@ -146,6 +152,9 @@ impl Report {
             cases: options.cases,
             crash_rounds: options.crash_rounds,
             suites_dir: options.suites_dir.clone(),
+            only: options.only.clone(),
+            skip: options.skip.clone(),
+            fail_fast: options.fail_fast,
             prefix: prefix.to_owned(),
             python: PythonChoice::default(),
             checks: Vec::new(),
@@ -238,6 +247,12 @@ impl Report {
         }
         if let Some(flag) = self.python.replay_flag() {
             args.extend(flag.split_whitespace().map(str::to_owned));
+        }
+        for (flag, patterns) in [("--only", &self.only), ("--skip", &self.skip)] {
+            args.extend(patterns.iter().flat_map(|p| [flag.to_owned(), p.clone()]));
+        }
+        if self.fail_fast {
+            args.push("--fail-fast".to_owned());
         }
         args.extend(replay.split_whitespace().map(str::to_owned));
         args

@@ -8,6 +8,7 @@ mod backends;
 mod cli;
 mod conformance_backends;
 mod conformance_faults;
+mod conformance_select;
 mod conformance_teeth;
 mod exec_protocol;
 mod faults;
