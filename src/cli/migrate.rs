@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use stateharness::backends::open_backend_with;
 use stateharness::format::{PythonChoice, PythonSource, PythonVersion, TypeRegistry};
 use stateharness::migration::report::{RunInfo, SCHEMA_VERSION, printable};
 use stateharness::migration::{
-    Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_absent, target_is_source, would_write_into_source,
+    Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, check_target_writable, migrate, open_target, target_is_absent, target_is_source,
+    would_write_into_source,
 };
 
 use stateharness::migration::snapshots::{LEADING_INPUTS, SampleSnapshots};
@@ -114,10 +114,13 @@ impl MigrateArgs {
             }
         }
         let registry = Arc::new(TypeRegistry::standard().with_python(self.python_version.unwrap_or_default()));
+        check_target_writable(&self.to)?;
         let absent = self.dry_run && target_is_absent(&self.to);
-        let url = if absent { "memory://" } else { self.to.as_str() };
-        let target: Arc<dyn stateharness::backends::StateBackend> =
-            Arc::from(open_backend_with(url, Arc::clone(&registry), self.deadline.open_options()).await.map_err(|e| format!("cannot open the target: {e}"))?);
+        let target: Arc<dyn stateharness::backends::StateBackend> = Arc::from(
+            open_target(&self.to, Arc::clone(&registry), self.deadline.open_options(), self.dry_run)
+                .await
+                .map_err(|e| format!("cannot open the target: {e}"))?,
+        );
         // Only an exec: target reports its Python, and it formats states itself.
         let python =
             PythonChoice::resolve(self.python_version, target.runtime().map(|r| r.python_and_unicode())).map_err(|e| Fatal(format!("{}: {e}", self.to)))?;

@@ -265,10 +265,41 @@ fn a_dry_run_writes_nothing_and_shows_what_would_change() {
     for name in ["run-000000.json", "run-000001.json"] {
         fs::copy(expected.join(name), out.join(name)).unwrap();
     }
+    // The temp file of a killed writer: a real run removes it, a dry run leaves it.
+    fs::write(out.join(".run-000002.json.tmp-4294967295-0"), b"{").unwrap();
     let before = files(&out);
     let said = text(&dry_run(&file_url(&out)));
     assert!(said.contains(&format!("{} would be written", n - 2)) && said.contains("unchanged 2"), "{said}");
     assert_eq!(files(&out), before, "a dry run changed the target");
+}
+
+#[test]
+fn an_unwritable_target_directory_exits_2_at_open_naming_it() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let legacy = crate::common::legacy_corpus().join("legacy");
+    let out = crate::common::scratch_dir("migrate-unwritable", "out");
+    fs::set_permissions(&out, fs::Permissions::from_mode(0o555)).unwrap();
+    // Root writes anywhere: the binary runs as nobody then.
+    let as_root = fs::metadata(&out).unwrap().uid() == 0;
+    for dry_run in [false, true] {
+        let mut command = if as_root {
+            let mut setpriv = Command::new("setpriv");
+            setpriv.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_stateharness")]);
+            setpriv
+        } else {
+            crate::common::stateharness()
+        };
+        command.args(["migrate", "--from", legacy.to_str().unwrap(), "--to", &file_url(&out)]);
+        if dry_run {
+            command.arg("--dry-run");
+        }
+        let output = command.output().expect("runs stateharness");
+        assert_eq!(output.status.code(), Some(2), "dry run {dry_run}: {}", text(&output));
+        let said = text(&output);
+        assert!(said.contains(&out.display().to_string()) && said.contains("not writable"), "{said}");
+        assert!(!said.contains("inputs in"), "inputs were attempted: {said}");
+    }
+    assert!(names(&out).is_empty());
 }
 
 #[test]
