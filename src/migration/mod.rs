@@ -104,6 +104,9 @@ fn local_path(url: &str) -> Option<PathBuf> {
     crate::backends::file::dir_of(url).ok().or_else(|| crate::backends::sqlite::path_of(url))
 }
 
+/// The default of [`Options::max_input_size`]: 1 GiB.
+pub const DEFAULT_MAX_INPUT_SIZE: u64 = 1 << 30;
+
 /// How a migration runs.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -122,6 +125,9 @@ pub struct Options {
     /// texts and the diff of their values in [`Entry::sample`], for a dry
     /// run's diffs and for snapshots.
     pub sample: usize,
+    /// The largest input file read, in bytes: a larger one fails alone
+    /// (only this much and a byte more is ever read, whatever its size).
+    pub max_input_size: u64,
     /// Stops the run: set by the worker that finds the target unreachable,
     /// or by whoever holds a clone (a signal handler).
     pub stop: Stop,
@@ -153,6 +159,7 @@ impl Default for Options {
             verify: true,
             shard: None,
             sample: 0,
+            max_input_size: DEFAULT_MAX_INPUT_SIZE,
             stop: Stop::default(),
         }
     }

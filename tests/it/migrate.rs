@@ -692,3 +692,21 @@ fn a_fifo_in_the_source_is_skipped_not_waited_for() {
     assert!(text(&output).contains("skipped") && text(&output).contains("not a regular file (a FIFO)"), "{}", text(&output));
     assert_eq!(names(&out), ["a.json"]);
 }
+
+#[test]
+fn an_input_over_the_size_limit_or_without_end_fails_alone() {
+    let src = crate::common::scratch_dir("migrate-size", "src");
+    fs::write(src.join("a.json"), r#"{"run_id": "a"}"#).unwrap();
+    fs::write(src.join("big.json"), format!(r#"{{"run_id": "big", "pad": "{}"}}"#, "x".repeat(200))).unwrap();
+    // A device has no size: only a bounded read stops it.
+    std::os::unix::fs::symlink("/dev/zero", src.join("zero.json")).unwrap();
+    let out = crate::common::scratch_dir("migrate-size", "out");
+    let output = run_stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out), "--max-input-size", "100"]);
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    let big = said.lines().find(|line| line.contains("big.json")).unwrap_or_default();
+    assert!(big.starts_with("failed") && big.contains("over --max-input-size (100 bytes)"), "{said}");
+    let zero = said.lines().find(|line| line.contains("zero.json")).unwrap_or_default();
+    assert!(zero.starts_with("failed") && zero.contains("/dev/zero"), "{said}");
+    assert_eq!(names(&out), ["a.json"]);
+}
