@@ -60,6 +60,17 @@ impl FileBackend {
         Ok(FileBackend { dir, registry })
     }
 
+    /// Opens an existing `file:///DIR` only to read from it (a dry run's
+    /// target): unlike [`FileBackend::open`] it creates and removes nothing,
+    /// not even the temp files of dead writers.
+    pub fn open_to_read(url: &str, registry: Arc<TypeRegistry>) -> Result<FileBackend, BackendError> {
+        let dir = dir_of(url)?;
+        if !dir.is_dir() {
+            return Err(BackendError::new(ErrorKind::Connection, format!("could not open {url}: {} is not a directory", dir.display())));
+        }
+        Ok(FileBackend { dir, registry })
+    }
+
     /// The directory the state files are in.
     pub fn dir(&self) -> &Path {
         &self.dir

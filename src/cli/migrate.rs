@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use stateharness::backends::open_backend_with;
 use stateharness::format::{PythonChoice, PythonSource, PythonVersion, TypeRegistry};
 use stateharness::migration::report::{RunInfo, SCHEMA_VERSION, printable};
 use stateharness::migration::{
-    Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, migrate, target_is_absent, target_is_source, would_write_into_source,
+    DEFAULT_MAX_INPUT_SIZE, Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, check_target_writable, migrate, open_target, target_is_absent,
+    target_is_source, would_write_into_source,
 };
 
 use stateharness::migration::snapshots::{LEADING_INPUTS, SampleSnapshots};
@@ -70,6 +70,9 @@ pub struct MigrateArgs {
     /// (conflicts are still listed and left alone).
     #[arg(long)]
     accept_conflicts: bool,
+    /// Input files over this size fail (each alone; the rest migrate).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_SIZE)]
+    max_input_size: u64,
     /// Do not load each written state back to compare it.
     #[arg(long)]
     no_verify: bool,
@@ -114,15 +117,25 @@ impl MigrateArgs {
             }
         }
         let registry = Arc::new(TypeRegistry::standard().with_python(self.python_version.unwrap_or_default()));
+        check_target_writable(&self.to)?;
         let absent = self.dry_run && target_is_absent(&self.to);
-        let url = if absent { "memory://" } else { self.to.as_str() };
-        let target: Arc<dyn stateharness::backends::StateBackend> =
-            Arc::from(open_backend_with(url, Arc::clone(&registry), self.deadline.open_options()).await.map_err(|e| format!("cannot open the target: {e}"))?);
+        let target: Arc<dyn stateharness::backends::StateBackend> = Arc::from(
+            open_target(&self.to, Arc::clone(&registry), self.deadline.open_options(), self.dry_run)
+                .await
+                .map_err(|e| format!("cannot open the target: {e}"))?,
+        );
         // Only an exec: target reports its Python, and it formats states itself.
         let python =
             PythonChoice::resolve(self.python_version, target.runtime().map(|r| r.python_and_unicode())).map_err(|e| Fatal(format!("{}: {e}", self.to)))?;
         let registry = Arc::new(TypeRegistry::standard().with_python(python.version));
-        let mut options = Options { dry_run: self.dry_run, overwrite: self.overwrite, verify: !self.no_verify, shard: self.shard, ..Options::default() };
+        let mut options = Options {
+            dry_run: self.dry_run,
+            overwrite: self.overwrite,
+            verify: !self.no_verify,
+            shard: self.shard,
+            max_input_size: self.max_input_size,
+            ..Options::default()
+        };
         if let Some(jobs) = self.jobs {
             options.jobs = usize::from(jobs);
         }

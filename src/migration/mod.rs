@@ -29,9 +29,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rustix::fs::{Access, access};
 use tokio::sync::{Mutex, mpsc};
 
-use crate::backends::StateBackend;
+use crate::backends::file::FileBackend;
+use crate::backends::{BackendError, OpenOptions, StateBackend, open_backend_with};
 use crate::format::TypeRegistry;
 
 pub use report::{Entry, Note, Outcome, ReportWriter, SampleTexts, Totals};
@@ -68,10 +70,42 @@ pub fn target_is_absent(url: &str) -> bool {
     local_path(url).is_some_and(|path| !path.exists())
 }
 
+/// Opens the target at `url`. A dry run writes nothing, opening included:
+/// an absent local target is an empty `memory://` one, and an existing
+/// `file://` directory is only read (a real open removes stale temp files).
+pub async fn open_target(url: &str, registry: Arc<TypeRegistry>, options: OpenOptions, dry_run: bool) -> Result<Box<dyn StateBackend>, BackendError> {
+    if dry_run && target_is_absent(url) {
+        return open_backend_with("memory://", registry, options).await;
+    }
+    if dry_run && url.starts_with("file:") {
+        return Ok(Box::new(FileBackend::open_to_read(url, registry)?));
+    }
+    open_backend_with(url, registry, options).await
+}
+
+/// Refuses a local target (a `file://` directory, a `sqlite://` database)
+/// this process cannot write into, naming it, before any input is read (in
+/// a dry run too, which would otherwise promise writes that must fail). A
+/// target not created yet is judged by the nearest existing ancestor, where
+/// it would be created.
+pub fn check_target_writable(url: &str) -> Result<(), String> {
+    let Some(path) = local_path(url) else { return Ok(()) };
+    let Some(existing) = path.ancestors().find(|p| p.exists()) else { return Ok(()) };
+    // A directory must also be searchable to create files in it.
+    let needed = if existing.is_dir() { Access::WRITE_OK | Access::EXEC_OK } else { Access::WRITE_OK };
+    access(existing, needed).map_err(|e| {
+        let within = if existing == path { String::new() } else { format!(" (to be created in {})", existing.display()) };
+        format!("the target {}{within} is not writable: {}", path.display(), std::io::Error::from(e))
+    })
+}
+
 /// The local path of a `file://` or `sqlite://` URL, as the backend reads it.
 fn local_path(url: &str) -> Option<PathBuf> {
     crate::backends::file::dir_of(url).ok().or_else(|| crate::backends::sqlite::path_of(url))
 }
+
+/// The default of [`Options::max_input_size`]: 1 GiB.
+pub const DEFAULT_MAX_INPUT_SIZE: u64 = 1 << 30;
 
 /// How a migration runs.
 #[derive(Clone, Debug)]
@@ -91,6 +125,9 @@ pub struct Options {
     /// texts and the diff of their values in [`Entry::sample`], for a dry
     /// run's diffs and for snapshots.
     pub sample: usize,
+    /// The largest input file read, in bytes: a larger one fails alone
+    /// (only this much and a byte more is ever read, whatever its size).
+    pub max_input_size: u64,
     /// Stops the run: set by the worker that finds the target unreachable,
     /// or by whoever holds a clone (a signal handler).
     pub stop: Stop,
@@ -122,6 +159,7 @@ impl Default for Options {
             verify: true,
             shard: None,
             sample: 0,
+            max_input_size: DEFAULT_MAX_INPUT_SIZE,
             stop: Stop::default(),
         }
     }

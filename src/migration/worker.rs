@@ -50,7 +50,12 @@ impl Worker {
         // Besides the first inputs, a sampling run keeps every input whose
         // notes say its values may change, so the sample shows such changes.
         let sampling = Sampling { first: index < self.options.sample, noted: self.options.sample > 0 };
-        let read = match read(payload, sampling) {
+        let limit = self.options.max_input_size;
+        let read = match tokio::task::spawn_blocking(move || read(payload, sampling, limit)).await {
+            Ok(read) => read,
+            Err(e) => Err(Unread::Failed(format!("reading it stopped: {e}"))),
+        };
+        let read = match read {
             Ok(read) => read,
             Err(Unread::Skip(why)) => return Some(Entry { detail: Some(why), ..Entry::new(source, run_id, Outcome::Skipped) }),
             Err(Unread::Failed(why)) => return Some(Entry::failed(source, run_id, why)),
@@ -235,8 +240,8 @@ struct Sampling {
     noted: bool,
 }
 
-/// The state an input holds.
-fn read(payload: Payload, sampling: Sampling) -> Result<Read, Unread> {
+/// The state an input holds (blocking: file reads happen here).
+fn read(payload: Payload, sampling: Sampling, limit: u64) -> Result<Read, Unread> {
     let from_bytes = |bytes: Vec<u8>| {
         let decoded = decode(&bytes).map_err(Unread::Failed)?;
         let keep_text = sampling.first || (sampling.noted && !decoded.notes.is_empty());
@@ -246,7 +251,7 @@ fn read(payload: Payload, sampling: Sampling) -> Result<Read, Unread> {
     match payload {
         Payload::Skip(why) => Err(Unread::Skip(why)),
         Payload::Broken(why) => Err(Unread::Failed(why)),
-        Payload::File(path) => from_bytes(std::fs::read(&path).map_err(|e| Unread::Failed(format!("cannot read it: {e}")))?),
+        Payload::File(path) => from_bytes(read_at_most(&path, limit)?),
         Payload::Text(bytes) => from_bytes(bytes),
         Payload::Row(columns) => {
             let text = sampling.first.then(|| columns.iter().map(|(name, value)| format!("{name}: {value:?}\n")).collect());
@@ -254,6 +259,20 @@ fn read(payload: Payload, sampling: Sampling) -> Result<Read, Unread> {
             Ok(Read { state, notes: Vec::new(), text })
         }
     }
+}
+
+/// The bytes of the file at `path`, reading no more than `limit` and one
+/// byte: a file without end (a device) cannot exhaust memory.
+fn read_at_most(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, Unread> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(limit.saturating_add(1)).read_to_end(&mut bytes))
+        .map_err(|e| Unread::Failed(format!("cannot read it: {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(Unread::Failed(format!("it is over --max-input-size ({limit} bytes)")));
+    }
+    Ok(bytes)
 }
 
 impl Worker {

@@ -265,10 +265,41 @@ fn a_dry_run_writes_nothing_and_shows_what_would_change() {
     for name in ["run-000000.json", "run-000001.json"] {
         fs::copy(expected.join(name), out.join(name)).unwrap();
     }
+    // The temp file of a killed writer: a real run removes it, a dry run leaves it.
+    fs::write(out.join(".run-000002.json.tmp-4294967295-0"), b"{").unwrap();
     let before = files(&out);
     let said = text(&dry_run(&file_url(&out)));
     assert!(said.contains(&format!("{} would be written", n - 2)) && said.contains("unchanged 2"), "{said}");
     assert_eq!(files(&out), before, "a dry run changed the target");
+}
+
+#[test]
+fn an_unwritable_target_directory_exits_2_at_open_naming_it() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let legacy = crate::common::legacy_corpus().join("legacy");
+    let out = crate::common::scratch_dir("migrate-unwritable", "out");
+    fs::set_permissions(&out, fs::Permissions::from_mode(0o555)).unwrap();
+    // Root writes anywhere: the binary runs as nobody then.
+    let as_root = fs::metadata(&out).unwrap().uid() == 0;
+    for dry_run in [false, true] {
+        let mut command = if as_root {
+            let mut setpriv = Command::new("setpriv");
+            setpriv.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_stateharness")]);
+            setpriv
+        } else {
+            crate::common::stateharness()
+        };
+        command.args(["migrate", "--from", legacy.to_str().unwrap(), "--to", &file_url(&out)]);
+        if dry_run {
+            command.arg("--dry-run");
+        }
+        let output = command.output().expect("runs stateharness");
+        assert_eq!(output.status.code(), Some(2), "dry run {dry_run}: {}", text(&output));
+        let said = text(&output);
+        assert!(said.contains(&out.display().to_string()) && said.contains("not writable"), "{said}");
+        assert!(!said.contains("inputs in"), "inputs were attempted: {said}");
+    }
+    assert!(names(&out).is_empty());
 }
 
 #[test]
@@ -659,5 +690,23 @@ fn a_fifo_in_the_source_is_skipped_not_waited_for() {
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(text(&output).contains("skipped") && text(&output).contains("not a regular file (a FIFO)"), "{}", text(&output));
+    assert_eq!(names(&out), ["a.json"]);
+}
+
+#[test]
+fn an_input_over_the_size_limit_or_without_end_fails_alone() {
+    let src = crate::common::scratch_dir("migrate-size", "src");
+    fs::write(src.join("a.json"), r#"{"run_id": "a"}"#).unwrap();
+    fs::write(src.join("big.json"), format!(r#"{{"run_id": "big", "pad": "{}"}}"#, "x".repeat(200))).unwrap();
+    // A device has no size: only a bounded read stops it.
+    std::os::unix::fs::symlink("/dev/zero", src.join("zero.json")).unwrap();
+    let out = crate::common::scratch_dir("migrate-size", "out");
+    let output = run_stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out), "--max-input-size", "100"]);
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    let big = said.lines().find(|line| line.contains("big.json")).unwrap_or_default();
+    assert!(big.starts_with("failed") && big.contains("over --max-input-size (100 bytes)"), "{said}");
+    let zero = said.lines().find(|line| line.contains("zero.json")).unwrap_or_default();
+    assert!(zero.starts_with("failed") && zero.contains("/dev/zero"), "{said}");
     assert_eq!(names(&out), ["a.json"]);
 }

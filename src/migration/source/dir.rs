@@ -39,6 +39,11 @@ impl Entries {
                 (None, _) => (None, Payload::Skip("the file name is not UTF-8, so it names no run id".to_owned())),
                 (_, Err(e)) => (None, Payload::Broken(format!("cannot read it: {e}"))),
                 (Some(_), Ok(meta)) if meta.is_dir() => (None, Payload::Skip("a directory (subdirectories are not searched)".to_owned())),
+                // A link was put there on purpose: following it to what is no dump is an error, not a skip.
+                (Some(_), Ok(meta)) if !meta.is_file() && !meta.is_dir() && path.is_symlink() => {
+                    let target = fs::read_link(&path).map_or_else(|e| e.to_string(), |t| t.display().to_string());
+                    (None, Payload::Broken(format!("a symbolic link to {target}, {} and no dump", file_kind(&meta))))
+                }
                 // Reading a FIFO would wait for a writer, a device may never end.
                 (Some(_), Ok(meta)) if !meta.is_file() => (None, Payload::Skip(format!("not a regular file ({})", file_kind(&meta)))),
                 (Some(name), Ok(_)) => match name.strip_suffix(SUFFIX) {
