@@ -42,4 +42,11 @@ echo "wheel: stateharness conform --backend py:flujo.state.backends.memory:InMem
 stateharness conform --backend py:flujo.state.backends.memory:InMemoryBackend --cases 8 | tail -3
 echo "wheel: pytest with the plugin"
 python -m pytest -q -p no:cacheprovider "$repo/ci/pytest-example"
+echo "wheel: pytest --stateharness, one item per check, -k passed on to the suite"
+mkdir -p "$work/per-check" && cd "$work/per-check"
+python -m pytest -p no:cacheprovider -q --stateharness flujo.state.backends.memory:InMemoryBackend \
+    --stateharness-arg=--cases --stateharness-arg=8 -k "basics" --junitxml "$work/per-check/junit.xml" | tee "$work/per-check/out.txt"
+# Every basics check is an item that passed; the rest were deselected, not run.
+grep -Eq "^[0-9]+ passed, [0-9]+ deselected" "$work/per-check/out.txt" || { echo "wheel: unexpected pytest summary" >&2; exit 1; }
+grep -q 'name="case: basics: save then load gives the state back"' "$work/per-check/junit.xml" || { echo "wheel: check missing from JUnit" >&2; exit 1; }
 echo "wheel: ok"
