@@ -88,6 +88,20 @@ def pytest_addoption(parser):
     group.addoption("--stateharness-arg", action="append", default=[], metavar="ARG", help="an extra argument for `stateharness conform` (repeatable)")
 
 
+def _launch_args(config):
+    """The ``conform`` arguments the ``--stateharness-*`` options give."""
+    opt = config.getoption
+    args = []
+    for flag, value in (
+        ("--kwargs-env", opt("stateharness_kwargs_env")),
+        ("--capabilities", opt("stateharness_capabilities")),
+        ("--types", opt("stateharness_types")),
+    ):
+        if value:
+            args += [flag, value]
+    return args + list(opt("stateharness_arg"))
+
+
 class _SuiteRun:
     """The one suite run the check items share, made on first use."""
 
@@ -97,22 +111,10 @@ class _SuiteRun:
         self.checks = None
         self.failure = None
 
-    def launch_args(self):
-        opt = self.config.getoption
-        args = ["--python", sys.executable]
-        for flag, value in (
-            ("--kwargs-env", opt("stateharness_kwargs_env")),
-            ("--capabilities", opt("stateharness_capabilities")),
-            ("--types", opt("stateharness_types")),
-        ):
-            if value:
-                args += [flag, value]
-        return args + list(opt("stateharness_arg"))
-
     def result(self, label):
         if self.checks is None and self.failure is None:
             only = [arg for label in self.labels for arg in ("--only", label)]
-            result = conform(self.config.getoption("stateharness"), args=self.launch_args()[2:] + only, python=sys.executable)
+            result = conform(self.config.getoption("stateharness"), args=_launch_args(self.config) + only, python=sys.executable)
             if result.report is None:
                 self.failure = f"stateharness could not run the suite (exit {result.status}):\n{result.output}"
             else:
@@ -152,7 +154,7 @@ class SuiteCollector(pytest.Collector):
     def collect(self):
         backend = self.config.getoption("stateharness")
         listing = subprocess.run(
-            [binary(), "conform", "--backend", f"py:{backend}", *_SuiteRun(self.config, []).launch_args(), "--list-checks"],
+            [binary(), "conform", "--backend", f"py:{backend}", "--python", sys.executable, *_launch_args(self.config), "--list-checks"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
