@@ -276,7 +276,12 @@ fn a_dry_run_writes_nothing_and_shows_what_would_change() {
 #[test]
 fn an_unwritable_target_directory_exits_2_at_open_naming_it() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let legacy = crate::common::legacy_corpus().join("legacy");
+    // The source is a copy in the scratch directory: the checkout may sit
+    // where the unprivileged user below cannot read (a 0700 mktemp dir).
+    let legacy = crate::common::scratch_dir("migrate-unwritable", "src");
+    for (name, bytes) in files(&crate::common::legacy_corpus().join("legacy")) {
+        fs::write(legacy.join(name), bytes).unwrap();
+    }
     let out = crate::common::scratch_dir("migrate-unwritable", "out");
     fs::set_permissions(&out, fs::Permissions::from_mode(0o555)).unwrap();
     // Root writes anywhere: the binary runs as nobody then.
