@@ -160,18 +160,30 @@ impl RunArgs {
         let prefix = fresh_prefix();
         super::block_on(async {
             let backend = open_backend_with(&self.backend, registry, self.deadline.open_options()).await.map_err(|e| e.to_string())?;
-            let captured = tokio::select! {
-                snapshots = capture(backend.as_ref(), &states, &prefix) => Ok(snapshots.map_err(|e| e.to_string())?),
-                signal = interruption() => {
+            // A signal stops the capture between states, never inside one: a
+            // save cancelled mid-flight could still land after the cleanup.
+            let signalled = Arc::new(std::sync::OnceLock::new());
+            let watcher = tokio::spawn({
+                let signalled = Arc::clone(&signalled);
+                async move { signalled.set(interruption().await) }
+            });
+            let mut captured = Ok(Vec::with_capacity(states.len()));
+            for state in states.chunks(1) {
+                if let Some(&signal) = signalled.get() {
                     eprintln!("{}: deleting what this run wrote under {prefix:?}", signal.name());
                     for state in &states {
                         if let Err(e) = backend.delete_state(&run_id_under(&prefix, &state.run_id)).await {
                             eprintln!("cleanup: {e}");
                         }
                     }
-                    Err(signal)
+                    captured = Err(signal);
+                    break;
                 }
-            };
+                if let Ok(snapshots) = &mut captured {
+                    snapshots.extend(capture(backend.as_ref(), state, &prefix).await.map_err(|e| e.to_string())?);
+                }
+            }
+            watcher.abort();
             if let Err(e) = backend.close().await {
                 eprintln!("close: {e}");
             }
