@@ -22,8 +22,13 @@
 //! - `id`: a string, or `{pad: "x", to: 65, then: "b"}`: `pad` repeated
 //!   until the *full* run id (run prefix included) is `to` characters long,
 //!   then `then`: ids that differ exactly after a given length.
+//!   `{lead: " x"}`: `lead` first, then the run prefix: ids whose odd
+//!   characters come first, still namespaced by the run.
 //! - `refusable: true`: the backend may refuse the id with `invalid_run_id`;
 //!   later steps then expect `none` or the same refusal for it.
+//! - `unsupported: "warn"` (on a save): an `unsupported` refusal of the
+//!   state is a warning, not a failure (values flujo stores that some
+//!   storage cannot hold, such as lone surrogates).
 //! - `state`: typed JSON overriding top-level WorkflowState fields.
 //! - Value macros, expanded before typed JSON is read:
 //!   `{"$$repeat": ["ab", 3]}` -> `"ababab"`; `{"$$nest": [200, leaf]}` ->
@@ -39,7 +44,9 @@ use crate::text::{cut, show_run_id};
 use crate::typed::{decode, to_typed_text};
 use crate::value::{Dict, Value};
 
-use super::fidelity::{Causes, Matrix, Profile, judge};
+use super::failure::Failure;
+use super::fidelity::{Causes, Matrix, judge};
+use super::judging::{Judging, extra_keys_warnings};
 use super::state::base_state;
 use super::tracker::Tracked;
 
@@ -84,6 +91,10 @@ pub enum IdSpec {
         /// What follows.
         then: String,
     },
+    /// `lead` first, then the run prefix and the case's namespace: ids
+    /// whose odd characters (` x`, `.x`, `../`) come first, still
+    /// namespaced by the run.
+    Leading(String),
 }
 
 /// One operation and its expected outcome.
@@ -93,6 +104,10 @@ pub struct Step {
     pub id: IdSpec,
     /// Whether an `invalid_run_id` refusal is acceptable.
     pub refusable: bool,
+    /// Whether a save refused as `unsupported` is a warning, not a failure
+    /// (`unsupported: "warn"`: values flujo stores but some storage cannot
+    /// hold, such as lone surrogates); later steps then expect `none`.
+    pub unsupported_warns: bool,
     /// The operation.
     pub op: Op,
 }
@@ -116,6 +131,50 @@ pub enum Op {
     },
     /// Delete; always expected to succeed.
     Delete,
+}
+
+/// A case as text to paste into a `suites/*.json5` file (the format
+/// [`parse_suite`] reads), ending with a comma.
+pub fn case_text(case: &Case) -> String {
+    let text = |value: &Value| to_typed_text(value);
+    let mut lines = vec!["{".to_owned(), format!("  name: {},", text(&Value::from(case.name.as_str()))), "  steps: [".to_owned()];
+    for step in &case.steps {
+        let mut parts = Vec::new();
+        parts.push(match &step.op {
+            Op::Save { .. } => "op: \"save\"".to_owned(),
+            Op::Load { .. } => "op: \"load\"".to_owned(),
+            Op::Delete => "op: \"delete\"".to_owned(),
+        });
+        parts.push(match &step.id {
+            IdSpec::Literal(id) => format!("id: {}", text(&Value::from(id.as_str()))),
+            IdSpec::Padded { pad, to, then } => {
+                format!("id: {{ pad: {}, to: {to}, then: {} }}", text(&Value::from(pad.as_str())), text(&Value::from(then.as_str())))
+            }
+            IdSpec::Leading(lead) => format!("id: {{ lead: {} }}", text(&Value::from(lead.as_str()))),
+        });
+        if step.refusable {
+            parts.push("refusable: true".to_owned());
+        }
+        if step.unsupported_warns {
+            parts.push("unsupported: \"warn\"".to_owned());
+        }
+        match &step.op {
+            Op::Save { context, output, fields } => {
+                parts.push(format!("context: {}", text(&Value::Dict(context.clone()))));
+                if *output != Value::None {
+                    parts.push(format!("output: {}", text(output)));
+                }
+                if !fields.is_empty() {
+                    parts.push(format!("state: {}", text(&Value::Dict(fields.clone()))));
+                }
+            }
+            Op::Load { expect_saved } => parts.push(format!("expect: \"{}\"", if *expect_saved { "saved" } else { "none" })),
+            Op::Delete => {}
+        }
+        lines.push(format!("    {{ {} }},", parts.join(", ")));
+    }
+    lines.extend(["  ],".to_owned(), "},".to_owned()]);
+    lines.join("\n")
 }
 
 /// A suite file could not be read.
@@ -163,7 +222,7 @@ fn parse_step(raw: &Value, registry: &TypeRegistry) -> Result<Step, String> {
     let step = raw.as_dict().ok_or("a step is an object")?;
     let id = match step.get("id") {
         Some(Value::Str(id)) => IdSpec::Literal(id.clone()),
-        Some(Value::Dict(spec)) => IdSpec::Padded {
+        Some(Value::Dict(spec)) if spec.get("lead").is_none() => IdSpec::Padded {
             pad: spec.get("pad").and_then(Value::as_str).filter(|p| !p.is_empty()).ok_or("`pad` must be a non-empty string")?.to_owned(),
             to: match spec.get("to") {
                 Some(Value::Int(n)) => n.as_i64().and_then(|n| usize::try_from(n).ok()).ok_or("`to` out of range")?,
@@ -171,9 +230,18 @@ fn parse_step(raw: &Value, registry: &TypeRegistry) -> Result<Step, String> {
             },
             then: spec.get("then").and_then(Value::as_str).unwrap_or("").to_owned(),
         },
-        _ => return Err("`id` must be a string or {pad, to, then}".into()),
+        Some(Value::Dict(spec)) if spec.get("lead").is_some() => match spec.get("lead") {
+            Some(Value::Str(lead)) if spec.len() == 1 => IdSpec::Leading(lead.clone()),
+            _ => return Err("`{lead: ...}` takes one string".into()),
+        },
+        _ => return Err("`id` must be a string, {pad, to, then} or {lead}".into()),
     };
     let refusable = matches!(step.get("refusable"), Some(Value::Bool(true)));
+    let unsupported_warns = match step.get("unsupported") {
+        None => false,
+        Some(Value::Str(s)) if s == "warn" => true,
+        Some(_) => return Err("`unsupported` can only be \"warn\"".into()),
+    };
     let typed = |key: &str| -> Result<Option<Value>, String> {
         step.get(key).map(|v| decode(expand_macros(v.clone())?, registry).map_err(|e| format!("`{key}`: {e}"))).transpose()
     };
@@ -199,7 +267,7 @@ fn parse_step(raw: &Value, registry: &TypeRegistry) -> Result<Step, String> {
         Some("delete") => Op::Delete,
         other => return Err(format!("unknown op {other:?} (save, load or delete)")),
     };
-    Ok(Step { id, refusable, op })
+    Ok(Step { id, refusable, unsupported_warns, op })
 }
 
 /// Limits that keep a macro from asking for more memory than a test has.
@@ -253,7 +321,7 @@ fn py_key(key: &Value) -> String {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CaseRun {
     /// Why the case failed; empty when it passed.
-    pub failures: Vec<String>,
+    pub failures: Vec<Failure>,
     /// Warnings (extra keys the backend added).
     pub warnings: Vec<String>,
     /// Verdicts of everything loaded.
@@ -262,28 +330,21 @@ pub struct CaseRun {
     pub causes: Causes,
 }
 
-/// What the suite's judge needs to know.
-#[derive(Clone, Copy, Debug)]
-pub struct Judging<'a> {
-    /// Types and their (de)serializers.
-    pub registry: &'a TypeRegistry,
-    /// Which verdicts pass.
-    pub profile: Profile,
-    /// Extra keys fail instead of warn.
-    pub strict: bool,
-}
-
-fn local_id(spec: &IdSpec, namespace: &str, prefix_len: usize) -> String {
+/// The full run id a step works on, under the run's `prefix` and the
+/// case's `namespace`.
+fn step_run_id(spec: &IdSpec, prefix: &str, namespace: &str) -> String {
     match spec {
-        IdSpec::Literal(id) => format!("{namespace}{id}"),
+        IdSpec::Literal(id) => format!("{prefix}{namespace}{id}"),
         IdSpec::Padded { pad, to, then } => {
-            let mut id = namespace.to_owned();
-            while prefix_len + id.chars().count() < *to {
+            let mut id = format!("{prefix}{namespace}");
+            while id.chars().count() < *to {
                 id.push_str(pad);
             }
-            let full: String = id.chars().take(to.saturating_sub(prefix_len)).collect();
+            // Never shorter than the prefix: the id stays the run's.
+            let full: String = id.chars().take((*to).max(prefix.chars().count())).collect();
             full + then
         }
+        IdSpec::Leading(lead) => format!("{lead}{prefix}{namespace}"),
     }
 }
 
@@ -302,55 +363,68 @@ pub async fn run_case(case: &Case, namespace: &str, backend: &Tracked, judging: 
     let mut run = CaseRun::default();
     let mut saved: HashMap<String, Value> = HashMap::new();
     let mut refused: HashSet<String> = HashSet::new();
-    let prefix_len = backend.prefix().chars().count();
     let hints = TypeHints::new();
     let mut used = Vec::new();
     let (mut differences, mut from_findings) = (std::collections::BTreeSet::new(), 0);
     for (index, step) in case.steps.iter().enumerate() {
-        let local = local_id(&step.id, namespace, prefix_len);
-        let run_id = backend.run_id(&local);
-        if !used.contains(&local) {
-            used.push(local.clone());
+        let run_id = step_run_id(&step.id, backend.prefix(), namespace);
+        if !used.contains(&run_id) {
+            used.push(run_id.clone());
         }
         let shown = show_run_id(&run_id);
         let at = |what: &str| format!("step {} ({what} of run id {shown})", index + 1);
+        let this_id = run_id.clone();
+        let failure = |what: &'static str, message: String| Failure::new(format!("{}: {message}", at(what))).step(index + 1).op(what, &this_id);
         match &step.op {
             Op::Save { context, output, fields } => {
                 let state = saved_state(&run_id, context, output, fields);
-                match backend.save(&local, &state).await {
+                match backend.save_id(&run_id, &state).await {
                     Ok(()) => {
-                        refused.remove(&local);
-                        saved.insert(local, state);
+                        refused.remove(&run_id);
+                        saved.insert(run_id, state);
                     }
                     Err(e) if e.kind == ErrorKind::InvalidRunId && step.refusable => {
-                        refused.insert(local);
+                        refused.insert(run_id);
+                    }
+                    Err(e) if e.kind == ErrorKind::Unsupported && step.unsupported_warns => {
+                        run.warnings.push(format!("case {:?}: {}: refused as unsupported (flujo stores it): {}", case.name, at("save"), e.message));
+                        saved.remove(&run_id);
+                        refused.insert(run_id);
                     }
                     Err(e) if e.kind == ErrorKind::Unsupported && serialize(state.clone(), judging.registry).is_err() => {}
-                    Err(e) => run.failures.push(format!("{}: {e}", at("save"))),
+                    Err(e) => run.failures.push(failure("save", e.to_string()).got(e.to_string())),
                 }
             }
             Op::Load { expect_saved } => {
-                let expected = if *expect_saved { saved.get(&local) } else { None };
-                match (backend.load(&local, &hints).await, expected) {
-                    (Err(e), _) if e.kind == ErrorKind::InvalidRunId && refused.contains(&local) => {}
-                    (Err(e), _) => run.failures.push(format!("{}: {e}", at("load"))),
+                let expected = if *expect_saved { saved.get(&run_id) } else { None };
+                match (backend.load_id(&run_id, &hints).await, expected) {
+                    (Err(e), _) if e.kind == ErrorKind::InvalidRunId && refused.contains(&run_id) => {}
+                    (Err(e), _) => run.failures.push(failure("load", e.to_string()).got(e.to_string())),
                     (Ok(None), None) => {}
-                    (Ok(None), Some(_)) => run.failures.push(format!("{}: expected the saved state, got None (the state was lost)", at("load"))),
-                    (Ok(Some(got)), None) if *expect_saved && refused.contains(&local) => {
-                        run.failures.push(format!("{}: the id was refused, yet a state came back: {}", at("load"), cut(&to_typed_text(&got))));
+                    (Ok(None), Some(sent)) => {
+                        let lost = failure("load", "expected the saved state, got None (the state was lost)".to_owned());
+                        run.failures.push(Failure { sent: Some(cut(&to_typed_text(sent))), ..lost.got("None") });
                     }
-                    (Ok(Some(got)), None) => run.failures.push(format!("{}: expected None, got a state: {}", at("load"), cut(&to_typed_text(&got)))),
+                    (Ok(Some(got)), None) if *expect_saved && refused.contains(&run_id) => {
+                        let got = cut(&to_typed_text(&got));
+                        run.failures.push(failure("load", format!("the id was refused, yet a state came back: {got}")).got(got));
+                    }
+                    (Ok(Some(got)), None) => {
+                        let got = cut(&to_typed_text(&got));
+                        run.failures
+                            .push(Failure { expected: Some("None".to_owned()), ..failure("load", format!("expected None, got a state: {got}")).got(got) });
+                    }
                     (Ok(Some(got)), Some(sent)) => {
                         let judgement = judge(sent, &got, judging.registry);
                         run.matrix.merge(&judgement.matrix);
                         for finding in judgement.rejected(judging.profile) {
-                            run.failures.push(format!("{}: {finding}", at("load")));
+                            run.failures.push(failure("load", finding.to_string()).finding(finding));
                             differences.insert(finding.cause.clone());
                             from_findings += 1;
                         }
                         if !judgement.extra_keys.is_empty() {
                             if judging.strict {
-                                run.failures.push(format!("{}: the backend added keys {:?}", at("load"), judgement.extra_keys));
+                                run.failures.push(failure("load", format!("the backend added keys {:?}", judgement.extra_keys)));
                             } else {
                                 run.warnings.extend(extra_keys_warnings(&judgement.extra_keys));
                             }
@@ -358,27 +432,23 @@ pub async fn run_case(case: &Case, namespace: &str, backend: &Tracked, judging: 
                     }
                 }
             }
-            Op::Delete => match backend.delete(&local).await {
+            Op::Delete => match backend.delete_id(&run_id).await {
                 Ok(()) => {
-                    saved.remove(&local);
+                    saved.remove(&run_id);
                 }
-                Err(e) if e.kind == ErrorKind::InvalidRunId && refused.contains(&local) => {}
-                Err(e) => run.failures.push(format!("{}: {e}", at("delete"))),
+                Err(e) if e.kind == ErrorKind::InvalidRunId && refused.contains(&run_id) => {}
+                Err(e) => run.failures.push(failure("delete", e.to_string()).got(e.to_string())),
             },
         }
     }
-    for local in used {
-        if !refused.contains(&local) {
-            if let Err(e) = backend.delete(&local).await {
-                run.failures.push(format!("cleanup: delete of run id {} failed: {e}", show_run_id(&backend.run_id(&local))));
+    for run_id in used {
+        if !refused.contains(&run_id) {
+            if let Err(e) = backend.delete_id(&run_id).await {
+                run.failures
+                    .push(Failure::new(format!("cleanup: delete of run id {} failed: {e}", show_run_id(&run_id))).op("delete", &run_id).got(e.to_string()));
             }
         }
     }
     run.causes = Causes::of(differences, run.failures.len(), from_findings);
     run
-}
-
-/// One warning per added key, however many loads showed it.
-pub(crate) fn extra_keys_warnings(keys: &[String]) -> impl Iterator<Item = String> + '_ {
-    keys.iter().map(|key| format!("the backend adds the key {key:?} to states it loads (--strict makes this a failure)"))
 }

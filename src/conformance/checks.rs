@@ -2,16 +2,19 @@
 //! the judging of refusals.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::backends::{BackendError, ErrorKind, StateBackend};
 use crate::format::{TypeHints, fields};
-use crate::text::cut;
+use crate::text::{cut, show_run_id};
 use crate::typed::to_typed_text;
 use crate::value::{Dict, Value};
 
-use super::cases::Judging;
+use super::failure::Failure;
 use super::fidelity::{Causes, Matrix, judge};
+use super::judging::Judging;
+use super::opener::Opener;
 use super::report::CheckResult;
 use super::state::base_state;
 use super::tracker::Tracked;
@@ -20,7 +23,7 @@ use super::tracker::Tracked;
 #[derive(Clone, Debug, Default)]
 pub struct CheckRun {
     /// Why the check failed.
-    pub failures: Vec<String>,
+    pub failures: Vec<Failure>,
     /// Verdicts of everything loaded.
     pub matrix: Matrix,
     /// Differences of the failures that are fidelity findings.
@@ -48,10 +51,15 @@ impl CheckRun {
         self.matrix.merge(&judgement.matrix);
         let finding = if any_finding { judgement.findings.first() } else { judgement.rejected(judging.profile).next() };
         if let Some(finding) = finding {
-            self.failures.push(format!("{context}: {finding}"));
+            self.failures.push(Failure::new(format!("{context}: {finding}")).finding(finding));
             self.differences.insert(finding.cause.clone());
             self.from_findings += 1;
         }
+    }
+
+    /// Adds a failure.
+    fn fail(&mut self, failure: impl Into<Failure>) {
+        self.failures.push(failure.into());
     }
 
     /// The check's result: passed when nothing failed.
@@ -95,7 +103,7 @@ pub async fn concurrent_one_id(backend: &Arc<Tracked>, judging: Judging<'_>, rou
         let states = match stored_alone(backend, &local, &sent).await {
             Ok(stored) => stored,
             Err(e) => {
-                run.failures.push(format!("round {round}: {e}"));
+                run.fail(format!("round {round}: {e}"));
                 continue;
             }
         };
@@ -120,7 +128,7 @@ pub async fn concurrent_one_id(backend: &Arc<Tracked>, judging: Judging<'_>, rou
                 Ok(Ok(loads)) => {
                     for got in loads.into_iter().flatten() {
                         if matching(&got, &states, judging).is_none() {
-                            run.failures.push(format!(
+                            run.fail(format!(
                                 "round {round}: a load of run id {:?} returned none of the states being written (a mix?): {}",
                                 backend.run_id(&local),
                                 cut(&to_typed_text(&got))
@@ -128,18 +136,18 @@ pub async fn concurrent_one_id(backend: &Arc<Tracked>, judging: Judging<'_>, rou
                         }
                     }
                 }
-                Ok(Err(e)) => run.failures.push(format!("round {round}: {e}")),
-                Err(e) => run.failures.push(format!("round {round}: a task panicked: {e}")),
+                Ok(Err(e)) => run.fail(format!("round {round}: {e}")),
+                Err(e) => run.fail(format!("round {round}: a task panicked: {e}")),
             }
         }
         match backend.load(&local, &TypeHints::new()).await {
             Ok(Some(got)) if matching(&got, &states, judging).is_some() => {}
-            Ok(Some(got)) => run.failures.push(format!("round {round}: after all saves, the state is none of those written: {}", cut(&to_typed_text(&got)))),
-            Ok(None) => run.failures.push(format!("round {round}: after all saves, nothing is stored")),
-            Err(e) => run.failures.push(format!("round {round}: {e}")),
+            Ok(Some(got)) => run.fail(format!("round {round}: after all saves, the state is none of those written: {}", cut(&to_typed_text(&got)))),
+            Ok(None) => run.fail(format!("round {round}: after all saves, nothing is stored")),
+            Err(e) => run.fail(format!("round {round}: {e}")),
         }
         if let Err(e) = backend.delete(&local).await {
-            run.failures.push(format!("round {round}: delete failed: {e}"));
+            run.fail(format!("round {round}: delete failed: {e}"));
         }
         run.failures.truncate(10);
     }
@@ -163,7 +171,7 @@ pub async fn concurrent_many_ids(backend: &Arc<Tracked>, judging: Judging<'_>, i
     }
     while let Some(joined) = tasks.join_next().await {
         if let Some(e) = joined.map_err(|e| e.to_string()).and_then(|r| r).err() {
-            run.failures.push(e);
+            run.fail(e);
         }
     }
     let mut loads = tokio::task::JoinSet::new();
@@ -176,14 +184,14 @@ pub async fn concurrent_many_ids(backend: &Arc<Tracked>, judging: Judging<'_>, i
             Ok((Ok(Some(got)), local, sent)) => {
                 run.judge_loaded(&format!("run id {:?}", backend.run_id(&local)), &sent, &got, judging, false);
             }
-            Ok((Ok(None), local, _)) => run.failures.push(format!("run id {:?}: lost (load gave None)", backend.run_id(&local))),
-            Ok((Err(e), local, _)) => run.failures.push(format!("run id {:?}: {e}", backend.run_id(&local))),
-            Err(e) => run.failures.push(format!("a task panicked: {e}")),
+            Ok((Ok(None), local, _)) => run.fail(format!("run id {:?}: lost (load gave None)", backend.run_id(&local))),
+            Ok((Err(e), local, _)) => run.fail(format!("run id {:?}: {e}", backend.run_id(&local))),
+            Err(e) => run.fail(format!("a task panicked: {e}")),
         }
     }
     for (local, _) in &states {
         if let Err(e) = backend.delete(local).await {
-            run.failures.push(format!("delete of {local:?}: {e}"));
+            run.fail(format!("delete of {local:?}: {e}"));
         }
     }
     run.failures.truncate(10);
@@ -205,18 +213,18 @@ pub async fn persistence(backend: &Tracked, judging: Judging<'_>, reopen: impl F
     for (local, state) in states {
         match backend.save(&local, &state).await {
             Ok(()) => stored.push((local, state)),
-            Err(e) => run.failures.push(format!("save of {:?}: {e}", backend.run_id(&local))),
+            Err(e) => run.fail(format!("save of {:?}: {e}", backend.run_id(&local))),
         }
     }
     if let Err(e) = backend.backend().close().await {
-        run.failures.push(format!("close failed: {e}"));
+        run.fail(format!("close failed: {e}"));
     }
     match backend.watch(reopen.await) {
         Ok(fresh) => {
             backend.replace(fresh);
         }
         Err(e) => {
-            run.failures.push(format!("reopening failed: {e}"));
+            run.fail(format!("reopening failed: {e}"));
             return run;
         }
     }
@@ -226,8 +234,8 @@ pub async fn persistence(backend: &Tracked, judging: Judging<'_>, reopen: impl F
             Ok(Some(got)) => {
                 run.judge_loaded(&format!("after reopening, run id {:?}", backend.run_id(local)), sent, &got, judging, false);
             }
-            Ok(None) => run.failures.push(format!("after reopening, run id {:?} is gone", backend.run_id(local))),
-            Err(e) => run.failures.push(format!("after reopening, load of {:?}: {e}", backend.run_id(local))),
+            Ok(None) => run.fail(format!("after reopening, run id {:?} is gone", backend.run_id(local))),
+            Err(e) => run.fail(format!("after reopening, load of {:?}: {e}", backend.run_id(local))),
         }
         let _ = backend.delete(local).await;
     }
@@ -241,24 +249,147 @@ pub async fn listing(backend: &Tracked) -> CheckRun {
     for local in &locals {
         let state = Value::Dict(base_state(&backend.run_id(local), Dict::new(), Value::None));
         if let Err(e) = backend.save(local, &state).await {
-            run.failures.push(format!("save of {:?}: {e}", backend.run_id(local)));
+            run.fail(format!("save of {:?}: {e}", backend.run_id(local)));
         }
     }
     if let Err(e) = backend.delete(&locals[1]).await {
-        run.failures.push(format!("delete: {e}"));
+        run.fail(format!("delete: {e}"));
     }
     let expected: BTreeSet<String> = locals.iter().enumerate().filter(|(i, _)| *i != 1).map(|(_, l)| l.clone()).collect();
     match backend.list().await {
         Ok(listed) => {
             let listed: BTreeSet<String> = listed.into_iter().filter(|l| l.starts_with("l-")).collect();
             if listed != expected {
-                run.failures.push(format!("list gave {listed:?}, expected {expected:?}"));
+                run.fail(format!("list gave {listed:?}, expected {expected:?}"));
             }
         }
-        Err(e) => run.failures.push(format!("list failed: {e}")),
+        Err(e) => run.fail(format!("list failed: {e}")),
     }
     for local in &locals {
         let _ = backend.delete(local).await;
+    }
+    run
+}
+
+/// The ids of [`listing_prefixes`], and what each prefix must list.
+const LISTED: [&str; 8] = ["w-a", "w-c_d", "w-c%d", "w-cxd", "w-\u{e9}\u{1F600}", "w-\u{1F600}\u{e9}", "w-*?[x]", "w-[a]b"];
+const PREFIXES: [(&str, &[&str]); 11] = [
+    ("w-", &LISTED),
+    // `_` and `%` are SQL LIKE's wildcards, `*`, `?` and `[]` a glob's
+    // (Redis SCAN MATCH): here they are text.
+    ("w-c_", &["w-c_d"]),
+    ("w-c%", &["w-c%d"]),
+    ("w-_", &[]),
+    ("w-%", &[]),
+    ("w-*", &["w-*?[x]"]),
+    ("w-[a]", &["w-[a]b"]),
+    ("w-?", &[]),
+    // Ends in a multi-byte character.
+    ("w-\u{e9}", &["w-\u{e9}\u{1F600}"]),
+    ("w-\u{1F600}", &["w-\u{1F600}\u{e9}"]),
+    // As long in bytes as `w-` and part of the 😀 of `w-😀é`: a backend
+    // that compares byte slices of that length cuts the character.
+    ("w-x", &[]),
+];
+
+/// `list_states` filters by its prefix literally, as Python's
+/// `str.startswith` does: `_` and `%` are not wildcards, and a prefix may
+/// end in a multi-byte character, or where an id's character is cut in
+/// bytes. The backend's own answer is judged (not filtered here).
+pub async fn listing_prefixes(backend: &Tracked) -> CheckRun {
+    let mut run = CheckRun::default();
+    let mut stored = BTreeSet::new();
+    for local in LISTED {
+        let state = Value::Dict(base_state(&backend.run_id(local), Dict::new(), Value::None));
+        match backend.save(local, &state).await {
+            Ok(()) => {
+                stored.insert(local.to_owned());
+            }
+            // An id the backend refuses is not listed: the others still tell.
+            Err(e) if e.kind == ErrorKind::InvalidRunId => {}
+            Err(e) => run.fail(format!("save of run id {}: {e}", show_run_id(&backend.run_id(local)))),
+        }
+    }
+    if run.failures.is_empty() {
+        for (prefix, expected) in PREFIXES {
+            let expected: BTreeSet<String> = expected.iter().map(|l| (*l).to_owned()).filter(|l| stored.contains(l)).collect();
+            match backend.list_under(prefix).await {
+                Ok(listed) => {
+                    let listed: BTreeSet<String> = listed.into_iter().collect();
+                    if listed != expected {
+                        run.fail(format!(
+                            "list_states({}) gave {listed:?} (after the run prefix), expected {expected:?}",
+                            show_run_id(&backend.run_id(prefix))
+                        ));
+                    }
+                }
+                Err(e) => run.fail(format!("list_states({}) failed: {e}", show_run_id(&backend.run_id(prefix)))),
+            }
+        }
+    }
+    for local in &stored {
+        let _ = backend.delete(local).await;
+    }
+    run
+}
+
+/// The directory a backend keeps its states in, when the suite can see it:
+/// a `file://` backend's.
+pub fn storage_root(backend: &dyn StateBackend) -> Option<PathBuf> {
+    let url = backend.describe();
+    if url.starts_with("file://") { crate::backends::file::dir_of(&url).ok() } else { None }
+}
+
+/// What ids that lead out of a directory start with, when a backend makes
+/// a path of the id as is: the parent, the file system's root, the parent
+/// with Windows' separator, two levels up.
+const ESCAPES: [&str; 4] = ["../", "/", "..\\", "../../"];
+
+/// Files and directories named with the run's prefix in the places an id
+/// of [`ESCAPES`] can lead to from `root` (its parents, `/`, the working
+/// and temp directories), outside `root`.
+fn escaped(root: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut places: Vec<PathBuf> = root.ancestors().skip(1).take(2).map(Path::to_path_buf).collect();
+    places.extend([PathBuf::from("/"), std::env::temp_dir()]);
+    places.extend(std::env::current_dir().ok());
+    places.sort();
+    places.dedup();
+    places
+        .iter()
+        .filter(|place| !place.starts_with(root))
+        .filter_map(|place| std::fs::read_dir(place).ok())
+        .flat_map(|entries| entries.filter_map(Result::ok).map(|e| e.path()))
+        .filter(|path| path.file_name().is_some_and(|name| name.to_string_lossy().contains(prefix)))
+        .collect()
+}
+
+/// Ids that start with `../`, `/` or `..\\` (the run prefix inside the name)
+/// are refused as `invalid_run_id` or stored inside the backend's storage
+/// directory `root`: a save that creates a file anywhere else fails. What
+/// escaped is removed (it carries the run's prefix).
+pub async fn path_traversal(backend: &Tracked, root: &Path) -> CheckRun {
+    let mut run = CheckRun::default();
+    let before = escaped(root, backend.prefix());
+    for (i, lead) in ESCAPES.iter().enumerate() {
+        let run_id = format!("{lead}{}pt{i}", backend.prefix());
+        let state = Value::Dict(base_state(&run_id, Dict::new(), Value::None));
+        match backend.save_id(&run_id, &state).await {
+            Ok(()) => {}
+            Err(e) if e.kind == ErrorKind::InvalidRunId => {}
+            Err(e) => run.fail(format!("save of run id {}: {e}", show_run_id(&run_id))),
+        }
+        for path in escaped(root, backend.prefix()).into_iter().filter(|p| !before.contains(p)) {
+            run.fail(format!("saving run id {} created {} outside the storage directory {}", show_run_id(&run_id), path.display(), root.display()));
+            let removed = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            if let Err(e) = removed {
+                run.fail(format!("could not remove {}: {e}", path.display()));
+            }
+        }
+        match backend.delete_id(&run_id).await {
+            Ok(()) => {}
+            Err(e) if e.kind == ErrorKind::InvalidRunId => {}
+            Err(e) => run.fail(format!("delete of run id {}: {e}", show_run_id(&run_id))),
+        }
     }
     run
 }
@@ -274,13 +405,13 @@ pub async fn refusals(backend: &Tracked, judging: Judging<'_>) -> CheckRun {
         let sent = Value::Dict(base_state(&backend.run_id(&local), fields([(name, value)]), Value::None));
         match backend.save(&local, &sent).await {
             Err(e) if e.kind == ErrorKind::Unsupported => {}
-            Err(e) => run.failures.push(format!("saving a {name} (flujo refuses it with TypeError): expected an `unsupported` refusal, got {e}")),
+            Err(e) => run.fail(format!("saving a {name} (flujo refuses it with TypeError): expected an `unsupported` refusal, got {e}")),
             Ok(()) => match backend.load(&local, &TypeHints::new()).await {
                 Ok(Some(got)) => {
                     run.judge_loaded(&format!("a {name} was stored but did not come back as sent"), &sent, &got, judging, true);
                 }
-                Ok(None) => run.failures.push(format!("a {name} was stored (no refusal) but is gone")),
-                Err(e) => run.failures.push(format!("a {name} was stored, then load failed: {e}")),
+                Ok(None) => run.fail(format!("a {name} was stored (no refusal) but is gone")),
+                Err(e) => run.fail(format!("a {name} was stored, then load failed: {e}")),
             },
         }
         let _ = backend.delete(&local).await;
@@ -291,7 +422,7 @@ pub async fn refusals(backend: &Tracked, judging: Judging<'_>) -> CheckRun {
 /// Crash atomicity: SIGKILL the backend's process at random moments during
 /// saves of states from a few KB to several MB, restart it, load: the state
 /// must be the old one or the new one, never an error or a mix.
-pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &dyn super::Opener, rounds: usize, seed: u64) -> CheckRun {
+pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &dyn Opener, rounds: usize, seed: u64) -> CheckRun {
     const SIZES: [usize; 4] = [4 << 10, 256 << 10, 1 << 20, 4 << 20];
     let mut run = CheckRun::default();
     let offset = (seed % 1000) as f64 / 1000.0;
@@ -309,13 +440,13 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &d
         let stored = match stored_alone(backend, &local, &[old.clone(), new.clone()]).await {
             Ok(stored) => stored,
             Err(e) => {
-                run.failures.push(format!("round {round}: {e}"));
+                run.fail(format!("round {round}: {e}"));
                 continue;
             }
         };
         let started = std::time::Instant::now();
         if let Err(e) = backend.save(&local, &old).await {
-            run.failures.push(format!("round {round}: saving the old state of run id {:?}: {e}", backend.run_id(&local)));
+            run.fail(format!("round {round}: saving the old state of run id {:?}: {e}", backend.run_id(&local)));
             continue;
         }
         // Aim the kill inside the next save, which takes about as long as
@@ -334,10 +465,10 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &d
         match process.crash().await {
             Ok(true) => {}
             Ok(false) => {
-                run.failures.push("the backend has no process to kill".into());
+                run.fail(Failure::new("the backend has no process to kill"));
                 return run;
             }
-            Err(e) => run.failures.push(format!("round {round}: SIGKILL failed: {e}")),
+            Err(e) => run.fail(format!("round {round}: SIGKILL failed: {e}")),
         }
         let _ = saving.await;
         match backend.watch(opener.open().await) {
@@ -345,14 +476,14 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &d
                 backend.replace(fresh);
             }
             Err(e) => {
-                run.failures.push(format!("round {round}: restarting after SIGKILL failed: {e}"));
+                run.fail(format!("round {round}: restarting after SIGKILL failed: {e}"));
                 return run;
             }
         }
         match backend.load(&local, &TypeHints::new()).await {
             Ok(Some(got)) => {
                 if matching(&got, &stored, judging).is_none() {
-                    run.failures.push(format!(
+                    run.fail(format!(
                         "round {round} ({} KB, SIGKILL after {} µs): run id {:?} holds neither the old nor the new state: {}",
                         size >> 10,
                         delay.as_micros(),
@@ -361,14 +492,12 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &d
                     ));
                 }
             }
-            Ok(None) => run.failures.push(format!(
+            Ok(None) => run.fail(format!(
                 "round {round} ({} KB): after SIGKILL and restart, run id {:?} is gone (the old state was lost)",
                 size >> 10,
                 backend.run_id(&local)
             )),
-            Err(e) => {
-                run.failures.push(format!("round {round} ({} KB): after SIGKILL and restart, load of {:?} failed: {e}", size >> 10, backend.run_id(&local)))
-            }
+            Err(e) => run.fail(format!("round {round} ({} KB): after SIGKILL and restart, load of {:?} failed: {e}", size >> 10, backend.run_id(&local))),
         }
         let _ = backend.delete(&local).await;
     }

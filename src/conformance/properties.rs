@@ -4,7 +4,7 @@
 //! paste case for `suites/`); custom types come back equal when loaded with
 //! their target type.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -14,11 +14,14 @@ use tokio::runtime::Handle;
 
 use crate::backends::ErrorKind;
 use crate::format::{TypeHints, fields, serialize};
-use crate::typed::{encode, to_typed_text};
+use crate::typed::to_typed_text;
 use crate::value::{Date, DateTime, Dict, Time, Value};
 
-use super::cases::Judging;
+use super::cases::{Case, IdSpec, Op, Step, case_text, run_case};
+use super::failure::Failure;
+
 use super::fidelity::{Causes, Matrix, judge};
+use super::judging::{Judging, extra_keys_warnings};
 use super::state::{base_state, with_run_id, workflow_states};
 use super::tracker::Tracked;
 
@@ -27,6 +30,8 @@ use super::tracker::Tracked;
 pub struct PropertyRun {
     /// The failure with its minimal counterexample, when it failed.
     pub failure: Option<String>,
+    /// The minimal counterexample's failures as records, when it was a case.
+    pub records: Vec<Failure>,
     /// Cases run (shrinking included).
     pub cases: u64,
     /// Verdicts of everything loaded.
@@ -54,10 +59,14 @@ struct Shared<'a> {
     counter: AtomicUsize,
     matrix: Mutex<Matrix>,
     warnings: Mutex<Vec<String>>,
-    /// The differences the case under way failed on, when it failed on findings.
-    differences: Mutex<Option<std::collections::BTreeSet<String>>>,
-    /// Those of the last case that failed: the counterexample reported.
-    failed_on: Mutex<Option<Option<std::collections::BTreeSet<String>>>>,
+    /// What the case under way failed on, when known (its findings).
+    causes: Mutex<Option<Causes>>,
+    /// That of the last case that failed: the counterexample reported.
+    failed_on: Mutex<Option<Option<Causes>>>,
+    /// The failures of the case under way, as records.
+    records: Mutex<Vec<Failure>>,
+    /// Those of the last case that failed.
+    failed_records: Mutex<Vec<Failure>>,
 }
 
 impl Shared<'_> {
@@ -67,10 +76,12 @@ impl Shared<'_> {
 
     /// Runs one case, remembering what it failed on.
     fn settle(&self, case: impl FnOnce() -> Result<(), TestCaseError>) -> Result<(), TestCaseError> {
-        *lock(&self.differences) = None;
+        *lock(&self.causes) = None;
+        lock(&self.records).clear();
         let outcome = case();
         if outcome.is_err() {
-            *lock(&self.failed_on) = Some(lock(&self.differences).take());
+            *lock(&self.failed_on) = Some(lock(&self.causes).take());
+            *lock(&self.failed_records) = std::mem::take(&mut *lock(&self.records));
         }
         outcome
     }
@@ -81,33 +92,38 @@ impl Shared<'_> {
             return Err(TestCaseError::fail(format!("{what}: the state was lost (load gave None)")));
         };
         let judgement = judge(sent, &got, self.judging.registry);
-        self.matrix.lock().unwrap_or_else(|p| p.into_inner()).merge(&judgement.matrix);
-        if !judgement.extra_keys.is_empty() {
-            if self.judging.strict {
-                return Err(TestCaseError::fail(format!("{what}: the backend added keys {:?}", judgement.extra_keys)));
-            }
-            let mut warnings = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
-            for note in super::cases::extra_keys_warnings(&judgement.extra_keys) {
-                if !warnings.contains(&note) {
-                    warnings.push(note);
-                }
-            }
+        if !judgement.extra_keys.is_empty() && self.judging.strict {
+            self.record(&judgement.matrix, Vec::new());
+            return Err(TestCaseError::fail(format!("{what}: the backend added keys {:?}", judgement.extra_keys)));
         }
+        self.record(&judgement.matrix, extra_keys_warnings(&judgement.extra_keys).collect());
         let rejected: Vec<String> = judgement.rejected(self.judging.profile).map(ToString::to_string).collect();
         if !rejected.is_empty() {
-            *lock(&self.differences) = Some(judgement.rejected(self.judging.profile).map(|f| f.cause.clone()).collect());
+            *lock(&self.causes) = Some(Causes::of(judgement.rejected(self.judging.profile).map(|f| f.cause.clone()).collect(), 0, 0));
         }
         if rejected.is_empty() { Ok(()) } else { Err(TestCaseError::fail(format!("{what}: {}", rejected.join("; ")))) }
+    }
+
+    /// Records the verdicts of a load, and its warnings (each once).
+    fn record(&self, matrix: &Matrix, notes: Vec<String>) {
+        lock(&self.matrix).merge(matrix);
+        let mut warnings = lock(&self.warnings);
+        for note in notes {
+            if !warnings.contains(&note) {
+                warnings.push(note);
+            }
+        }
     }
 
     fn finish(self, result: Result<(), String>, cases: u64) -> PropertyRun {
         let causes = match (&result, self.failed_on.into_inner().unwrap_or_else(|p| p.into_inner())) {
             (Ok(()), _) => Causes::default(),
-            (Err(_), Some(Some(differences))) => Causes::of(differences, 0, 0),
+            (Err(_), Some(Some(causes))) => causes,
             (Err(_), _) => Causes::of(Default::default(), 1, 0),
         };
         PropertyRun {
             causes,
+            records: self.failed_records.into_inner().unwrap_or_else(|p| p.into_inner()),
             failure: result.err(),
             cases,
             matrix: self.matrix.into_inner().unwrap_or_else(|p| p.into_inner()),
@@ -123,8 +139,10 @@ fn shared(judging: Judging<'_>) -> Shared<'_> {
         counter: AtomicUsize::new(0),
         matrix: Mutex::new(Matrix::default()),
         warnings: Mutex::new(Vec::new()),
-        differences: Mutex::new(None),
+        causes: Mutex::new(None),
         failed_on: Mutex::new(None),
+        records: Mutex::new(Vec::new()),
+        failed_records: Mutex::new(Vec::new()),
     }
 }
 
@@ -201,79 +219,50 @@ pub fn model_context(variant: usize) -> Dict {
     }
 }
 
-/// Writes a failing sequence as a case to paste into `suites/`.
-pub fn model_case_text(ops: &[ModelOp], seed: u64) -> String {
-    let mut lines = vec!["{".to_owned(), format!("  name: \"model-based counterexample (seed {seed})\","), "  steps: [".to_owned()];
-    let mut saved: HashMap<usize, bool> = HashMap::new();
-    for op in ops {
-        let line = match *op {
+/// The case a sequence of operations is: each load expects what the
+/// model holds (the last state saved under the id, or nothing).
+pub fn model_case(ops: &[ModelOp], seed: u64) -> Case {
+    let mut saved = HashSet::new();
+    let step = |id: usize, op: Op| Step { id: IdSpec::Literal(MODEL_IDS[id].to_owned()), refusable: false, unsupported_warns: false, op };
+    let steps = ops
+        .iter()
+        .map(|op| match *op {
             ModelOp::Save(id, variant) => {
-                saved.insert(id, true);
-                format!("    {{ op: \"save\", id: \"{}\", context: {} }},", MODEL_IDS[id], to_typed_text(&encode(&Value::Dict(model_context(variant)))))
+                saved.insert(id);
+                step(id, Op::Save { context: model_context(variant), output: Value::None, fields: Dict::new() })
             }
-            ModelOp::Load(id) => {
-                let expect = if saved.get(&id).copied().unwrap_or(false) { "saved" } else { "none" };
-                format!("    {{ op: \"load\", id: \"{}\", expect: \"{expect}\" }},", MODEL_IDS[id])
-            }
+            ModelOp::Load(id) => step(id, Op::Load { expect_saved: saved.contains(&id) }),
             ModelOp::Delete(id) => {
-                saved.insert(id, false);
-                format!("    {{ op: \"delete\", id: \"{}\" }},", MODEL_IDS[id])
+                saved.remove(&id);
+                step(id, Op::Delete)
             }
-        };
-        lines.push(line);
-    }
-    lines.push("  ],".to_owned());
-    lines.push("},".to_owned());
-    lines.join("\n")
+        })
+        .collect();
+    Case { name: format!("model-based counterexample (seed {seed})"), steps }
 }
 
-/// Random save/load/delete sequences over three ids agree with a model.
+/// Random save/load/delete sequences over three ids agree with a model:
+/// each sequence is a [`Case`] run by the one interpreter of cases, so the
+/// minimal counterexample is printed as that case, ready to paste.
 pub fn model_based(backend: &Tracked, judging: Judging<'_>, cases: u32, seed: u64) -> PropertyRun {
     let shared = shared(judging);
     let mut runner = runner(cases, seed);
     let result = runner.run(&proptest::collection::vec(model_op(), 1..24), |ops| {
         shared.settle(|| {
             let namespace = format!("m{}-", shared.next_case());
-            let mut model: HashMap<usize, Value> = HashMap::new();
-            let mut failure = None;
-            for (step, op) in ops.iter().enumerate() {
-                let at = |what: &str, id: usize| format!("step {} ({what} {:?})", step + 1, MODEL_IDS[id]);
-                let result = match *op {
-                    ModelOp::Save(id, variant) => {
-                        let local = format!("{namespace}{}", MODEL_IDS[id]);
-                        let state = Value::Dict(base_state(&backend.run_id(&local), model_context(variant), Value::None));
-                        let saved = shared.handle.block_on(backend.save(&local, &state));
-                        model.insert(id, state);
-                        saved.map_err(|e| TestCaseError::fail(format!("{}: {e}", at("save", id))))
-                    }
-                    ModelOp::Load(id) => {
-                        let local = format!("{namespace}{}", MODEL_IDS[id]);
-                        match (shared.handle.block_on(backend.load(&local, &TypeHints::new())), model.get(&id)) {
-                            (Err(e), _) => Err(TestCaseError::fail(format!("{}: {e}", at("load", id)))),
-                            (Ok(None), None) => Ok(()),
-                            (Ok(Some(got)), None) => Err(TestCaseError::fail(format!("{}: expected None, got {}", at("load", id), to_typed_text(&got)))),
-                            (Ok(got), Some(sent)) => shared.check_loaded(&at("load", id), sent, got),
-                        }
-                    }
-                    ModelOp::Delete(id) => {
-                        let local = format!("{namespace}{}", MODEL_IDS[id]);
-                        model.remove(&id);
-                        shared.handle.block_on(backend.delete(&local)).map_err(|e| TestCaseError::fail(format!("{}: {e}", at("delete", id))))
-                    }
-                };
-                if let Err(e) = result {
-                    failure = Some(e);
-                    break;
-                }
+            let run = shared.handle.block_on(run_case(&model_case(&ops, seed), &namespace, backend, judging));
+            shared.record(&run.matrix, run.warnings);
+            if run.failures.is_empty() {
+                return Ok(());
             }
-            for id in MODEL_IDS {
-                let _ = shared.handle.block_on(backend.delete(&format!("{namespace}{id}")));
-            }
-            failure.map_or(Ok(()), Err)
+            *lock(&shared.causes) = Some(run.causes);
+            let reason = run.failures.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("\n");
+            *lock(&shared.records) = run.failures;
+            Err(TestCaseError::fail(reason))
         })
     });
     let count = shared.counter.load(Ordering::Relaxed) as u64;
-    let result = outcome(result, |ops| format!("paste into a suites/*.json5 file:\n{}", model_case_text(ops, seed)));
+    let result = outcome(result, |ops| format!("paste into a suites/*.json5 file:\n{}", case_text(&model_case(ops, seed))));
     shared.finish(result, count)
 }
 

@@ -9,8 +9,9 @@ use quick_xml::escape::escape;
 use crate::backends::Capabilities;
 use crate::format::PythonChoice;
 
-use super::SuiteOptions;
+use super::failure::Failure;
 use super::fidelity::{Causes, Matrix, Profile};
+use super::options::SuiteOptions;
 use super::properties::PropertyRun;
 
 /// The outcome of one check.
@@ -36,8 +37,12 @@ pub struct CheckResult {
     pub name: String,
     /// The outcome.
     pub status: Status,
-    /// Why it failed: each finding with run id, JSON path, sent and got.
+    /// Why it failed: each finding with run id, JSON path, sent and got,
+    /// as a person reads it (the messages of `failures`).
     pub details: Vec<String>,
+    /// Why it failed, as records (check, step, op, run id, path, sent,
+    /// expected, got).
+    pub failures: Vec<Failure>,
     /// How to replay it (`--seed N`), for property checks that failed.
     pub replay: Option<String>,
     /// Cases, rounds or ids it covered.
@@ -61,13 +66,17 @@ impl CheckResult {
         format!("{}: {}", self.group, self.name)
     }
 
-    /// Passed when `failures` is empty, else failed with them as details.
-    pub fn from_failures(group: &str, name: String, failures: Vec<String>, timer: Instant, cases: u64) -> CheckResult {
+    /// Passed when `failures` is empty, else failed with them (each
+    /// marked with the check's label) and their messages as details.
+    pub fn from_failures(group: &str, name: String, failures: Vec<Failure>, timer: Instant, cases: u64) -> CheckResult {
+        let check = format!("{group}: {name}");
+        let failures: Vec<Failure> = failures.into_iter().map(|f| Failure { check: check.clone(), ..f }).collect();
         CheckResult {
             group: group.to_owned(),
             name,
             status: if failures.is_empty() { Status::Passed } else { Status::Failed },
-            details: failures,
+            details: failures.iter().map(|f| f.message.clone()).collect(),
+            failures,
             replay: None,
             cases,
             seconds: timer.elapsed().as_secs_f64(),
@@ -79,7 +88,7 @@ impl CheckResult {
     /// The same check, turned into a fault: its findings say nothing about
     /// the backend once the connection was lost.
     pub fn into_fault(self, error: String) -> CheckResult {
-        CheckResult { status: Status::Fault(error), details: Vec::new(), replay: None, ..self }
+        CheckResult { status: Status::Fault(error), details: Vec::new(), failures: Vec::new(), replay: None, ..self }
     }
 
     /// Not run, and why.
@@ -89,6 +98,7 @@ impl CheckResult {
             name,
             status: Status::Skipped(why),
             details: Vec::new(),
+            failures: Vec::new(),
             replay: None,
             cases: 0,
             seconds: 0.0,
@@ -198,7 +208,10 @@ impl Report {
         self.matrix.merge(&run.matrix);
         self.add_warnings(run.warnings);
         let failed = run.failure.is_some();
-        let mut check = CheckResult::from_failures(group, name, run.failure.into_iter().collect(), timer, run.cases).with_causes(run.causes);
+        // The counterexample's text, with the record of its first failure.
+        let first = run.records.into_iter().next().unwrap_or_default();
+        let failures = run.failure.into_iter().map(|message| Failure { message, ..first.clone() }).collect();
+        let mut check = CheckResult::from_failures(group, name, failures, timer, run.cases).with_causes(run.causes);
         if failed {
             check.replay = Some(replay.to_owned());
         }
@@ -361,7 +374,7 @@ impl Report {
                 };
                 serde_json::json!({
                     "group": c.group, "name": c.name, "status": status, "skip_reason": skip_reason, "fault": fault,
-                    "details": c.details, "same_cause_as": c.same_cause_as, "replay": c.replay.as_ref().map(|r| self.replay_command(r)),
+                    "details": c.details, "failures": c.failures.iter().map(Failure::to_json).collect::<Vec<_>>(), "same_cause_as": c.same_cause_as, "replay": c.replay.as_ref().map(|r| self.replay_command(r)),
                     "cases": c.cases, "seconds": c.seconds,
                 })
             })

@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::backends::{BackendError, Capabilities, StateBackend};
+use crate::backends::{BackendError, Capabilities, ErrorKind, StateBackend};
 use crate::format::TypeHints;
+use crate::text::show_run_id;
 use crate::value::Value;
 
 /// A backend seen through the suite's etiquette.
@@ -115,7 +116,7 @@ impl Tracked {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         let guard = InFlight(&self.in_flight);
         if self.stopped.load(Ordering::SeqCst) {
-            return Err(BackendError::new(crate::backends::ErrorKind::Internal, "the run was interrupted"));
+            return Err(BackendError::new(ErrorKind::Internal, "the run was interrupted"));
         }
         if let Some(fault) = self.fault() {
             return Err(BackendError::new(fault.kind, format!("not sent after an earlier fault: {}", fault.message)));
@@ -126,22 +127,49 @@ impl Tracked {
 
     /// `save_state` of the local id.
     pub async fn save(&self, local: &str, state: &Value) -> Result<(), BackendError> {
-        let _running = self.start()?;
-        let run_id = self.run_id(local);
-        self.written().insert(run_id.clone());
-        self.watch(self.backend().save_state(&run_id, state).await)
+        self.save_id(&self.run_id(local), state).await
     }
 
     /// `load_state` of the local id.
     pub async fn load(&self, local: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
-        let _running = self.start()?;
-        self.watch(self.backend().load_state(&self.run_id(local), hints).await)
+        self.load_id(&self.run_id(local), hints).await
     }
 
     /// `delete_state` of the local id.
     pub async fn delete(&self, local: &str) -> Result<(), BackendError> {
+        self.delete_id(&self.run_id(local)).await
+    }
+
+    /// A full run id may put the run's prefix anywhere (`../sh-…`, ` xsh-…`:
+    /// ids whose odd characters come first), but it must carry it: the
+    /// run never touches an id of someone else's.
+    fn namespaced(&self, run_id: &str) -> Result<(), BackendError> {
+        if run_id.contains(&self.prefix) {
+            return Ok(());
+        }
+        Err(BackendError::new(ErrorKind::Internal, format!("run id {} does not carry the run prefix {:?}", show_run_id(run_id), self.prefix)))
+    }
+
+    /// `save_state` of a full run id that carries the run's prefix.
+    pub async fn save_id(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {
+        self.namespaced(run_id)?;
         let _running = self.start()?;
-        self.watch(self.backend().delete_state(&self.run_id(local)).await)
+        self.written().insert(run_id.to_owned());
+        self.watch(self.backend().save_state(run_id, state).await)
+    }
+
+    /// `load_state` of a full run id that carries the run's prefix.
+    pub async fn load_id(&self, run_id: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
+        self.namespaced(run_id)?;
+        let _running = self.start()?;
+        self.watch(self.backend().load_state(run_id, hints).await)
+    }
+
+    /// `delete_state` of a full run id that carries the run's prefix.
+    pub async fn delete_id(&self, run_id: &str) -> Result<(), BackendError> {
+        self.namespaced(run_id)?;
+        let _running = self.start()?;
+        self.watch(self.backend().delete_state(run_id).await)
     }
 
     /// `list_states` under the run's prefix, as local ids.
@@ -149,6 +177,15 @@ impl Tracked {
         let _running = self.start()?;
         let ids = self.watch(self.backend().list_states(&self.prefix).await)?;
         Ok(ids.into_iter().filter_map(|id| id.strip_prefix(&self.prefix).map(str::to_owned)).collect())
+    }
+
+    /// `list_states` of the run's prefix followed by `local`, as the
+    /// backend answers it (not filtered here: the backend's own filtering
+    /// is what is checked); ids under the run's prefix as local ids.
+    pub async fn list_under(&self, local: &str) -> Result<Vec<String>, BackendError> {
+        let _running = self.start()?;
+        let ids = self.watch(self.backend().list_states(&self.run_id(local)).await)?;
+        Ok(ids.into_iter().map(|id| id.strip_prefix(&self.prefix).map_or_else(|| id.clone(), str::to_owned)).collect())
     }
 
     /// On Ctrl-C: stops new operations, waits (up to 30 s) for those under
@@ -178,10 +215,10 @@ impl Tracked {
             match backend.delete_state(&id).await {
                 Ok(()) => deleted += 1,
                 // An id the backend refused was never stored.
-                Err(e) if e.kind == crate::backends::ErrorKind::InvalidRunId => {}
+                Err(e) if e.kind == ErrorKind::InvalidRunId => {}
                 Err(e) => {
                     let mut e = e;
-                    e.message = format!("delete of run id {}: {}", crate::text::show_run_id(&id), e.message.chars().take(300).collect::<String>());
+                    e.message = format!("delete of run id {}: {}", show_run_id(&id), e.message.chars().take(300).collect::<String>());
                     errors.push(e);
                 }
             }

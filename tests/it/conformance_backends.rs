@@ -24,7 +24,7 @@ async fn memory_passes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_passes() {
     let dir = crate::common::scratch_dir("conform", "file");
-    assert_passes(&conform(&format!("file://{}", dir.display())).await, &["concurrency", "persistence", "list"]);
+    assert_passes(&conform(&format!("file://{}", dir.display())).await, &["concurrency", "persistence", "list", "run ids"]);
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert!(left.is_empty(), "the suite deletes everything it wrote: {left:?}");
 }

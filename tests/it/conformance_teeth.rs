@@ -39,6 +39,36 @@ enum Defect {
     ReordersKeys,
     LossyLikeFlujoText,
     ChangesDeepLeaf,
+    /// Lists with SQL LIKE: `_` and `%` are wildcards.
+    ListsLikeSql,
+    /// Trims leading whitespace and dots off ids (OpenDAL's path normalizer).
+    TrimsLeadingChars,
+    /// Turns lone surrogates into U+FFFD.
+    ReplacesLoneSurrogates,
+    /// Drops lone surrogates.
+    DropsLoneSurrogates,
+    /// Refuses states with lone surrogates as `unsupported` (as PostgreSQL JSONB would).
+    RefusesLoneSurrogates,
+}
+
+/// Whether `value` holds a lone surrogate, in a key or a value.
+fn has_lone_surrogate(value: &Value) -> bool {
+    match value {
+        Value::SurrogateStr(_) => true,
+        Value::List(items) => items.iter().any(has_lone_surrogate),
+        Value::Dict(dict) => dict.iter().any(|(k, v)| has_lone_surrogate(k) || has_lone_surrogate(v)),
+        _ => false,
+    }
+}
+
+/// SQL LIKE's `_` (one character) and `%` (any run), as a naive SQL backend lists.
+fn like(text: &[char], pattern: &[char]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some(('%', rest)) => (0..=text.len()).any(|i| like(&text[i..], rest)),
+        Some(('_', rest)) => !text.is_empty() && like(&text[1..], rest),
+        Some((c, rest)) => text.first() == Some(c) && like(&text[1..], rest),
+    }
 }
 
 /// A memory backend with one defect. Shared storage makes "reopening"
@@ -92,6 +122,7 @@ impl Broken {
         match self.defect {
             Defect::CaseInsensitiveIds => run_id.to_lowercase(),
             Defect::IdsCutAt64 => run_id.chars().take(64).collect(),
+            Defect::TrimsLeadingChars => run_id.trim_start_matches(|c: char| c.is_whitespace() || c == '.').to_owned(),
             _ => run_id.to_owned(),
         }
     }
@@ -128,6 +159,14 @@ impl Broken {
                 other => other,
             }),
             Defect::ReordersKeys => reverse_keys(value),
+            Defect::ReplacesLoneSurrogates => map_leaves(value, &|v| match v {
+                Value::SurrogateStr(s) => Value::Str(s.to_string_lossy()),
+                other => other,
+            }),
+            Defect::DropsLoneSurrogates => map_leaves(value, &|v| match v {
+                Value::SurrogateStr(s) => Value::Str(s.to_string_lossy().replace('\u{fffd}', "")),
+                other => other,
+            }),
             _ => value,
         }
     }
@@ -146,6 +185,9 @@ impl StateBackend for Broken {
     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {
         let id = self.storage_id(run_id);
         match self.defect {
+            Defect::RefusesLoneSurrogates if has_lone_surrogate(state) => {
+                return Err(BackendError::new(ErrorKind::Unsupported, "unsupported Unicode escape sequence (\\ud800 cannot be converted to text)"));
+            }
             Defect::OverwriteIgnored if self.inner.load_state(&id, &TypeHints::new()).await?.is_some() => return Ok(()),
             Defect::TornWrites => {
                 // Writes the state key by key over what is there: a mix of writers.
@@ -207,6 +249,11 @@ impl StateBackend for Broken {
     }
 
     async fn list_states(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
+        if self.defect == Defect::ListsLikeSql {
+            let pattern: Vec<char> = prefix.chars().chain(['%']).collect();
+            let all = self.inner.list_states("").await?;
+            return Ok(all.into_iter().filter(|id| like(&id.chars().collect::<Vec<_>>(), &pattern)).collect());
+        }
         let mut ids = self.inner.list_states(prefix).await?;
         ids.extend(self.texts.lock().unwrap().keys().filter(|id| id.starts_with(prefix)).cloned());
         Ok(ids)
@@ -354,4 +401,139 @@ async fn correct_variants_pass() {
     let report = run(Defect::LossyLikeFlujoText, Profile::Exact).await;
     assert!(!report.passed());
     assert!(failed(&report).iter().any(|f| f.contains("values: every kind flujo stores")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wildcards_in_list_prefixes_are_caught() {
+    assert_caught(Defect::ListsLikeSql, &["list: a prefix is matched literally"]).await;
+}
+
+/// Every id of the suite starts with the run prefix but these: a backend
+/// that trims the start of an id is seen, and their states are cleaned up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_trimmed_at_the_start_are_caught_and_cleaned_up() {
+    assert_caught(Defect::TrimsLeadingChars, &["run_ids: ids whose odd characters come first"]).await;
+    let options = SuiteOptions { cases: 4, seed: 7, ..SuiteOptions::default() };
+    let registry = options.registry.clone();
+    let store = Arc::new(MemoryBackend::new(registry.clone()));
+    let opener = Arc::new(BrokenOpener { defect: Defect::None, store: store.clone(), torn: Arc::default(), texts: Arc::default(), registry });
+    let report = Suite::open(opener, options).await.unwrap().run().await;
+    assert!(report.passed(), "{}", report.human());
+    assert_eq!(store.list_states("").await.unwrap(), Vec::<String>::new(), "the suite deletes every id it wrote, leading ones too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lone_surrogates_changed_fail_and_refused_warn() {
+    assert_caught(Defect::ReplacesLoneSurrogates, &["values: lone surrogates"]).await;
+    assert_caught(Defect::DropsLoneSurrogates, &["values: lone surrogates"]).await;
+    let report = run(Defect::RefusesLoneSurrogates, Profile::Flujo).await;
+    assert!(report.passed(), "an `unsupported` refusal is a warning:\n{}", report.human());
+    assert!(report.warnings.iter().any(|w| w.contains("lone surrogates") && w.contains("refused as unsupported")), "{:?}", report.warnings);
+}
+
+/// A file backend that makes a path of the id as is: `DIR/RUN_ID.json`,
+/// with no check for `..` or `/`, so `../x` is written outside `DIR`.
+struct NaiveFile {
+    dir: std::path::PathBuf,
+    registry: Arc<TypeRegistry>,
+}
+
+impl NaiveFile {
+    fn path(&self, run_id: &str) -> std::path::PathBuf {
+        self.dir.join(format!("{run_id}.json"))
+    }
+}
+
+fn io_error(run_id: &str, e: std::io::Error) -> BackendError {
+    BackendError::new(ErrorKind::Internal, format!("{run_id:?}: {e}"))
+}
+
+#[async_trait]
+impl StateBackend for NaiveFile {
+    fn describe(&self) -> String {
+        format!("file://{}", self.dir.display())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {
+        let text = codec::state_to_text(state, KeyOrder::Sorted, &self.registry)?;
+        std::fs::write(self.path(run_id), text).map_err(|e| io_error(run_id, e))
+    }
+
+    async fn load_state(&self, run_id: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
+        match std::fs::read_to_string(self.path(run_id)) {
+            Ok(text) => codec::text_to_state(&text, hints, &self.registry, run_id).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(run_id, e)),
+        }
+    }
+
+    async fn delete_state(&self, run_id: &str) -> Result<(), BackendError> {
+        match std::fs::remove_file(self.path(run_id)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(run_id, e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+struct NaiveFileOpener(std::path::PathBuf, Arc<TypeRegistry>);
+
+#[async_trait]
+impl Opener for NaiveFileOpener {
+    fn describe(&self) -> String {
+        format!("file://{}", self.0.display())
+    }
+
+    async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError> {
+        Ok(Arc::new(NaiveFile { dir: self.0.clone(), registry: self.1.clone() }))
+    }
+}
+
+/// A save of `../sh-…` that lands outside the storage directory fails the
+/// path traversal check, which removes what escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_backend_writing_outside_its_directory_is_caught() {
+    let scratch = crate::common::scratch_dir("conformance_teeth", "naive-file");
+    let dir = scratch.join("states");
+    std::fs::create_dir_all(&dir).unwrap();
+    let options = SuiteOptions { cases: 2, seed: 7, only: vec!["run ids: *".to_owned()], ..SuiteOptions::default() };
+    let opener = Arc::new(NaiveFileOpener(dir.clone(), options.registry.clone()));
+    let report = Suite::open(opener, options).await.unwrap().run().await;
+    let failed = failed(&report);
+    assert!(failed.len() == 1 && failed[0].starts_with("run ids: ids starting with ../"), "{}", report.human());
+    let check = report.checks.iter().find(|c| c.status == Status::Failed).unwrap();
+    let escaped = check.details.iter().find(|d| d.contains("outside the storage directory")).expect("the escape is named");
+    assert!(escaped.contains(&scratch.display().to_string()), "{escaped}");
+    let left: Vec<_> = std::fs::read_dir(&scratch).unwrap().map(|e| e.unwrap().path()).filter(|p| *p != dir).collect();
+    assert!(left.is_empty(), "what escaped is removed: {left:?}");
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
+
+/// A failure is a record (check, step, op, run id, JSON path, sent,
+/// expected, got), in the report and in its JSON form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_records_with_step_op_run_id_path_sent_and_got() {
+    let report = run(Defect::DropsNul, Profile::Flujo).await;
+    let check = report.checks.iter().find(|c| c.name == "values: NUL and astral characters").expect("the check");
+    let failure = check.failures.iter().find(|f| f.path.as_deref() == Some("/pipeline_context/nul")).unwrap_or_else(|| panic!("{:#?}", check.failures));
+    assert_eq!(failure.check, "case: values: NUL and astral characters");
+    assert_eq!((failure.step, failure.op), (Some(2), Some("load")));
+    assert!(failure.run_id.as_deref().is_some_and(|id| id.starts_with(&report.prefix) && id.ends_with("-v")), "{failure:?}");
+    assert!(failure.sent.as_deref().is_some_and(|s| s.contains("a\\u0000b")), "{failure:?}");
+    assert!(failure.got.as_deref().is_some_and(|s| s.contains("ab") && !s.contains("\\u0000")), "{failure:?}");
+    assert!(failure.expected.is_some(), "{failure:?}");
+    assert_eq!(check.details, check.failures.iter().map(|f| f.message.clone()).collect::<Vec<_>>());
+    let json = report.to_json();
+    let records = json["checks"].as_array().unwrap().iter().find(|c| c["name"] == "values: NUL and astral characters").unwrap()["failures"].clone();
+    let record = records.as_array().unwrap().iter().find(|r| r["path"] == "/pipeline_context/nul").expect("the record in the JSON report");
+    assert_eq!((record["step"].as_u64(), record["op"].as_str()), (Some(2), Some("load")));
+    assert_eq!(record["run_id"].as_str(), failure.run_id.as_deref());
+    // The model-based check's counterexample is a case: its record too.
+    let report = run(Defect::DeleteIgnored, Profile::Flujo).await;
+    let model = report.checks.iter().find(|c| c.name.contains("random save/load/delete")).unwrap();
+    let record = &model.failures[0];
+    assert!(record.step.is_some() && record.op == Some("load") && record.run_id.is_some(), "{record:?}");
 }

@@ -36,6 +36,7 @@ async fn fixed_report() -> Report {
         details: vec![format!(
             "step 2 (load of run id '{PREFIX}-c7-v'): at /pipeline_context/third: corrupted\n  sent: 0.3333333333333333\n  flujo gives back: 0.3333333333333333\n  got: 0.33"
         )],
+        failures: Vec::new(),
         replay: Some("--seed 7".to_owned()),
         cases: 1,
         seconds: 0.0,
@@ -103,6 +104,7 @@ async fn junit_and_markdown_carry_the_failure_details() {
         name: "many failures".into(),
         status: Status::Failed,
         details,
+        failures: Vec::new(),
         replay: None,
         cases: 1,
         seconds: 0.0,

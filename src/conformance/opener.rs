@@ -1,0 +1,50 @@
+//! How the suite reaches a backend: opened once, and again for the
+//! persistence and crash checks.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::backends::{BackendError, OpenOptions, StateBackend, open_backend_with};
+use crate::format::TypeRegistry;
+
+/// How the suite gets (and, for the persistence check, re-gets) a backend.
+#[async_trait]
+pub trait Opener: Send + Sync {
+    /// What is being tested, for the report.
+    fn describe(&self) -> String;
+
+    /// A new handle on the backend's storage.
+    async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError>;
+}
+
+/// Opens a built-in backend by URL.
+pub struct UrlOpener {
+    url: String,
+    registry: Arc<TypeRegistry>,
+    options: OpenOptions,
+}
+
+impl UrlOpener {
+    /// An opener for `url` (see [`crate::backends`]).
+    pub fn new(url: &str, registry: Arc<TypeRegistry>) -> UrlOpener {
+        UrlOpener { url: url.to_owned(), registry, options: OpenOptions::default() }
+    }
+
+    /// The same, opening with `options` (the operation deadline).
+    pub fn with_options(mut self, options: OpenOptions) -> UrlOpener {
+        self.options = options;
+        self
+    }
+}
+
+#[async_trait]
+impl Opener for UrlOpener {
+    fn describe(&self) -> String {
+        crate::redact::redact(&self.url).into_owned()
+    }
+
+    async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError> {
+        open_backend_with(&self.url, self.registry.clone(), self.options).await.map(Arc::from)
+    }
+}
