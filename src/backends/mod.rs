@@ -13,15 +13,23 @@
 //! | `py:MODULE:CLASS` | a Python flujo backend class through the bundled adapter ([`py`]) |
 
 pub mod codec;
+#[cfg(feature = "exec")]
 pub mod exec;
 pub mod file;
+#[cfg(any(feature = "redis", feature = "postgres"))]
 pub mod link;
 pub mod memory;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "exec")]
 pub mod py;
+#[cfg(feature = "redis")]
 pub mod redis;
 pub mod serve;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod url_query;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +40,7 @@ use crate::format::{TypeHints, TypeRegistry};
 use crate::value::Value;
 
 pub use crate::error::{BackendError, ErrorKind};
+#[cfg(feature = "exec")]
 pub use exec::ExecTimeouts;
 
 /// What a backend promises, as in `docs/protocol.md`.
@@ -239,16 +248,32 @@ pub async fn open_backend_with(url: &str, registry: Arc<TypeRegistry>, options: 
     match scheme {
         "memory" => Ok(Box::new(memory::MemoryBackend::new(registry))),
         "file" => Ok(Box::new(file::FileBackend::open(url, registry).await?)),
+        #[cfg(feature = "sqlite")]
         "sqlite" => Ok(Box::new(sqlite::SqliteBackend::open(url, registry).await?)),
+        #[cfg(feature = "redis")]
         "redis" | "rediss" => Ok(Box::new(redis::RedisBackend::open_with(url, registry, options).await?)),
+        #[cfg(feature = "postgres")]
         "postgres" | "postgresql" => Ok(Box::new(postgres::PostgresBackend::open_with(url, registry, options).await?)),
+        #[cfg(feature = "exec")]
         "exec" => Ok(Box::new(exec::ExecBackend::open(url, registry, ExecTimeouts::from(options)).await?)),
+        #[cfg(feature = "exec")]
         "py" => Ok(Box::new(exec::ExecBackend::open(&py::exec_command(url)?, registry, ExecTimeouts::from(options)).await?)),
-        _ => Err(BackendError::new(
-            ErrorKind::Connection,
-            format!(
-                "unknown backend URL {url:?}: expected memory://, file:///DIR, sqlite:///PATH, redis://HOST:PORT/DB?prefix=P, postgres://..., exec:COMMAND or py:MODULE:CLASS"
-            ),
-        )),
+        _ => {
+            let _ = options;
+            Err(BackendError::new(ErrorKind::Connection, unknown_scheme(url, scheme)))
+        }
+    }
+}
+
+/// Why `url` opens no backend: a scheme this build leaves out (naming the
+/// Cargo feature that has it) or one that does not exist.
+fn unknown_scheme(url: &str, scheme: &str) -> String {
+    const FEATURES: [(&[&str], &str); 4] =
+        [(&["sqlite"], "sqlite"), (&["redis", "rediss"], "redis"), (&["postgres", "postgresql"], "postgres"), (&["exec", "py"], "exec")];
+    match FEATURES.iter().find(|(schemes, _)| schemes.contains(&scheme)) {
+        Some((_, feature)) => format!("{url:?}: this stateharness was built without its `{feature}` feature, which that backend needs"),
+        None => format!(
+            "unknown backend URL {url:?}: expected memory://, file:///DIR, sqlite:///PATH, redis://HOST:PORT/DB?prefix=P, postgres://..., exec:COMMAND or py:MODULE:CLASS"
+        ),
     }
 }
