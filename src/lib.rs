@@ -35,7 +35,8 @@ pub mod typed;
 pub mod value;
 pub mod vectors;
 
-pub use value::Value;
 /// The attribute an implementation of [`backends::StateBackend`] needs
 /// (`#[stateharness::async_trait]`), so that it takes no dependency of its own.
 pub use async_trait::async_trait;
+pub use backends::serve::serve_stdio;
+pub use value::Value;

@@ -118,6 +118,13 @@ pub trait TextStore: Send + Sync {
 
 /// flujo's `StateBackend`: save, load and delete a run's state.
 ///
+/// An implementation writes `describe`, `capabilities`, `save_state`,
+/// `load_state`, `delete_state` and, with the `list` capability,
+/// `list_states`; `stored_form` optionally shows snapshots the stored bytes.
+/// The other methods have defaults and serve the harness's own backends
+/// (processes it can kill, text stores a migration writes directly): they
+/// are hidden from these docs, and a backend of yours leaves them alone.
+///
 /// `state` is a WorkflowState-shaped dict of [`Value`]s. What `load_state`
 /// returns is what the backend really hands back: for flujo-compatible
 /// backends that is `safe_deserialize` of what was stored, so datetimes come
@@ -147,6 +154,7 @@ pub trait StateBackend: Send + Sync {
     }
 
     /// The backend's [`TextStore`], when it keeps one text per run.
+    #[doc(hidden)]
     fn text_store(&self) -> Option<&dyn TextStore> {
         None
     }
@@ -154,6 +162,7 @@ pub trait StateBackend: Send + Sync {
     /// Keys that `load_state` returns whether or not the saved state had
     /// them (a table's columns): comparing a saved and a loaded state must
     /// allow them.
+    #[doc(hidden)]
     fn keys_filled_on_load(&self) -> &'static [&'static str] {
         &[]
     }
@@ -172,28 +181,33 @@ pub trait StateBackend: Send + Sync {
     }
 
     /// False once the backend can no longer answer (its process died).
+    #[doc(hidden)]
     fn is_alive(&self) -> bool {
         true
     }
 
     /// Whether the backend runs as a process the harness can kill.
+    #[doc(hidden)]
     fn has_process(&self) -> bool {
         false
     }
 
     /// Kills the backend's process abruptly (SIGKILL), for the
     /// crash-atomicity check. `false` when there is no process to kill.
+    #[doc(hidden)]
     async fn crash(&self) -> Result<bool, BackendError> {
         Ok(false)
     }
 
     /// Custom types the backend announced, with sample values of each.
+    #[doc(hidden)]
     fn announced_custom_types(&self) -> Vec<(String, Vec<Value>)> {
         Vec::new()
     }
 
     /// The Python runtime the backend reported (`hello`'s `python`,
     /// `unicode`, `flujo`), for backends that run in Python.
+    #[doc(hidden)]
     fn runtime(&self) -> Option<&Runtime> {
         None
     }
