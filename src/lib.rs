@@ -12,7 +12,7 @@
 //! - [`conformance`]: the conformance suite that judges any backend.
 //! - [`migration`]: legacy dumps and databases into the safe format, into
 //!   any backend, verified and crash-safe.
-//! - [`format`]: flujo's safe serialized format (serialize, deserialize,
+//! - [`format`](mod@format): flujo's safe serialized format (serialize, deserialize,
 //!   custom type registry).
 //! - [`snapshot`]: snapshot regression review of stored state (record,
 //!   check, review), and named snapshots for other callers.
@@ -35,4 +35,8 @@ pub mod typed;
 pub mod value;
 pub mod vectors;
 
+/// The attribute an implementation of [`backends::StateBackend`] needs
+/// (`#[stateharness::async_trait]`), so that it takes no dependency of its own.
+pub use async_trait::async_trait;
+pub use backends::serve::serve_stdio;
 pub use value::Value;

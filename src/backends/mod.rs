@@ -13,15 +13,23 @@
 //! | `py:MODULE:CLASS` | a Python flujo backend class through the bundled adapter ([`py`]) |
 
 pub mod codec;
+#[cfg(feature = "exec")]
 pub mod exec;
 pub mod file;
+#[cfg(any(feature = "redis", feature = "postgres"))]
 pub mod link;
 pub mod memory;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "exec")]
 pub mod py;
+#[cfg(feature = "redis")]
 pub mod redis;
 pub mod serve;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod url_query;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +40,7 @@ use crate::format::{TypeHints, TypeRegistry};
 use crate::value::Value;
 
 pub use crate::error::{BackendError, ErrorKind};
+#[cfg(feature = "exec")]
 pub use exec::ExecTimeouts;
 
 /// What a backend promises, as in `docs/protocol.md`.
@@ -109,6 +118,13 @@ pub trait TextStore: Send + Sync {
 
 /// flujo's `StateBackend`: save, load and delete a run's state.
 ///
+/// An implementation writes `describe`, `capabilities`, `save_state`,
+/// `load_state`, `delete_state` and, with the `list` capability,
+/// `list_states`; `stored_form` optionally shows snapshots the stored bytes.
+/// The other methods have defaults and serve the harness's own backends
+/// (processes it can kill, text stores a migration writes directly): they
+/// are hidden from these docs, and a backend of yours leaves them alone.
+///
 /// `state` is a WorkflowState-shaped dict of [`Value`]s. What `load_state`
 /// returns is what the backend really hands back: for flujo-compatible
 /// backends that is `safe_deserialize` of what was stored, so datetimes come
@@ -138,6 +154,7 @@ pub trait StateBackend: Send + Sync {
     }
 
     /// The backend's [`TextStore`], when it keeps one text per run.
+    #[doc(hidden)]
     fn text_store(&self) -> Option<&dyn TextStore> {
         None
     }
@@ -145,6 +162,7 @@ pub trait StateBackend: Send + Sync {
     /// Keys that `load_state` returns whether or not the saved state had
     /// them (a table's columns): comparing a saved and a loaded state must
     /// allow them.
+    #[doc(hidden)]
     fn keys_filled_on_load(&self) -> &'static [&'static str] {
         &[]
     }
@@ -163,28 +181,33 @@ pub trait StateBackend: Send + Sync {
     }
 
     /// False once the backend can no longer answer (its process died).
+    #[doc(hidden)]
     fn is_alive(&self) -> bool {
         true
     }
 
     /// Whether the backend runs as a process the harness can kill.
+    #[doc(hidden)]
     fn has_process(&self) -> bool {
         false
     }
 
     /// Kills the backend's process abruptly (SIGKILL), for the
     /// crash-atomicity check. `false` when there is no process to kill.
+    #[doc(hidden)]
     async fn crash(&self) -> Result<bool, BackendError> {
         Ok(false)
     }
 
     /// Custom types the backend announced, with sample values of each.
+    #[doc(hidden)]
     fn announced_custom_types(&self) -> Vec<(String, Vec<Value>)> {
         Vec::new()
     }
 
     /// The Python runtime the backend reported (`hello`'s `python`,
     /// `unicode`, `flujo`), for backends that run in Python.
+    #[doc(hidden)]
     fn runtime(&self) -> Option<&Runtime> {
         None
     }
@@ -239,16 +262,32 @@ pub async fn open_backend_with(url: &str, registry: Arc<TypeRegistry>, options: 
     match scheme {
         "memory" => Ok(Box::new(memory::MemoryBackend::new(registry))),
         "file" => Ok(Box::new(file::FileBackend::open(url, registry).await?)),
+        #[cfg(feature = "sqlite")]
         "sqlite" => Ok(Box::new(sqlite::SqliteBackend::open(url, registry).await?)),
+        #[cfg(feature = "redis")]
         "redis" | "rediss" => Ok(Box::new(redis::RedisBackend::open_with(url, registry, options).await?)),
+        #[cfg(feature = "postgres")]
         "postgres" | "postgresql" => Ok(Box::new(postgres::PostgresBackend::open_with(url, registry, options).await?)),
+        #[cfg(feature = "exec")]
         "exec" => Ok(Box::new(exec::ExecBackend::open(url, registry, ExecTimeouts::from(options)).await?)),
+        #[cfg(feature = "exec")]
         "py" => Ok(Box::new(exec::ExecBackend::open(&py::exec_command(url)?, registry, ExecTimeouts::from(options)).await?)),
-        _ => Err(BackendError::new(
-            ErrorKind::Connection,
-            format!(
-                "unknown backend URL {url:?}: expected memory://, file:///DIR, sqlite:///PATH, redis://HOST:PORT/DB?prefix=P, postgres://..., exec:COMMAND or py:MODULE:CLASS"
-            ),
-        )),
+        _ => {
+            let _ = options;
+            Err(BackendError::new(ErrorKind::Connection, unknown_scheme(url, scheme)))
+        }
+    }
+}
+
+/// Why `url` opens no backend: a scheme this build leaves out (naming the
+/// Cargo feature that has it) or one that does not exist.
+fn unknown_scheme(url: &str, scheme: &str) -> String {
+    const FEATURES: [(&[&str], &str); 4] =
+        [(&["sqlite"], "sqlite"), (&["redis", "rediss"], "redis"), (&["postgres", "postgresql"], "postgres"), (&["exec", "py"], "exec")];
+    match FEATURES.iter().find(|(schemes, _)| schemes.contains(&scheme)) {
+        Some((_, feature)) => format!("{url:?}: this stateharness was built without its `{feature}` feature, which that backend needs"),
+        None => format!(
+            "unknown backend URL {url:?}: expected memory://, file:///DIR, sqlite:///PATH, redis://HOST:PORT/DB?prefix=P, postgres://..., exec:COMMAND or py:MODULE:CLASS"
+        ),
     }
 }

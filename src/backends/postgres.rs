@@ -24,7 +24,7 @@ use crate::value::Value;
 
 use super::codec::{state_to_text, text_to_state};
 use super::link::{Failure, Link};
-use super::redis::take_query_param;
+use super::url_query::take_query_param;
 use super::{BackendError, Capabilities, ErrorKind, OpenOptions, StateBackend, StoredForm, StoredPart};
 
 /// The table used when the URL names none.

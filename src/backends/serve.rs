@@ -142,3 +142,13 @@ fn hello(backend: &dyn StateBackend) -> Value {
         ("custom_types", Value::Dict(custom_types)),
     ]))
 }
+
+/// Serves `backend` over the protocol on this process's stdin and stdout,
+/// until `shutdown` or the end of stdin: a Rust backend becomes a program
+/// that `conform --backend "exec:PROGRAM"` judges with the process checks
+/// too (SIGKILL during saves, data surviving a restart). `registry` must be
+/// the one the backend serializes with (the standard one, plus your custom
+/// types). See `examples/serve_my_backend.rs`.
+pub async fn serve_stdio(backend: Arc<dyn StateBackend>, registry: Arc<TypeRegistry>) -> std::io::Result<()> {
+    serve(backend, registry, tokio::io::BufReader::new(tokio::io::stdin()), tokio::io::stdout(), DEFAULT_MAX_LINE).await
+}

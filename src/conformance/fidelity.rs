@@ -36,7 +36,8 @@ impl Verdict {
 }
 
 /// Which verdicts pass.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Profile {
     /// Exact and lossy-as-documented pass; corrupted fails.
     #[default]

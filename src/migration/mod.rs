@@ -101,7 +101,10 @@ pub fn check_target_writable(url: &str) -> Result<(), String> {
 
 /// The local path of a `file://` or `sqlite://` URL, as the backend reads it.
 fn local_path(url: &str) -> Option<PathBuf> {
-    crate::backends::file::dir_of(url).ok().or_else(|| crate::backends::sqlite::path_of(url))
+    let dir = crate::backends::file::dir_of(url).ok();
+    #[cfg(feature = "sqlite")]
+    let dir = dir.or_else(|| crate::backends::sqlite::path_of(url));
+    dir
 }
 
 /// The default of [`Options::max_input_size`]: 1 GiB.

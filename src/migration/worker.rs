@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+#[cfg(feature = "sqlite")]
 use crate::backends::sqlite::loaded_state;
 use crate::backends::{BackendError, ErrorKind, StateBackend, TextStore};
 use crate::format::{TypeHints, TypeRegistry, serialize};
@@ -253,6 +254,7 @@ fn read(payload: Payload, sampling: Sampling, limit: u64) -> Result<Read, Unread
         Payload::Broken(why) => Err(Unread::Failed(why)),
         Payload::File(path) => from_bytes(read_at_most(&path, limit)?),
         Payload::Text(bytes) => from_bytes(bytes),
+        #[cfg(feature = "sqlite")]
         Payload::Row(columns) => {
             let text = sampling.first.then(|| columns.iter().map(|(name, value)| format!("{name}: {value:?}\n")).collect());
             let state = loaded_state(columns).map_err(Unread::Failed)?;

@@ -17,6 +17,7 @@ mod flujo_backends;
 mod interop;
 mod json5_differential;
 mod legacy_dumps;
+mod library;
 mod limits;
 mod lone_surrogates;
 mod migrate;

@@ -8,12 +8,14 @@
 
 mod dir;
 mod jsonl;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "sqlite")]
 use rusqlite::types::Value as SqlValue;
 use tokio::sync::mpsc;
 
@@ -94,7 +96,13 @@ impl Source {
     pub fn list(&self) -> Result<Listing, SourceError> {
         Ok(match self {
             Source::Dir(path) => Listing::Dir(dir::list(path)?),
+            #[cfg(feature = "sqlite")]
             Source::Sqlite(path) => Listing::Sqlite(sqlite::Table::open(path)?),
+            #[cfg(not(feature = "sqlite"))]
+            Source::Sqlite(path) => {
+                let why = "this stateharness was built without its `sqlite` feature, which reading SQLite databases needs".to_owned();
+                return Err(SourceError::NotFlujo { path: path.clone(), why });
+            }
             Source::JsonLines(path) => Listing::JsonLines(jsonl::open(path)?),
         })
     }
@@ -105,6 +113,7 @@ pub enum Listing {
     /// The sorted entries of a directory.
     Dir(dir::Entries),
     /// A database table, read row by row.
+    #[cfg(feature = "sqlite")]
     Sqlite(sqlite::Table),
     /// A file, read line by line.
     JsonLines(jsonl::Lines),
@@ -115,6 +124,7 @@ impl Listing {
     pub fn total(&self) -> Option<u64> {
         match self {
             Listing::Dir(entries) => Some(entries.len() as u64),
+            #[cfg(feature = "sqlite")]
             Listing::Sqlite(table) => Some(table.rows()),
             Listing::JsonLines(_) => None,
         }
@@ -132,6 +142,7 @@ impl Listing {
         };
         match self {
             Listing::Dir(entries) => entries.produce(&mut send),
+            #[cfg(feature = "sqlite")]
             Listing::Sqlite(table) => table.produce(&mut send),
             Listing::JsonLines(lines) => lines.produce(&mut send),
         }
@@ -164,6 +175,7 @@ pub enum Payload {
     /// A dump's text as bytes (a JSON Lines line).
     Text(Vec<u8>),
     /// A row of flujo's table, as (column, value) in the table's order.
+    #[cfg(feature = "sqlite")]
     Row(Vec<(&'static str, SqlValue)>),
     /// Not an input: why it is left alone.
     Skip(String),
