@@ -13,7 +13,7 @@ use stateharness::conformance::{Suite, SuiteOptions, UrlOpener};
 
 async fn run(url: &str) -> (f64, stateharness::conformance::Report) {
     let options = SuiteOptions { seed: 1, ..SuiteOptions::default() };
-    let opener = Arc::new(UrlOpener::new(url, options.registry.clone()));
+    let opener = Arc::new(UrlOpener::new(url));
     let started = Instant::now();
     let report = Suite::open(opener, options).await.unwrap_or_else(|e| panic!("{url}: {e}")).run().await;
     (started.elapsed().as_secs_f64(), report)

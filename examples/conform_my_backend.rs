@@ -52,7 +52,6 @@ impl StateBackend for TextMapBackend {
 /// Reopening shares the map, so the persistence check sees the same data.
 struct Reopen {
     texts: Arc<Mutex<HashMap<String, String>>>,
-    registry: Arc<TypeRegistry>,
 }
 
 #[async_trait]
@@ -61,8 +60,8 @@ impl Opener for Reopen {
         "text map (example)".into()
     }
 
-    async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError> {
-        Ok(Arc::new(TextMapBackend { texts: self.texts.clone(), registry: self.registry.clone() }))
+    async fn open(&self, registry: Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError> {
+        Ok(Arc::new(TextMapBackend { texts: self.texts.clone(), registry }))
     }
 }
 
@@ -77,7 +76,7 @@ struct Invoice {
 async fn main() {
     let options = SuiteOptions::default()
         .with_serde_type("Invoice", (any::<u32>(), proptest::collection::vec("[a-z ]{0,12}", 0..4)).prop_map(|(number, lines)| Invoice { number, lines }));
-    let opener = Arc::new(Reopen { texts: Arc::default(), registry: options.registry.clone() });
+    let opener = Arc::new(Reopen { texts: Arc::default() });
     let report = Suite::open(opener, options).await.expect("opens").run().await;
     print!("{}", report.human());
     std::process::exit(if report.passed() { 0 } else { 1 });

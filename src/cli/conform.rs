@@ -118,7 +118,7 @@ impl ConformArgs {
         }
         // A bad pattern is reported before the backend is opened.
         let selection = Selection::new(&self.only, &self.skip, self.fail_fast).map_err(Fatal)?;
-        let opener = Arc::new(UrlOpener::new(&self.backend, options.registry.clone()).with_options(self.deadline.open_options()));
+        let opener = Arc::new(UrlOpener::new(&self.backend).with_options(self.deadline.open_options()));
         let suite = Suite::open(opener, options).await.map_err(|e| Fatal(e.to_string()))?;
         let tracker = suite.tracker();
         let names = suite.check_names();

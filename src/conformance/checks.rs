@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::backends::{BackendError, ErrorKind, StateBackend};
-use crate::format::{TypeHints, fields};
+use crate::format::{TypeHints, TypeRegistry, fields};
 use crate::text::{cut, show_run_id};
 use crate::typed::to_typed_text;
 use crate::value::{Dict, Value};
@@ -422,7 +422,8 @@ pub async fn refusals(backend: &Tracked, judging: Judging<'_>) -> CheckRun {
 /// Crash atomicity: SIGKILL the backend's process at random moments during
 /// saves of states from a few KB to several MB, restart it, load: the state
 /// must be the old one or the new one, never an error or a mix.
-pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &dyn Opener, rounds: usize, seed: u64) -> CheckRun {
+pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, reopen: (&dyn Opener, Arc<TypeRegistry>), rounds: usize, seed: u64) -> CheckRun {
+    let (opener, registry) = reopen;
     const SIZES: [usize; 4] = [4 << 10, 256 << 10, 1 << 20, 4 << 20];
     let mut run = CheckRun::default();
     let offset = (seed % 1000) as f64 / 1000.0;
@@ -471,7 +472,7 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, opener: &d
             Err(e) => run.fail(format!("round {round}: SIGKILL failed: {e}")),
         }
         let _ = saving.await;
-        match backend.watch(opener.open().await) {
+        match backend.watch(opener.open(registry.clone()).await) {
             Ok(fresh) => {
                 backend.replace(fresh);
             }

@@ -8,7 +8,7 @@
 //!
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let options = SuiteOptions::default();
-//! let opener = Arc::new(UrlOpener::new("memory://", options.registry.clone()));
+//! let opener = Arc::new(UrlOpener::new("memory://"));
 //! let report = Suite::open(opener, options).await?.run().await;
 //! println!("{}", report.human());
 //! assert!(report.passed());

@@ -14,21 +14,23 @@ pub trait Opener: Send + Sync {
     /// What is being tested, for the report.
     fn describe(&self) -> String;
 
-    /// A new handle on the backend's storage.
-    async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError>;
+    /// A new handle on the backend's storage, serializing with `registry`:
+    /// the suite's own (its custom types, the Python it models), handed
+    /// over on every open so that the backend and the verdicts cannot
+    /// model different registries.
+    async fn open(&self, registry: Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError>;
 }
 
 /// Opens a built-in backend by URL.
 pub struct UrlOpener {
     url: String,
-    registry: Arc<TypeRegistry>,
     options: OpenOptions,
 }
 
 impl UrlOpener {
     /// An opener for `url` (see [`crate::backends`]).
-    pub fn new(url: &str, registry: Arc<TypeRegistry>) -> UrlOpener {
-        UrlOpener { url: url.to_owned(), registry, options: OpenOptions::default() }
+    pub fn new(url: &str) -> UrlOpener {
+        UrlOpener { url: url.to_owned(), options: OpenOptions::default() }
     }
 
     /// The same, opening with `options` (the operation deadline).
@@ -44,7 +46,7 @@ impl Opener for UrlOpener {
         crate::redact::redact(&self.url).into_owned()
     }
 
-    async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError> {
-        open_backend_with(&self.url, self.registry.clone(), self.options).await.map(Arc::from)
+    async fn open(&self, registry: Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError> {
+        open_backend_with(&self.url, registry, self.options).await.map(Arc::from)
     }
 }

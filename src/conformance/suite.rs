@@ -39,10 +39,19 @@ impl Suite {
     /// `--only`/`--skip` pattern.
     pub async fn open(opener: Arc<dyn Opener>, mut options: SuiteOptions) -> Result<Suite, BackendError> {
         let selection = Selection::new(&options.only, &options.skip, options.fail_fast).map_err(|why| BackendError::new(ErrorKind::Internal, why))?;
-        let backend = opener.open().await?;
-        let python = PythonChoice::resolve(options.python, backend.runtime().map(|r| r.python_and_unicode()))
-            .map_err(|why| BackendError::new(ErrorKind::Connection, format!("{}: {why}", opener.describe())))?;
+        let resolve = |reported| {
+            PythonChoice::resolve(options.python, reported).map_err(|why| BackendError::new(ErrorKind::Connection, format!("{}: {why}", opener.describe())))
+        };
+        // A built-in backend stores with the Python the run models: the
+        // flag's or the default, set before it is opened. A Python backend
+        // reports its own, which then decides the verdicts.
+        let mut python = resolve(None)?;
         Arc::make_mut(&mut options.registry).set_python(python.version);
+        let backend = opener.open(options.registry.clone()).await?;
+        if let Some(runtime) = backend.runtime() {
+            python = resolve(Some(runtime.python_and_unicode()))?;
+            Arc::make_mut(&mut options.registry).set_python(python.version);
+        }
         let prefix = tracker::fresh_prefix();
         match backend.load_state(&format!("{prefix}probe"), &crate::format::TypeHints::new()).await {
             Err(e) if e.kind.is_fault() => return Err(BackendError::new(e.kind, format!("{} cannot be reached: {}", opener.describe(), e.message))),
@@ -143,7 +152,7 @@ impl Suite {
             return;
         }
         let after = report.checks.last().map_or_else(|| "the first check".to_owned(), |c| format!("{}: {}", c.group, c.name));
-        match self.tracked.watch(self.opener.open().await) {
+        match self.tracked.watch(self.opener.open(self.options.registry.clone()).await) {
             Ok(fresh) => {
                 self.tracked.replace(fresh);
                 report.add_warnings([format!("the backend's process died during {after}; it was restarted")]);
@@ -276,7 +285,7 @@ fn plan(options: &SuiteOptions) -> Vec<Check> {
     plan.push(Check::new("persistence", "data survives closing and reopening the backend", PERSISTENT, |suite, report, group, name| {
         Box::pin(async move {
             let timer = Instant::now();
-            let run = checks::persistence(&suite.tracked, suite.judging(), suite.opener.open()).await;
+            let run = checks::persistence(&suite.tracked, suite.judging(), suite.opener.open(suite.options.registry.clone())).await;
             Suite::gated(report, (group, name), run, timer, 3)
         })
     }));
@@ -284,7 +293,8 @@ fn plan(options: &SuiteOptions) -> Vec<Check> {
     plan.push(Check::new("crash", crash, CRASH, |suite, report, group, name| {
         Box::pin(async move {
             let (timer, rounds) = (Instant::now(), suite.options.crash_rounds);
-            let run = checks::crash_atomicity(&suite.tracked, suite.judging(), &*suite.opener, rounds, suite.options.seed).await;
+            let run =
+                checks::crash_atomicity(&suite.tracked, suite.judging(), (&*suite.opener, suite.options.registry.clone()), rounds, suite.options.seed).await;
             Suite::gated(report, (group, name), run, timer, rounds as u64)
         })
     }));

@@ -265,7 +265,6 @@ struct BrokenOpener {
     store: Arc<MemoryBackend>,
     torn: Arc<Mutex<HashMap<String, Dict>>>,
     texts: Arc<Mutex<HashMap<String, String>>>,
-    registry: Arc<TypeRegistry>,
 }
 
 #[async_trait]
@@ -274,24 +273,16 @@ impl Opener for BrokenOpener {
         format!("broken memory backend ({:?})", self.defect)
     }
 
-    async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError> {
-        let inner = if self.defect == Defect::LostPersistence { Arc::new(MemoryBackend::new(self.registry.clone())) } else { self.store.clone() };
-        Ok(Arc::new(Broken {
-            inner,
-            defect: self.defect,
-            torn: self.torn.clone(),
-            registry: self.registry.clone(),
-            last_saved: Arc::default(),
-            texts: self.texts.clone(),
-        }))
+    async fn open(&self, registry: Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError> {
+        let inner = if self.defect == Defect::LostPersistence { Arc::new(MemoryBackend::new(registry.clone())) } else { self.store.clone() };
+        Ok(Arc::new(Broken { inner, defect: self.defect, torn: self.torn.clone(), registry, last_saved: Arc::default(), texts: self.texts.clone() }))
     }
 }
 
 async fn run(defect: Defect, profile: Profile) -> Report {
     let options = SuiteOptions { profile, cases: 24, seed: 7, ..SuiteOptions::default() };
-    let registry = options.registry.clone();
-    let opener =
-        Arc::new(BrokenOpener { defect, store: Arc::new(MemoryBackend::new(registry.clone())), torn: Arc::default(), texts: Arc::default(), registry });
+    let store = Arc::new(MemoryBackend::new(options.registry.clone()));
+    let opener = Arc::new(BrokenOpener { defect, store, torn: Arc::default(), texts: Arc::default() });
     Suite::open(opener, options).await.unwrap().run().await
 }
 
@@ -312,9 +303,8 @@ fn run_suite_within_a_minute(defect: Defect, suite: &'static str) -> Report {
         let report = runtime.block_on(async {
             let mut options = SuiteOptions { cases: 4, seed: 7, ..SuiteOptions::default() };
             options.suites = vec![stateharness::conformance::cases::parse_suite("deep", suite, &options.registry).unwrap()];
-            let registry = options.registry.clone();
-            let store = Arc::new(MemoryBackend::new(registry.clone()));
-            let opener = Arc::new(BrokenOpener { defect, store, torn: Arc::default(), texts: Arc::default(), registry });
+            let store = Arc::new(MemoryBackend::new(options.registry.clone()));
+            let opener = Arc::new(BrokenOpener { defect, store, torn: Arc::default(), texts: Arc::default() });
             Suite::open(opener, options).await.unwrap().run().await
         });
         let _ = sender.send(report);
@@ -414,9 +404,8 @@ async fn wildcards_in_list_prefixes_are_caught() {
 async fn ids_trimmed_at_the_start_are_caught_and_cleaned_up() {
     assert_caught(Defect::TrimsLeadingChars, &["run_ids: ids whose odd characters come first"]).await;
     let options = SuiteOptions { cases: 4, seed: 7, ..SuiteOptions::default() };
-    let registry = options.registry.clone();
-    let store = Arc::new(MemoryBackend::new(registry.clone()));
-    let opener = Arc::new(BrokenOpener { defect: Defect::None, store: store.clone(), torn: Arc::default(), texts: Arc::default(), registry });
+    let store = Arc::new(MemoryBackend::new(options.registry.clone()));
+    let opener = Arc::new(BrokenOpener { defect: Defect::None, store: store.clone(), torn: Arc::default(), texts: Arc::default() });
     let report = Suite::open(opener, options).await.unwrap().run().await;
     assert!(report.passed(), "{}", report.human());
     assert_eq!(store.list_states("").await.unwrap(), Vec::<String>::new(), "the suite deletes every id it wrote, leading ones too");
@@ -479,7 +468,7 @@ impl StateBackend for NaiveFile {
     }
 }
 
-struct NaiveFileOpener(std::path::PathBuf, Arc<TypeRegistry>);
+struct NaiveFileOpener(std::path::PathBuf);
 
 #[async_trait]
 impl Opener for NaiveFileOpener {
@@ -487,8 +476,8 @@ impl Opener for NaiveFileOpener {
         format!("file://{}", self.0.display())
     }
 
-    async fn open(&self) -> Result<Arc<dyn StateBackend>, BackendError> {
-        Ok(Arc::new(NaiveFile { dir: self.0.clone(), registry: self.1.clone() }))
+    async fn open(&self, registry: Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError> {
+        Ok(Arc::new(NaiveFile { dir: self.0.clone(), registry }))
     }
 }
 
@@ -500,7 +489,7 @@ async fn a_file_backend_writing_outside_its_directory_is_caught() {
     let dir = scratch.join("states");
     std::fs::create_dir_all(&dir).unwrap();
     let options = SuiteOptions { cases: 2, seed: 7, only: vec!["run ids: *".to_owned()], ..SuiteOptions::default() };
-    let opener = Arc::new(NaiveFileOpener(dir.clone(), options.registry.clone()));
+    let opener = Arc::new(NaiveFileOpener(dir.clone()));
     let report = Suite::open(opener, options).await.unwrap().run().await;
     let failed = failed(&report);
     assert!(failed.len() == 1 && failed[0].starts_with("run ids: ids starting with ../"), "{}", report.human());

@@ -44,7 +44,7 @@ async fn a_backend_that_tears_its_writes_fails_the_crash_check() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/protocol/torn_file_server.py");
     let mut options = SuiteOptions { cases: 4, seed: 3, crash_rounds: 48, ..SuiteOptions::default() };
     options.suites.clear();
-    let opener = Arc::new(UrlOpener::new(&format!("exec:python3 {script} {}", dir.display()), options.registry.clone()));
+    let opener = Arc::new(UrlOpener::new(&format!("exec:python3 {script} {}", dir.display())));
     let report = Suite::open(opener, options).await.unwrap().run().await;
     let crash = check(&report, "crash");
     assert_eq!(crash.status, Status::Failed, "{}", report.human());

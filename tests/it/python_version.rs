@@ -59,3 +59,24 @@ fn vectors_verify_and_migrate_take_the_python_too() {
     let migrate = crate::common::run_stateharness(&["migrate", "--from", &from, "--to", &to, "--dry-run", "--python-version", "3.13"]);
     assert!(text(&migrate).contains("(does not exist yet) as Python 3.13 with"), "{}", text(&migrate));
 }
+
+/// The Python chosen for the run is the one the built-in backend stores
+/// with, not only the one the suite judges with: U+1E030 is printable from
+/// Unicode 15.0 (Python 3.12) on, so under 3.13 a tuple key holding it is
+/// `('𞀰',)`, under 3.11 `('\U0001e030',)`.
+#[test]
+fn a_built_in_backend_stores_with_the_python_the_run_models() {
+    let suites = tempfile::tempdir().expect("a scratch directory");
+    let case = r#"{ suite: "keys", cases: [{ name: "a key printable from Unicode 15", steps: [
+        { op: "save", id: "k", context: { "by_key": { "$dict": [[{ "$tuple": ["\ud838\udc30"] }, 1]] } } },
+        { op: "load", id: "k", expect: "saved" } ] }] }"#;
+    std::fs::write(suites.path().join("keys.json5"), case).expect("writes the suite");
+    let states = tempfile::tempdir().expect("a scratch directory");
+    for backend in ["memory://".to_owned(), format!("file://{}", states.path().display())] {
+        for python in ["3.11", "3.13"] {
+            let args = ["--python-version", python, "--suites", suites.path().to_str().unwrap(), "--only", "case: *"];
+            let output = conform(&backend, &args);
+            assert!(output.status.success(), "{backend} under Python {python}:\n{}", text(&output));
+        }
+    }
+}

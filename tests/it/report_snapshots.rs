@@ -17,7 +17,7 @@ const PREFIX: &str = "sh-0000000000000000";
 
 async fn fixed_report() -> Report {
     let options = SuiteOptions { cases: 8, seed: 7, ..SuiteOptions::default() };
-    let opener = Arc::new(UrlOpener::new("memory://", options.registry.clone()));
+    let opener = Arc::new(UrlOpener::new("memory://"));
     let mut report = Suite::open(opener, options).await.expect("memory:// opens").run().await;
     assert!(report.passed(), "{}", report.human());
     let prefix = std::mem::replace(&mut report.prefix, PREFIX.to_owned());

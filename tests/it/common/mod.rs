@@ -28,7 +28,7 @@ pub fn registry() -> Arc<TypeRegistry> {
 /// The suite with `options` on the backend at `url`; a backend that cannot
 /// be opened fails the test, naming the URL.
 pub async fn conform(url: &str, options: SuiteOptions) -> Report {
-    let opener = Arc::new(UrlOpener::new(url, options.registry.clone()));
+    let opener = Arc::new(UrlOpener::new(url));
     Suite::open(opener, options).await.unwrap_or_else(|e| panic!("{url}: {e}")).run().await
 }
 
