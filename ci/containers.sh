@@ -5,7 +5,8 @@
 #
 # Starts dockerd when it is installed but not running (host networking
 # only: no bridge, no iptables rules) and stops it again at the end. On a
-# machine without Docker it says "containers: not run: WHY" and exits 0.
+# machine without Docker it says "containers: not run: WHY" and exits 0
+# (1 with STATEHARNESS_REQUIRE_SERVERS=1, as in CI).
 # Once Docker answers, a test that falls back to the local servers fails
 # this script: the point is to exercise the containers.
 set -uo pipefail
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 not_run() {
     echo "containers: not run: $1"
+    [ "${STATEHARNESS_REQUIRE_SERVERS:-}" = 1 ] && exit 1
     exit 0
 }
 

@@ -46,8 +46,9 @@ Options:
                        tasks, answers in any order; without it requests are
                        handled one at a time, in order), ``persistent`` (what
                        was saved survives a restart: only claim it when
-                       true). ``list`` is added by itself when the class has
-                       a listing method (below).
+                       true). ``list`` and ``list_prefix`` are added by
+                       themselves when the class has a listing method
+                       (below).
   --types MODULE       a module of your own types, imported after the
                        standard test types (below).
 
@@ -55,9 +56,13 @@ Operations (docs/protocol.md):
 
   hello     ``{"name": "MODULE:CLASS", "protocol": 1, "capabilities": [...],
             "custom_types": {"Money": {"samples": [...]}, ...},
-            "python": "3.12.1", "unicode": "15.0.0", "flujo": "0.4.35"}``:
-            the Python running flujo and its Unicode database decide how
-            ``repr`` writes dict keys, so the harness models that Python.
+            "python": "3.12.1", "unicode": "15.0.0", "flujo": "0.4.35",
+            "storage_root": "/abs/dir"}``: the Python running flujo and its
+            Unicode database decide how ``repr`` writes dict keys, so the
+            harness models that Python. ``storage_root`` is the directory
+            the backend keeps its data in, for flujo's FileBackend (its
+            ``path``) and SQLiteBackend (the directory of its ``db_path``);
+            absent for other classes.
   save      materialises the typed JSON state (docs/typed-json.md) into
             real Python values and awaits ``backend.save_state(run_id,
             state)``.
@@ -77,14 +82,18 @@ Operations (docs/protocol.md):
             count). In flujo 0.4.35 only SQLiteBackend has one
             (``list_states``; ``list_runs`` reads the separate ``runs`` table
             of run history, not stored states, and is not used).
-            Otherwise the answer is ``not_supported_op``.
+            With ``prefix`` (a string), only the ids that start with it,
+            compared as text (capability ``list_prefix``). Otherwise the
+            answer is ``not_supported_op``.
   shutdown  waits for requests in flight, closes the backend (``aclose()``
             or ``close()``, awaited when they are coroutines), answers null
             and exits 0. End of input does the same without the answer.
 
 Errors: an exception becomes ``{"kind": K, "message": "Type: text"}`` with K
-``invalid_run_id`` for ValueError (and its subclasses: UnicodeEncodeError,
-json.JSONDecodeError; the message names the real type), ``unsupported`` for
+``invalid_run_id`` for ValueError (and UnicodeEncodeError; the message names
+the real type) but ``internal`` for json.JSONDecodeError and
+UnicodeDecodeError, which come from stored data that is corrupt, not from
+the run id (a check must fail on them, not accept a refusal), ``unsupported`` for
 TypeError (flujo's "Object of type UUID is not serializable", and a value of
 a type name the adapter does not know), ``not_supported_op`` for
 NotImplementedError and unknown ops, ``internal`` for anything else and for
@@ -194,6 +203,9 @@ class UnknownTypeError(TypeError):
 
 def error_kind(e):
     if isinstance(e, AdapterError):
+        return "internal"
+    # ValueErrors both, but raised reading a corrupt stored state.
+    if isinstance(e, (json.JSONDecodeError, UnicodeDecodeError)):
         return "internal"
     if isinstance(e, NotImplementedError):
         return "not_supported_op"
@@ -703,6 +715,24 @@ def find_lister(backend):
     return None
 
 
+def storage_root(backend):
+    """The absolute directory flujo's FileBackend or SQLiteBackend keeps its
+    data in, for ``hello``; None for any other class."""
+    try:
+        from flujo.state.backends.file import FileBackend
+        from flujo.state.backends.sqlite import SQLiteBackend
+    except Exception:  # pragma: no cover - flujo always has them
+        return None
+    if isinstance(backend, FileBackend):
+        path = getattr(backend, "path", None)
+    elif isinstance(backend, SQLiteBackend):
+        db_path = getattr(backend, "db_path", None)
+        path = os.path.dirname(os.path.abspath(db_path)) if db_path is not None else None
+    else:
+        path = None
+    return os.path.abspath(path) if path is not None else None
+
+
 def runtime():
     """The Python, its Unicode database and the flujo version, for ``hello``."""
     import importlib.metadata
@@ -724,6 +754,8 @@ class Adapter:
         caps = list(capabilities)
         if self.lister and "list" not in caps:
             caps.append("list")
+        if self.lister and "list_prefix" not in caps:
+            caps.append("list_prefix")  # op_list filters by the prefix itself
         if "list" in caps and not self.lister:
             log.warning("capability `list` given but %s has no listing method: list answers not_supported_op", name)
         self.capabilities = caps
@@ -741,7 +773,11 @@ class Adapter:
                     log.warning("sample %r of %s has no typed form: %s", value, name, error_message(e))
             if samples:
                 custom[name] = {"samples": samples}
-        return {"name": self.name, "protocol": PROTOCOL, "capabilities": self.capabilities, "custom_types": custom, **runtime()}
+        hello = {"name": self.name, "protocol": PROTOCOL, "capabilities": self.capabilities, "custom_types": custom, **runtime()}
+        root = storage_root(self.backend)
+        if root is not None:
+            hello["storage_root"] = root
+        return hello
 
     async def op_save(self, req):
         run_id = _run_id(req)
@@ -772,6 +808,9 @@ class Adapter:
     async def op_list(self, req):
         if self.lister is None:
             raise NotImplementedError(f"{self.name} has no listing method ({', '.join(LISTERS)})")
+        prefix = req.get("prefix")
+        if prefix is not None and not isinstance(prefix, str):
+            raise AdapterError(f"`prefix` must be a string, got {prefix!r:.100}")
         items = await _maybe_await(getattr(self.backend, self.lister)())
         ids = []
         for item in items:
@@ -781,7 +820,8 @@ class Adapter:
                 ids.append(item["run_id"])
             else:
                 raise AdapterError(f"{self.lister}() returned an item without a run id: {item!r:.200}")
-        return ids
+        # Plain text comparison: `_` and `%` are no wildcards here.
+        return ids if prefix is None else [run_id for run_id in ids if run_id.startswith(prefix)]
 
     async def close(self):
         for name in ("aclose", "close"):
@@ -972,7 +1012,7 @@ def main(argv=None):
         return 2
     capabilities = [c.strip() for c in args.capabilities.split(",") if c.strip()]
     for c in capabilities:
-        if c not in ("concurrent", "persistent", "list"):
+        if c not in ("concurrent", "persistent", "list", "list_prefix"):
             log.warning("unknown capability %r announced as given", c)
     here = os.path.dirname(os.path.abspath(__file__))
     for entry in (here, os.getcwd()):

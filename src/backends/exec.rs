@@ -9,6 +9,7 @@
 //! timeout; it never hangs the harness.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::oneshot;
 
 use crate::format::{TypeHints, TypeRegistry};
-use crate::protocol::{PROTOCOL_VERSION, Request, Response};
+use crate::protocol::{LIST_PREFIX, PROTOCOL_VERSION, Request, Response};
 use crate::typed::decode;
 use crate::value::Value;
 
@@ -72,6 +73,11 @@ pub struct ExecBackend {
     command: String,
     process: Arc<Child_>,
     capabilities: Capabilities,
+    /// `list_prefix` was declared: `list` is sent the prefix and the
+    /// backend's own filtering is what `list_states` answers.
+    lists_by_prefix: bool,
+    /// Where the backend keeps its data, when its `hello` said.
+    storage_root: Option<PathBuf>,
     name: String,
     custom_types: Vec<(String, Vec<Value>)>,
     /// The Python the backend runs on, when its `hello` said.
@@ -164,6 +170,8 @@ impl ExecBackend {
             command: shown.clone(),
             process,
             capabilities: Capabilities::default(),
+            lists_by_prefix: false,
+            storage_root: None,
             name: shown.clone(),
             custom_types: Vec::new(),
             runtime: None,
@@ -192,11 +200,19 @@ impl ExecBackend {
         };
         self.capabilities =
             Capabilities { concurrent: names.contains(&"concurrent"), persistent: names.contains(&"persistent"), list: names.contains(&"list") };
+        self.lists_by_prefix = names.contains(&LIST_PREFIX);
         let text = |key: &str| match hello.get(key) {
             None | Some(Value::None) => Ok(None),
             Some(Value::Str(s)) => Ok(Some(s.clone())),
             Some(_) => Err(format!("`{key}` must be a string")),
         };
+        if let Some(root) = text("storage_root")? {
+            // Relative to what? The child may have changed directory.
+            if !Path::new(&root).is_absolute() {
+                return Err(format!("`storage_root` must be an absolute path, got {root:?}"));
+            }
+            self.storage_root = Some(PathBuf::from(root));
+        }
         let (unicode, flujo) = (text("unicode")?, text("flujo")?);
         self.runtime = text("python")?.map(|python| Runtime { python, unicode, flujo });
         if let Some(types) = hello.get("custom_types").and_then(Value::as_dict) {
@@ -334,14 +350,32 @@ impl StateBackend for ExecBackend {
         self.call(Request::Delete { run_id: run_id.to_owned() }, self.timeouts.request).await.map(|_| ())
     }
 
+    /// With `list_prefix` the answer is the backend's own filtering, as
+    /// is (ids outside the prefix included, for a listing check to see);
+    /// without, every id is asked for and the harness keeps the prefix's.
     async fn list_states(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
-        match self.call(Request::List, self.timeouts.request).await? {
-            Value::List(ids) => Ok(ids.iter().filter_map(Value::as_str).filter(|id| id.starts_with(prefix)).map(str::to_owned).collect()),
-            other => Err(BackendError::new(
-                ErrorKind::Internal,
-                format!("exec backend `{}`: list: expected an array of run ids, got {}", self.command, other.type_name()),
-            )),
+        let sent = self.lists_by_prefix.then(|| prefix.to_owned());
+        let bad = |why: String| BackendError::new(ErrorKind::Internal, format!("exec backend `{}`: list: {why}", self.command));
+        let Value::List(items) = self.call(Request::List { prefix: sent }, self.timeouts.request).await? else {
+            return Err(bad("expected an array of run ids".into()));
+        };
+        let mut ids = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            match item {
+                Value::Str(id) if self.lists_by_prefix || id.starts_with(prefix) => ids.push(id),
+                Value::Str(_) => {}
+                other => return Err(bad(format!("item {i} is a {}, not a run id (a string)", other.type_name()))),
+            }
         }
+        Ok(ids)
+    }
+
+    fn lists_by_prefix(&self) -> bool {
+        self.lists_by_prefix
+    }
+
+    fn storage_root(&self) -> Option<&Path> {
+        self.storage_root.as_deref()
     }
 
     /// Sends `shutdown` and waits for the child to exit (killing it after 5 s).

@@ -153,6 +153,20 @@ pub trait StateBackend: Send + Sync {
         Err(BackendError::new(ErrorKind::NotSupportedOp, format!("{} cannot list states", self.describe())))
     }
 
+    /// Whether [`StateBackend::list_states`] answers the backend's own
+    /// filtering by the prefix: so for every backend written in Rust; an
+    /// `exec:` backend only with capability `list_prefix` (without it the
+    /// harness filters, and a check of prefix filtering can judge nothing).
+    fn lists_by_prefix(&self) -> bool {
+        true
+    }
+
+    /// The directory the backend keeps its data in on this machine, when
+    /// known (an `exec:` backend's `hello` may say, `storage_root`).
+    fn storage_root(&self) -> Option<&std::path::Path> {
+        None
+    }
+
     /// The backend's [`TextStore`], when it keeps one text per run.
     #[doc(hidden)]
     fn text_store(&self) -> Option<&dyn TextStore> {

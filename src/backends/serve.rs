@@ -14,7 +14,7 @@ use crate::backends::{BackendError, ErrorKind, StateBackend};
 use crate::format::{TypeRegistry, fields};
 use crate::value::{Dict, Value};
 
-use crate::protocol::{PROTOCOL_VERSION, Request, Response};
+use crate::protocol::{LIST_PREFIX, PROTOCOL_VERSION, Request, Response};
 
 /// The longest request line served by default; a longer line is answered
 /// with an error, and dropped as it is read.
@@ -120,13 +120,17 @@ async fn handle(backend: &dyn StateBackend, request: Request) -> Result<Value, B
         Request::Save { run_id, state } => backend.save_state(&run_id, &state).await.map(|()| Value::None),
         Request::Load { run_id, types } => Ok(backend.load_state(&run_id, &types).await?.unwrap_or(Value::None)),
         Request::Delete { run_id } => backend.delete_state(&run_id).await.map(|()| Value::None),
-        Request::List => Ok(Value::List(backend.list_states("").await?.into_iter().map(Value::Str).collect())),
+        // The backend filters by the prefix itself (`list_prefix`).
+        Request::List { prefix } => Ok(Value::List(backend.list_states(prefix.as_deref().unwrap_or("")).await?.into_iter().map(Value::Str).collect())),
         Request::Shutdown => Ok(Value::None),
     }
 }
 
 fn hello(backend: &dyn StateBackend) -> Value {
-    let capabilities = backend.capabilities().names().into_iter().map(Value::from).collect();
+    let mut capabilities: Vec<Value> = backend.capabilities().names().into_iter().map(Value::from).collect();
+    if backend.capabilities().list && backend.lists_by_prefix() {
+        capabilities.push(Value::from(LIST_PREFIX));
+    }
     let money = |amount: &str, currency: &str| {
         Value::Custom(Box::new(crate::value::Instance {
             type_name: "Money".into(),
@@ -135,12 +139,17 @@ fn hello(backend: &dyn StateBackend) -> Value {
     };
     let samples = Value::List(vec![money("12.50", "USD"), money("0.01", "JPY")]);
     let custom_types = Dict::from_distinct(vec![(Value::from("Money"), Value::Dict(fields([("samples", samples)])))]);
-    Value::Dict(fields([
+    let mut hello = vec![
         ("name", Value::Str(format!("stateharness serve {}", backend.describe()))),
         ("protocol", Value::from(PROTOCOL_VERSION)),
         ("capabilities", Value::List(capabilities)),
         ("custom_types", Value::Dict(custom_types)),
-    ]))
+    ];
+    // A path that is not UTF-8 is not sent: shown lossily it would name another.
+    if let Some(root) = backend.storage_root().and_then(std::path::Path::to_str) {
+        hello.push(("storage_root", Value::from(root)));
+    }
+    Value::Dict(fields(hello))
 }
 
 /// Serves `backend` over the protocol on this process's stdin and stdout,

@@ -11,6 +11,9 @@ use crate::value::{Dict, Int, Value};
 /// The protocol version spoken here.
 pub const PROTOCOL_VERSION: i64 = 1;
 
+/// The capability of a backend that filters `list` by the `prefix` sent.
+pub const LIST_PREFIX: &str = "list_prefix";
+
 /// A request the harness sends.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Request {
@@ -35,8 +38,14 @@ pub enum Request {
         /// The run id.
         run_id: String,
     },
-    /// `list`.
-    List,
+    /// `list`: the stored run ids, those starting with `prefix` when one is
+    /// sent (only to a backend that declared `list_prefix`: it filters
+    /// itself).
+    List {
+        /// Keep only ids starting with this, compared as text (no
+        /// wildcards); `None` for every id.
+        prefix: Option<String>,
+    },
     /// `shutdown`.
     Shutdown,
 }
@@ -49,7 +58,7 @@ impl Request {
             Request::Save { .. } => "save",
             Request::Load { .. } => "load",
             Request::Delete { .. } => "delete",
-            Request::List => "list",
+            Request::List { .. } => "list",
             Request::Shutdown => "shutdown",
         }
     }
@@ -79,7 +88,12 @@ impl Request {
                 }
             }
             Request::Delete { run_id } => message.push((Value::from("run_id"), Value::from(run_id.as_str()))),
-            Request::List | Request::Shutdown => {}
+            Request::List { prefix } => {
+                if let Some(prefix) = prefix {
+                    message.push((Value::from("prefix"), Value::from(prefix.as_str())));
+                }
+            }
+            Request::Shutdown => {}
         }
         json_line(Value::Dict(Dict::from_distinct(message)))
     }
@@ -118,7 +132,11 @@ impl Request {
                 Ok(Request::Load { run_id, types })
             }),
             Some("delete") => run_id().map(|run_id| Request::Delete { run_id }).map_err(String::from),
-            Some("list") => Ok(Request::List),
+            Some("list") => match message.get("prefix") {
+                None | Some(Value::None) => Ok(Request::List { prefix: None }),
+                Some(Value::Str(prefix)) => Ok(Request::List { prefix: Some(prefix.clone()) }),
+                Some(_) => Err("`prefix` must be a string".to_owned()),
+            },
             Some("shutdown") => Ok(Request::Shutdown),
             other => Err(format!("unknown op {other:?}")),
         };
@@ -189,4 +207,24 @@ impl Response {
 fn json_line(value: Value) -> String {
     to_python_json(&value, KeyOrder::Insertion)
         .unwrap_or_else(|e| serde_json::json!({"id": null, "ok": false, "error": {"kind": "internal", "message": e.to_string()}}).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(line: &str) -> Result<Request, String> {
+        Request::from_line(line, &TypeRegistry::standard()).1
+    }
+
+    #[test]
+    fn list_carries_its_prefix_only_when_there_is_one() {
+        assert_eq!(Request::List { prefix: None }.to_line(4), r#"{"id": 4, "op": "list"}"#);
+        let line = Request::List { prefix: Some("sh-_%é".into()) }.to_line(5);
+        assert_eq!(line, r#"{"id": 5, "op": "list", "prefix": "sh-_%\u00e9"}"#);
+        assert_eq!(request(&line), Ok(Request::List { prefix: Some("sh-_%é".into()) }));
+        assert_eq!(request(r#"{"id": 6, "op": "list"}"#), Ok(Request::List { prefix: None }));
+        assert_eq!(request(r#"{"id": 7, "op": "list", "prefix": null}"#), Ok(Request::List { prefix: None }));
+        assert_eq!(request(r#"{"id": 8, "op": "list", "prefix": 3}"#), Err("`prefix` must be a string".into()));
+    }
 }

@@ -27,7 +27,7 @@ use stateharness::value::{DateTime, Dict, Instance};
 use rusqlite::types::Value as Sql;
 
 use crate::common::registry;
-use crate::common::servers::{postgres_url, redis_url};
+use crate::common::servers;
 
 // ---------------------------------------------------------------- helpers
 
@@ -220,20 +220,24 @@ fn with_param(url: &str, name: &str, value: &str) -> String {
     format!("{url}{}{name}={value}", if url.contains('?') { '&' } else { '?' })
 }
 
-async fn redis_backend(prefix: &str) -> (RedisBackend, String, RedisKeys) {
-    let server = redis_url().await;
+/// A backend on the test server under `prefix`; `None` (the test is not
+/// run) without a server.
+async fn redis_backend(prefix: &str) -> Option<(RedisBackend, String, RedisKeys)> {
+    let server = servers::redis().await?;
     let url = with_param(&server, "prefix", prefix);
     let backend = RedisBackend::open(&url, registry()).await.unwrap_or_else(|e| panic!("{e}"));
-    (backend, url, RedisKeys { url: server, prefix: prefix.to_owned() })
+    Some((backend, url, RedisKeys { url: server, prefix: prefix.to_owned() }))
 }
 
-async fn postgres_backend(name: &str) -> (PostgresBackend, String, PgTable) {
-    let server = postgres_url().await;
+/// A backend on a table of its own; `None` (the test is not run) without a
+/// server.
+async fn postgres_backend(name: &str) -> Option<(PostgresBackend, String, PgTable)> {
+    let server = servers::postgres().await?;
     let table = unique(name).replace('-', "_");
     let guard = PgTable { url: server.clone(), table: table.clone() };
     let url = with_param(&server, "table", &table);
     let backend = PostgresBackend::open(&url, registry()).await.unwrap_or_else(|e| panic!("{e}"));
-    (backend, url, guard)
+    Some((backend, url, guard))
 }
 
 // ------------------------------------------------------- shared checks
@@ -683,7 +687,7 @@ async fn sqlite_backend_concurrent_saves_never_mix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_backend_contract() {
     let prefix = unique("redis-contract");
-    let (backend, _, _keys) = redis_backend(&prefix).await;
+    let Some((backend, _, _keys)) = redis_backend(&prefix).await else { return };
     assert_eq!(backend.prefix(), prefix);
     check_round_trips(&backend, "p-", insertion_expect).await;
     let mut ids = long_and_odd_ids("p-");
@@ -697,7 +701,7 @@ async fn redis_backend_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_backend_stores_the_recipe_text() {
     let prefix = unique("redis-recipe");
-    let server = redis_url().await;
+    let Some(server) = servers::redis().await else { return };
     let _keys = RedisKeys { url: server.clone(), prefix: prefix.clone() };
     let backend = RedisBackend::open(&server, registry()).await.unwrap();
     assert_eq!(backend.prefix(), "");
@@ -719,7 +723,7 @@ async fn redis_backend_stores_the_recipe_text() {
     assert_eq!(backend.list_states(&prefix).await.unwrap(), [python_id.clone(), id.clone()]);
 
     // A prefixed backend sees only its own keys.
-    let (prefixed, _, _more) = redis_backend(&format!("{prefix}inner:")).await;
+    let (prefixed, _, _more) = redis_backend(&format!("{prefix}inner:")).await.expect("Redis answered above");
     prefixed.save_state("x", &state).await.unwrap();
     assert_eq!(prefixed.list_states("").await.unwrap(), ["x"]);
     let exists: bool = redis::cmd("EXISTS").arg(format!("{prefix}inner:x")).query_async(&mut raw).await.unwrap();
@@ -731,8 +735,8 @@ async fn redis_backend_stores_the_recipe_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_backend_concurrent_saves_never_mix() {
     let prefix = unique("redis-concurrent");
-    let (first, _, _keys) = redis_backend(&prefix).await;
-    let (second, _, _) = redis_backend(&prefix).await;
+    let Some((first, _, _keys)) = redis_backend(&prefix).await else { return };
+    let (second, _, _) = redis_backend(&prefix).await.expect("Redis answered above");
     check_concurrent([Arc::new(first), Arc::new(second)], "same-id", insertion_expect).await;
 }
 
@@ -740,7 +744,7 @@ async fn redis_backend_concurrent_saves_never_mix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_backend_contract() {
-    let (backend, _, _table) = postgres_backend("pg-contract").await;
+    let Some((backend, _, _table)) = postgres_backend("pg-contract").await else { return };
     check_round_trips(&backend, "p-", insertion_expect).await;
     check_ids(&backend, "p-", &long_and_odd_ids("p-"), insertion_expect).await;
     check_refused(&backend, &["p-a\0b".to_owned(), "\0".to_owned()]).await;
@@ -752,7 +756,7 @@ async fn postgres_backend_contract() {
 /// stored text, and the column holds the recipe's insertion-order text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_backend_keeps_nul() {
-    let (backend, _, table) = postgres_backend("pg-nul").await;
+    let Some((backend, _, table)) = postgres_backend("pg-nul").await else { return };
     let state = workflow_state("nul", 1, Value::from("a\u{0}b"));
     backend.save_state("nul", &state).await.unwrap();
     let loaded = backend.load_state("nul", &TypeHints::new()).await.unwrap().unwrap();
@@ -768,7 +772,7 @@ async fn postgres_backend_keeps_nul() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_backend_concurrent_saves_never_mix() {
-    let (first, url, _table) = postgres_backend("pg-concurrent").await;
+    let Some((first, url, _table)) = postgres_backend("pg-concurrent").await else { return };
     let second = PostgresBackend::open(&url, registry()).await.unwrap();
     check_concurrent([Arc::new(first), Arc::new(second)], "same-id", insertion_expect).await;
 }

@@ -32,8 +32,7 @@ fn vectors_verify_closes_with_the_counts() {
 /// Interrupts a `conform` run on `file://` with `signal` while the property
 /// checks write, and checks the exit status and that nothing is left.
 fn signal_deletes_everything_the_run_wrote(signal: &str, status: i32) {
-    let dir = std::env::temp_dir().join(format!("stateharness-cli-{signal}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::common::scratch_dir("cli", signal);
     let child = stateharness()
         .args(["conform", "--backend", &format!("file://{}", dir.display()), "--cases", "100000"])
         .stdout(Stdio::null())
@@ -48,7 +47,6 @@ fn signal_deletes_everything_the_run_wrote(signal: &str, status: i32) {
     assert!(String::from_utf8_lossy(&output.stderr).contains(&format!("SIG{signal}: deleting what this run wrote")));
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -104,3 +104,34 @@ async fn misbehaving_children_give_clear_failures_within_the_timeout() {
         assert!(started.elapsed() < Duration::from_secs(8), "{mode} took {:?}", started.elapsed());
     }
 }
+
+/// `list_prefix`: the harness's prefix is sent and the backend's own answer
+/// is what `list_states` gives (`_` and `%` are no wildcards), so a backend
+/// that declares it but ignores the prefix shows ids outside it; without the
+/// capability no prefix is sent and the harness keeps the prefix's ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_sends_the_prefix_to_a_backend_that_filters_itself() {
+    let registry = Arc::new(TypeRegistry::standard());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/protocol/dict_server.py");
+    let bin = env!("CARGO_BIN_EXE_stateharness");
+    let ids = ["a%1", "a_1", "ab1", "b1", "é1", "éx"];
+    let filtered = (vec!["a_1"], vec!["é1", "éx"]);
+    for (command, by_itself, expected) in [
+        (format!("python3 {script} --list-prefix"), true, filtered.clone()),
+        (format!("'{bin}' serve --backend memory://"), true, filtered.clone()),
+        (format!("python3 {script} --list-prefix-ignored"), true, (ids.to_vec(), ids.to_vec())),
+        (format!("python3 {script}"), false, filtered.clone()),
+    ] {
+        let backend = ExecBackend::spawn(&command, registry.clone(), ExecTimeouts::default()).await.unwrap();
+        assert_eq!(backend.lists_by_prefix(), by_itself, "{command}");
+        for id in ids {
+            backend.save_state(id, &Value::Dict(Default::default())).await.unwrap();
+        }
+        for (prefix, expected) in [("a_", expected.0), ("é", expected.1)] {
+            let mut listed = backend.list_states(prefix).await.unwrap();
+            listed.sort();
+            assert_eq!(listed, expected, "{command}: listing {prefix:?}");
+        }
+        backend.close().await.unwrap();
+    }
+}

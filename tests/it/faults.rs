@@ -12,7 +12,7 @@ use std::process::{Child, ExitStatus, Stdio};
 use std::time::Duration;
 
 use crate::common::proxy::{Mode, Proxy};
-use crate::common::servers::{postgres_url, redis_url};
+use crate::common::servers;
 use crate::common::{fixtures_dir, registry, scratch_dir, stateharness};
 use stateharness::backends::{ErrorKind, OpenOptions, StateBackend, open_backend_with};
 use stateharness::format::TypeHints;
@@ -49,21 +49,22 @@ struct Target {
 }
 
 impl Target {
-    async fn new(server: Server, test: &str) -> Target {
+    /// `None` (the test is not run) without the server.
+    async fn new(server: Server, test: &str) -> Option<Target> {
         let name = format!("sh_faults_{}_{test}", std::process::id());
         let (server_url, direct) = match server {
             Server::Redis => {
-                let url = redis_url().await;
+                let url = servers::redis().await?;
                 (url.clone(), format!("{url}?prefix={name}-"))
             }
             Server::Postgres => {
-                let url = postgres_url().await;
+                let url = servers::postgres().await?;
                 (url.clone(), format!("{url}?table={name}&application_name={name}"))
             }
         };
         let target = Target { server, server_url, direct, name };
         target.clear().await;
-        target
+        Some(target)
     }
 
     /// The backend URL through `proxy`.
@@ -149,7 +150,7 @@ async fn open(url: &str) -> Result<Box<dyn StateBackend>, stateharness::backends
 /// One reset of every connection, then traffic passes: the next
 /// operations reconnect and succeed.
 async fn a_blip_costs_nothing(server: Server, test: &str) {
-    let target = Target::new(server, test).await;
+    let Some(target) = Target::new(server, test).await else { return };
     let proxy = target.proxy();
     let backend = open(&target.through(&proxy)).await.unwrap();
     backend.save_state("r", &state(1)).await.unwrap();
@@ -164,7 +165,7 @@ async fn a_blip_costs_nothing(server: Server, test: &str) {
 /// Every connection reset, for good: a `connection` error, and once the
 /// server is back the same backend works again.
 async fn a_lasting_reset_is_a_connection_error(server: Server, test: &str) {
-    let target = Target::new(server, test).await;
+    let Some(target) = Target::new(server, test).await else { return };
     let proxy = target.proxy();
     let backend = open(&target.through(&proxy)).await.unwrap();
     proxy.set(Mode::Reset);
@@ -185,7 +186,7 @@ async fn a_lasting_reset_is_a_connection_error(server: Server, test: &str) {
 /// A server that stops answering mid-run: `timeout` after the deadline,
 /// for reads, writes and deletes; when it answers again, so does the backend.
 async fn a_stall_is_a_timeout(server: Server, test: &str) {
-    let target = Target::new(server, test).await;
+    let Some(target) = Target::new(server, test).await else { return };
     let proxy = target.proxy();
     let backend = open(&target.through(&proxy)).await.unwrap();
     backend.save_state("r", &state(1)).await.unwrap();
@@ -207,7 +208,7 @@ async fn a_stall_is_a_timeout(server: Server, test: &str) {
 /// A server that accepts the connection and never answers: opening is a
 /// `timeout`, not a hang.
 async fn a_blackhole_at_connect_is_a_timeout(server: Server, test: &str) {
-    let target = Target::new(server, test).await;
+    let Some(target) = Target::new(server, test).await else { return };
     let proxy = target.proxy();
     proxy.set(Mode::Blackhole);
     let error = open(&target.through(&proxy)).await.map(|_| ()).unwrap_err();
@@ -217,7 +218,7 @@ async fn a_blackhole_at_connect_is_a_timeout(server: Server, test: &str) {
 
 /// Nothing listens: opening is a `connection` error naming the URL.
 async fn a_refused_connection_is_a_connection_error(server: Server, test: &str) {
-    let target = Target::new(server, test).await;
+    let Some(target) = Target::new(server, test).await else { return };
     let proxy = target.proxy();
     proxy.set(Mode::Refuse);
     let url = target.through(&proxy);
@@ -230,7 +231,7 @@ async fn a_refused_connection_is_a_connection_error(server: Server, test: &str) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_a_slow_server_is_only_slow() {
     bounded(async {
-        let target = Target::new(Server::Redis, "slow").await;
+        let Some(target) = Target::new(Server::Redis, "slow").await else { return };
         let proxy = target.proxy();
         proxy.set(Mode::Slow(Duration::from_millis(20)));
         let backend = open(&target.through(&proxy)).await.unwrap();
@@ -297,7 +298,7 @@ async fn postgres_a_refused_connection_is_a_connection_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_session_killed_by_the_server_costs_nothing() {
     bounded(async {
-        let target = Target::new(Server::Postgres, "killed").await;
+        let Some(target) = Target::new(Server::Postgres, "killed").await else { return };
         let backend = open(&target.direct).await.unwrap();
         backend.save_state("r", &state(1)).await.unwrap();
         target.terminate_postgres_sessions().await;
@@ -372,14 +373,15 @@ fn outcomes(report: &Path) -> BTreeMap<String, usize> {
     counts
 }
 
-/// The target as one clean migration leaves it, run id -> stored text.
-async fn clean_migration(server: Server, dir: &Path, test: &str) -> BTreeMap<String, String> {
-    let clean = Target::new(server, &format!("{test}_clean")).await;
+/// The target as one clean migration leaves it, run id -> stored text;
+/// `None` (the test is not run) without the server.
+async fn clean_migration(server: Server, dir: &Path, test: &str) -> Option<BTreeMap<String, String>> {
+    let clean = Target::new(server, &format!("{test}_clean")).await?;
     let (status, output) = start_migrate(dir, "clean", &clean.direct).finish().await;
     assert!(status.success(), "the clean run: {output}");
     let contents = clean.contents().await;
     clean.clear().await;
-    contents
+    Some(contents)
 }
 
 /// A fault in the middle of a migration (the proxy slows the run so that
@@ -388,8 +390,8 @@ async fn clean_migration(server: Server, dir: &Path, test: &str) -> BTreeMap<Str
 /// finishes the job and leaves the target as one clean run does.
 async fn a_fault_mid_migration_is_not_a_conflict(server: Server, test: &str, fault: Mode) {
     let dir = scratch_dir("faults", &format!("{server:?}_{test}"));
-    let expected = clean_migration(server, &dir, test).await;
-    let target = Target::new(server, test).await;
+    let Some(expected) = clean_migration(server, &dir, test).await else { return };
+    let Some(target) = Target::new(server, test).await else { return };
     let proxy = target.proxy();
     let through = target.through(&proxy);
     proxy.set(Mode::Slow(Duration::from_millis(30)));
@@ -412,8 +414,8 @@ async fn a_fault_mid_migration_is_not_a_conflict(server: Server, test: &str, fau
 /// rerun once it is back finishes the job as a clean run does.
 async fn an_unreachable_migration_target_exits_2(server: Server, test: &str, fault: Mode) {
     let dir = scratch_dir("faults", &format!("{server:?}_{test}"));
-    let expected = clean_migration(server, &dir, test).await;
-    let target = Target::new(server, test).await;
+    let Some(expected) = clean_migration(server, &dir, test).await else { return };
+    let Some(target) = Target::new(server, test).await else { return };
     let proxy = target.proxy();
     let through = target.through(&proxy);
     proxy.set(fault);
@@ -479,7 +481,7 @@ fn start_conform(dir: &Path, name: &str, backend: &str) -> Run {
 /// bounded cleanup) with exit 2, naming the fault, not a failed check.
 async fn a_stall_during_conform_exits_2(server: Server, test: &str) {
     let dir = scratch_dir("faults", &format!("{server:?}_{test}"));
-    let target = Target::new(server, test).await;
+    let Some(target) = Target::new(server, test).await else { return };
     let proxy = target.proxy();
     // Slowed so that the stall lands mid-run.
     proxy.set(Mode::Slow(Duration::from_millis(5)));
@@ -495,7 +497,7 @@ async fn a_stall_during_conform_exits_2(server: Server, test: &str) {
 /// A backend unreachable at the start: exit 2 with a line naming it.
 async fn an_unreachable_conform_backend_exits_2(server: Server, test: &str) {
     let dir = scratch_dir("faults", &format!("{server:?}_{test}"));
-    let target = Target::new(server, test).await;
+    let Some(target) = Target::new(server, test).await else { return };
     let proxy = target.proxy();
     proxy.set(Mode::Refuse);
     let (status, output) = start_conform(&dir, "refused", &target.through(&proxy)).finish().await;
@@ -507,7 +509,7 @@ async fn an_unreachable_conform_backend_exits_2(server: Server, test: &str) {
 /// reconnects, and the suite passes as without it.
 async fn a_blip_during_conform_costs_nothing(server: Server, test: &str) {
     let dir = scratch_dir("faults", &format!("{server:?}_{test}"));
-    let target = Target::new(server, test).await;
+    let Some(target) = Target::new(server, test).await else { return };
     let proxy = target.proxy();
     proxy.set(Mode::Slow(Duration::from_millis(5)));
     let run = start_conform(&dir, "blip", &target.through(&proxy));

@@ -77,8 +77,7 @@ fn vectors_from_other_seeds_all_agree() {
 
 #[test]
 fn a_wrong_expectation_is_reported_as_a_failure() {
-    let dir = std::env::temp_dir().join(format!("stateharness-vectors-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::common::scratch_dir("vectors", "bad");
     let path = dir.join("bad.jsonl");
     let good = r#"{"file_text": "1.0", "input": 1.0, "loaded": 1.0, "name": "f", "plain_text": "1.0", "safe": 1.0}"#;
     let wrong = r#"{"file_text": "1", "input": 1.0, "loaded": 1.0, "name": "g", "plain_text": "1.0", "safe": 1.0}"#;
@@ -87,5 +86,4 @@ fn a_wrong_expectation_is_reported_as_a_failure() {
     assert_eq!((summary.passed, summary.failed), (1, 2));
     assert!(failures[0].starts_with("g (line 2)") && failures[0].contains("file_text"), "{failures:?}");
     assert!(failures[1].contains("line 3"), "{failures:?}");
-    std::fs::remove_dir_all(dir).unwrap();
 }

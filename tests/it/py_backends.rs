@@ -4,6 +4,10 @@
 
 use std::process::Output;
 
+use stateharness::backends::{ErrorKind, StateBackend, open_backend};
+use stateharness::format::TypeHints;
+use stateharness::typed::from_typed_text;
+
 use crate::common::{flujo_python, scratch_dir, stateharness};
 
 fn text(output: &Output) -> String {
@@ -12,7 +16,7 @@ fn text(output: &Output) -> String {
 
 #[test]
 fn flujo_in_memory_backend_conforms_as_a_py_backend() {
-    let python = flujo_python();
+    let Some(python) = flujo_python() else { return };
     let output =
         stateharness().args(["conform", "--backend", "py:flujo.state.backends.memory:InMemoryBackend", "--python", &python, "--cases", "8"]).output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
@@ -21,7 +25,7 @@ fn flujo_in_memory_backend_conforms_as_a_py_backend() {
 
 #[test]
 fn constructor_arguments_come_from_the_environment_or_a_file_and_stay_out_of_the_output() {
-    let python = flujo_python();
+    let Some(python) = flujo_python() else { return };
     let dir = scratch_dir("py-kwargs", "states");
     let kwargs = format!(r#"{{"path": "{}"}}"#, dir.display());
     let reports = scratch_dir("py-kwargs", "reports");
@@ -63,11 +67,61 @@ fn launch_flags_are_refused_for_other_backends_and_bad_specs_are_named() {
     let no_class = stateharness().args(["conform", "--backend", "py:justamodule"]).output().unwrap();
     assert_eq!(no_class.status.code(), Some(2), "{}", text(&no_class));
     assert!(text(&no_class).contains("py:MODULE:CLASS"), "{}", text(&no_class));
+    let Some(python) = flujo_python() else { return };
     let missing_variable = stateharness()
-        .args(["conform", "--backend", "py:flujo.state.backends.memory:InMemoryBackend", "--python", &flujo_python(), "--kwargs-env", "SH_TEST_UNSET"])
+        .args(["conform", "--backend", "py:flujo.state.backends.memory:InMemoryBackend", "--python", &python, "--kwargs-env", "SH_TEST_UNSET"])
         .env_remove("SH_TEST_UNSET")
         .output()
         .unwrap();
     assert_eq!(missing_variable.status.code(), Some(2), "{}", text(&missing_variable));
     assert!(text(&missing_variable).contains("SH_TEST_UNSET"), "{}", text(&missing_variable));
+}
+
+/// The flujo backend at `class` with `kwargs`, through the adapter.
+async fn through_the_adapter(python: &str, class: &str, kwargs: &str) -> Box<dyn StateBackend> {
+    let adapter = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/adapters/flujo_adapter.py");
+    open_backend(&format!("exec:'{python}' '{adapter}' {class} '{kwargs}'"), crate::common::registry()).await.unwrap()
+}
+
+/// A stored file that is not JSON, or not UTF-8, is corrupt data: an
+/// `internal` error that fails a check, never `invalid_run_id` (a refusal
+/// the suite accepts for some ids). flujo's FileBackend says where it
+/// keeps its files (`storage_root`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_stored_file_is_an_internal_error_not_a_refused_run_id() {
+    let Some(python) = flujo_python() else { return };
+    let dir = scratch_dir("py-corrupt", "states");
+    let backend = through_the_adapter(&python, "flujo.state.backends.file:FileBackend", &format!(r#"{{"path": "{}"}}"#, dir.display())).await;
+    assert_eq!(backend.storage_root(), Some(dir.as_path()));
+    for (run_id, bytes, names) in [("not-json", &b"{\"run_id\": "[..], "JSONDecodeError"), ("not-utf8", &b"{\"s\": \"\xff\"}"[..], "UnicodeDecodeError")] {
+        std::fs::write(dir.join(format!("{run_id}.json")), bytes).unwrap();
+        let error = backend.load_state(run_id, &TypeHints::new()).await.unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Internal, "{error}");
+        assert!(error.message.contains(names), "{error}");
+    }
+    backend.close().await.unwrap();
+}
+
+/// flujo's SQLiteBackend lists through the adapter, which filters by the
+/// prefix itself (`list_prefix`) with no wildcards, and names the
+/// database's directory as its storage root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_adapter_lists_by_prefix_and_names_the_sqlite_directory() {
+    let Some(python) = flujo_python() else { return };
+    let dir = scratch_dir("py-list-prefix", "db");
+    let kwargs = format!(r#"{{"db_path": "{}"}}"#, dir.join("flujo.db").display());
+    let backend = through_the_adapter(&python, "flujo.state.backends.sqlite:SQLiteBackend", &kwargs).await;
+    assert!(backend.capabilities().list && backend.lists_by_prefix());
+    assert_eq!(backend.storage_root(), Some(dir.as_path()));
+    let state = r#"{"run_id": "r", "pipeline_id": "p", "pipeline_name": "p", "pipeline_version": "1", "current_step_index": 0, "pipeline_context": {},
+        "last_step_output": null, "step_history": [], "status": "running", "created_at": {"$datetime": "2025-07-01T12:00:00"}, "updated_at": {"$datetime": "2025-07-01T12:00:01"}}"#;
+    let state = from_typed_text(state, &crate::common::registry()).unwrap();
+    for run_id in ["a%1", "a_1", "ab1", "é1"] {
+        backend.save_state(run_id, &state).await.unwrap();
+    }
+    let mut listed = backend.list_states("a_").await.unwrap();
+    listed.sort();
+    assert_eq!(listed, ["a_1"]);
+    assert_eq!(backend.list_states("é").await.unwrap(), ["é1"]);
+    backend.close().await.unwrap();
 }

@@ -27,11 +27,7 @@ fn the_html_report_of_a_failing_run_shows_the_failure_and_the_matrix() {
         assert!(!html.contains(external), "the page must be self-contained, it holds {external:?}");
     }
 
-    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
-    else {
-        eprintln!("not run: rendering the HTML report (no chromium installed)");
-        return;
-    };
+    let Some(chromium) = crate::common::program(&["chromium", "chromium-browser"], "--version") else { return };
     let screenshot = out.join("report.png");
     let rendered = Command::new(chromium)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1366,900"])

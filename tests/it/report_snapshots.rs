@@ -124,9 +124,7 @@ async fn junit_and_markdown_carry_the_failure_details() {
 #[test]
 fn migration_report_and_console() {
     let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/migrate/mixed");
-    let scratch = std::env::temp_dir().join(format!("stateharness-report-snapshots-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch).unwrap();
+    let scratch = crate::common::scratch_dir("report-snapshots", "migration");
     let report = scratch.join("report.json");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_stateharness"))
         .args(["migrate", "--from", source.to_str().unwrap(), "--to", &format!("file://{}/out", scratch.display())])

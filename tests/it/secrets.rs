@@ -11,15 +11,17 @@ use crate::common::{scratch_dir, stateharness};
 
 const SECRET: &str = "S3cr3t-pw-9f1c";
 
-/// The local PostgreSQL URL with `SECRET` as its user's password, for `table`.
-async fn url_with_password(table: &str) -> String {
-    let server = crate::common::servers::postgres_url().await;
+/// The test PostgreSQL's URL with `SECRET` as its user's password, for
+/// `table`; `None` (the test is not run) without the server.
+async fn url_with_password(table: &str) -> Option<String> {
+    let server = crate::common::servers::postgres().await?;
     let (user, host) = server.strip_prefix("postgres://").and_then(|rest| rest.split_once('@')).expect("postgres://USER@HOST");
-    format!("postgres://{user}:{SECRET}@{host}?table={table}")
+    Some(format!("postgres://{user}:{SECRET}@{host}?table={table}"))
 }
 
 async fn drop_table(table: &str) {
-    let (client, connection) = tokio_postgres::connect(&crate::common::servers::postgres_url().await, tokio_postgres::NoTls).await.unwrap();
+    let server = crate::common::servers::postgres().await.expect("PostgreSQL answered when the test began");
+    let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client.batch_execute(&format!("DROP TABLE IF EXISTS {table}")).await.unwrap();
 }
@@ -43,7 +45,7 @@ fn assert_files_clean(dir: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conform_writes_no_password_in_any_output() {
     let table = format!("sh_secret_conform_{}", std::process::id());
-    let url = url_with_password(&table).await;
+    let Some(url) = url_with_password(&table).await else { return };
     let out = scratch_dir("secrets-conform", "out");
     let output = stateharness()
         .args(["conform", "--backend", &url, "--cases", "8", "--strict"])
@@ -79,7 +81,7 @@ fn errors_and_child_stderr_write_no_password() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_writes_no_password_in_console_or_report() {
     let table = format!("sh_secret_migrate_{}", std::process::id());
-    let url = url_with_password(&table).await;
+    let Some(url) = url_with_password(&table).await else { return };
     let out = scratch_dir("secrets-migrate", "out");
     let legacy = crate::common::legacy_corpus().join("legacy");
     let output = stateharness()
@@ -95,7 +97,7 @@ async fn migrate_writes_no_password_in_console_or_report() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_writes_no_password_in_console_or_snapshots() {
     let table = format!("sh_secret_snapshot_{}", std::process::id());
-    let url = url_with_password(&table).await;
+    let Some(url) = url_with_password(&table).await else { return };
     let snaps = scratch_dir("secrets-snapshot", "snaps");
     for command in ["record", "check"] {
         let output = stateharness().args(["snapshot", command, "--backend", &url, "--dir", snaps.to_str().unwrap()]).output().unwrap();
@@ -111,8 +113,9 @@ async fn snapshot_writes_no_password_in_console_or_snapshots() {
 /// REDISCLI_AUTH, never from the command line.
 #[test]
 fn redis_password_from_rediscli_auth() {
+    let Some(redis_server) = crate::common::program(&["redis-server"], "--version") else { return };
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = std::process::Command::new("redis-server")
+    let mut server = std::process::Command::new(redis_server)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--requirepass", SECRET, "--save", "", "--appendonly", "no"])
         .stdout(std::process::Stdio::null())
         .spawn()

@@ -99,3 +99,17 @@ fn a_state_that_is_not_an_object_is_refused() {
     }
     assert_eq!(answer(&answers, json!(3))["result"], json!([]), "nothing was stored");
 }
+
+/// `serve` filters `list` by the prefix itself and says so (`list_prefix`);
+/// a prefix that is not a string is refused.
+#[test]
+fn serve_declares_list_prefix_and_refuses_a_prefix_that_is_not_a_string() {
+    let input = lines(&[br#"{"id": 1, "op": "hello", "protocol": 1}"#, br#"{"id": 2, "op": "list", "prefix": 7}"#]);
+    let (code, answers) = serve(&[], &input);
+    assert_eq!(code, Some(0));
+    let capabilities = &answer(&answers, json!(1))["result"]["capabilities"];
+    assert_eq!(capabilities, &json!(["concurrent", "list", "list_prefix"]), "{answers:?}");
+    let refused = answer(&answers, json!(2));
+    assert_eq!(refused["error"]["kind"], "internal", "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("`prefix` must be a string"), "{refused}");
+}

@@ -205,7 +205,8 @@ async fn server_snapshot(url: &str) -> String {
 #[tokio::test]
 async fn redis_and_postgres_show_their_stored_form() {
     let prefix = format!("sh-snaptest-{}-", std::process::id());
-    let redis = format!("{}?prefix={prefix}", crate::common::servers::redis_url().await);
+    let (Some(redis), Some(postgres)) = (crate::common::servers::redis().await, crate::common::servers::postgres().await) else { return };
+    let redis = format!("{redis}?prefix={prefix}");
     let body = server_snapshot(&redis).await;
     let stored = "{\"run_id\": \"snaptest-1\", \"ctx\": {\"when\": \"2025-01-02\", \"n\": 1}}";
     assert_eq!(
@@ -216,10 +217,9 @@ async fn redis_and_postgres_show_their_stored_form() {
     );
 
     let table = format!("sh_snaptest_{}", std::process::id());
-    let postgres = format!("{}?table={table}", crate::common::servers::postgres_url().await);
-    let body = server_snapshot(&postgres).await;
+    let body = server_snapshot(&format!("{postgres}?table={table}")).await;
     assert!(body.contains(&format!("== stored at table {table}, row \"snaptest-1\" ==\nstate [text]: {stored}\n")), "{body}");
-    let (client, connection) = tokio_postgres::connect(&crate::common::servers::postgres_url().await, tokio_postgres::NoTls).await.unwrap();
+    let (client, connection) = tokio_postgres::connect(&postgres, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client.batch_execute(&format!("DROP TABLE \"{table}\"")).await.unwrap();
 }
@@ -243,8 +243,7 @@ fn wait_for(session: &str, expected: &str) -> String {
 
 #[test]
 fn review_works_in_a_real_terminal() {
-    if tmux(&["-V"]).is_none() {
-        eprintln!("SKIPPED review_works_in_a_real_terminal: tmux is not installed");
+    if crate::common::program(&["tmux"], "-V").is_none() {
         return;
     }
     let dir = crate::common::scratch_dir("snapshot-tmux", "snaps");

@@ -1,11 +1,19 @@
 //! Helpers shared by the integration tests.
+//!
+//! What a test needs that a user's machine may lack (a Redis or PostgreSQL
+//! server, the flujo virtual environment, a program such as tmux) is
+//! acquired here, never checked inline: absent, the test says
+//! "not run: TEST: WHY" on the terminal and passes; with
+//! `STATEHARNESS_REQUIRE_SERVERS=1` (CI, `.ci/run`) absence fails it.
 
 pub mod proxy;
 pub mod servers;
 
-use std::path::PathBuf;
+use std::cell::RefCell;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use stateharness::conformance::{Report, Suite, SuiteOptions, UrlOpener};
 use stateharness::format::TypeRegistry;
@@ -66,10 +74,22 @@ pub fn fixtures_dir() -> PathBuf {
 }
 
 /// A fresh, empty directory for one test: `<tmp>/stateharness-<test>-<pid>/<name>`.
+/// It is removed when the calling test ends, passed or failed (see
+/// [`Scratch`]).
 pub fn scratch_dir(test: &str, name: &str) -> PathBuf {
     let dir = scratch_root(test).join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("creates a scratch directory");
+    // Another test sharing the root may remove it (once empty) between
+    // the two levels create_dir_all makes: try again.
+    if std::fs::create_dir_all(&dir).is_err() {
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creates the scratch directory {}: {e}", dir.display()));
+    }
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        if !scratch.iter().any(|known| known.0 == dir) {
+            scratch.push(Scratch(dir.clone()));
+        }
+    });
     dir
 }
 
@@ -78,11 +98,88 @@ pub fn scratch_root(test: &str) -> PathBuf {
     std::env::temp_dir().join(format!("stateharness-{test}-{}", std::process::id()))
 }
 
-/// The python of the virtual environment with flujo 0.4.35, made (once) by
-/// `ci/flujo-venv.sh`.
-pub fn flujo_python() -> String {
+thread_local! {
+    /// The scratch directories the test running on this thread made. The
+    /// test harness runs each test on a thread of its own and joins it, so
+    /// they are dropped, and removed, when the test ends, also when it
+    /// panics; call sites stay plain paths (`scratch_dir(..).join("x.db")`).
+    static SCRATCH: RefCell<Vec<Scratch>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One scratch directory, removed on drop with its root once that is empty
+/// (several tests may share a root, each with directories of its own).
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        if let Some(root) = self.0.parent() {
+            let _ = std::fs::remove_dir(root);
+        }
+    }
+}
+
+/// The variable that turns "not run" into a failure (set by `.ci/run`).
+pub const REQUIRE_VAR: &str = "STATEHARNESS_REQUIRE_SERVERS";
+
+/// `found`'s value, or `None` once the test has said why it is not run
+/// ([`not_run`]): `let Some(python) = needed(...) else { return };`.
+pub fn needed<T>(found: Result<T, String>) -> Option<T> {
+    found.map_err(|why| not_run(&why)).ok()
+}
+
+/// Says on the terminal that the calling test does not run and why, for
+/// the test to return, passing. With `STATEHARNESS_REQUIRE_SERVERS=1` it
+/// fails the test instead: CI has everything, so absence there is a fault.
+pub fn not_run(why: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().filter(|name| *name != "main").unwrap_or("a test");
+    if required() {
+        panic!("{test}: {why} ({REQUIRE_VAR}=1: required here)");
+    }
+    announce(&format!("not run: {test}: {why}"));
+}
+
+/// Whether everything a test needs must be there (`STATEHARNESS_REQUIRE_SERVERS=1`).
+pub fn required() -> bool {
+    std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1")
+}
+
+/// Writes `line` on stderr directly: the harness captures `eprintln!` of a
+/// passing test, and what was (not) run must always show.
+pub fn announce(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// The python of the virtual environment with flujo 0.4.35, made (once per
+/// process) by `ci/flujo-venv.sh`; `None`, after saying "not run", when it
+/// cannot be made (no python3 with venv, no PyPI).
+pub fn flujo_python() -> Option<String> {
+    static PYTHON: OnceLock<Result<String, String>> = OnceLock::new();
+    needed(PYTHON.get_or_init(make_flujo_venv).clone())
+}
+
+fn make_flujo_venv() -> Result<String, String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/flujo-venv.sh");
-    let output = Command::new("bash").arg(script).output().expect("runs ci/flujo-venv.sh");
-    assert!(output.status.success(), "ci/flujo-venv.sh failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).lines().last().expect("the venv's python").trim().to_owned()
+    let output = Command::new("bash").arg(script).output().map_err(|e| format!("the flujo environment: cannot run bash {script}: {e}"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The script's last words say what failed (pip, venv, the import).
+    let why = || stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("no message").trim().to_owned();
+    if !output.status.success() {
+        return Err(format!("the flujo environment could not be made (ci/flujo-venv.sh: {})", why()));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let python = stdout.lines().last().map(str::trim).unwrap_or_default();
+    if !Path::new(python).is_file() {
+        return Err(format!("ci/flujo-venv.sh printed no python ({:?}; {})", stdout.trim(), why()));
+    }
+    Ok(python.to_owned())
+}
+
+/// The first of `candidates` (names of one program) that is installed:
+/// `NAME ARG` runs and succeeds, ARG being e.g. `--version`; `None`, after
+/// saying "not run", when none is.
+pub fn program(candidates: &[&'static str], arg: &str) -> Option<&'static str> {
+    let found = candidates.iter().copied().find(|name| Command::new(name).arg(arg).output().is_ok_and(|output| output.status.success()));
+    needed(found.ok_or_else(|| format!("{} is not installed", candidates.join(" or "))))
 }

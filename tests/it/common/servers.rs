@@ -6,7 +6,14 @@
 //! else the local server on loopback. Which servers were used is written
 //! once per process on stderr, past the test harness's capture:
 //! "servers: local" / "servers: containers", and "containers: not run: WHY"
-//! when containers were asked for but could not start.
+//! when containers were asked for but could not start (a failure with
+//! `STATEHARNESS_REQUIRE_SERVERS=1`).
+//!
+//! The chosen server is probed once per process (a TCP connect with a
+//! deadline). One that does not answer makes each test that needs it say
+//! "not run: TEST: WHY" and pass, or fail with
+//! `STATEHARNESS_REQUIRE_SERVERS=1`: `let Some(url) = servers::redis().await
+//! else { return };`.
 //!
 //! The containers use the host's network (there is no bridge here), on a
 //! free loopback port chosen below and passed as the server's port
@@ -15,13 +22,15 @@
 //! containers when the test process ends, whether it passed, panicked or
 //! was killed.
 
-use std::io::Write as _;
 use std::process::Stdio;
+use std::time::Duration;
 
 use testcontainers::core::WaitFor;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, Image as _, ImageExt};
 use tokio::sync::OnceCell;
+
+use super::{announce, needed, required};
 
 /// The local Redis used without `REDIS_URL` or containers.
 pub const LOCAL_REDIS: &str = "redis://127.0.0.1:6379/0";
@@ -33,10 +42,15 @@ pub const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 const SERVERS_VAR: &str = "STATEHARNESS_SERVERS";
 const CONTAINERS: &str = "containers";
 
+/// How long the probe waits for a server to accept a connection.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A server's URL, kept with its container (if one was started) so that the
 /// container lives as long as the process.
 struct Server {
     url: String,
+    /// Whether it answered the probe, or why not.
+    answers: Result<(), String>,
     _container: Option<ContainerAsync<GenericImage>>,
 }
 
@@ -47,6 +61,8 @@ struct Kind {
     /// The variable naming an external server instead.
     env_var: &'static str,
     local: &'static str,
+    /// The port of a URL that names none.
+    default_port: u16,
     /// The server's arguments that set its port.
     port_args: fn(u16) -> Vec<String>,
     /// What the server writes once it accepts connections.
@@ -58,6 +74,7 @@ static REDIS_KIND: Kind = Kind {
     name: "redis",
     env_var: "REDIS_URL",
     local: LOCAL_REDIS,
+    default_port: 6379,
     port_args: |port| vec!["--port".into(), port.to_string()],
     ready: || WaitFor::message_on_stdout("Ready to accept connections"),
     url: |port| format!("redis://127.0.0.1:{port}/0"),
@@ -67,6 +84,7 @@ static POSTGRES_KIND: Kind = Kind {
     name: "postgres",
     env_var: "DATABASE_URL",
     local: LOCAL_POSTGRES,
+    default_port: 5432,
     port_args: |port| vec!["-p".into(), port.to_string()],
     ready: || WaitFor::message_on_stderr("database system is ready to accept connections"),
     url: |port| format!("postgres://postgres@127.0.0.1:{port}/test"),
@@ -75,21 +93,30 @@ static POSTGRES_KIND: Kind = Kind {
 static REDIS: OnceCell<Server> = OnceCell::const_new();
 static POSTGRES: OnceCell<Server> = OnceCell::const_new();
 
-/// The Redis server's URL (`redis://HOST:PORT/DB`).
-pub async fn redis_url() -> String {
-    REDIS.get_or_init(|| choose(&REDIS_KIND)).await.url.clone()
+/// The Redis server's URL (`redis://HOST:PORT/DB`) once it answers; `None`,
+/// after saying "not run", when it does not.
+pub async fn redis() -> Option<String> {
+    needed(answering(&REDIS, &REDIS_KIND).await)
 }
 
-/// The PostgreSQL server's URL (`postgres://USER@HOST:PORT/DB`).
-pub async fn postgres_url() -> String {
-    POSTGRES.get_or_init(|| choose(&POSTGRES_KIND)).await.url.clone()
+/// The PostgreSQL server's URL (`postgres://USER@HOST:PORT/DB`) once it
+/// answers; `None`, after saying "not run", when it does not.
+pub async fn postgres() -> Option<String> {
+    needed(answering(&POSTGRES, &POSTGRES_KIND).await)
 }
 
-/// Picks the server of `kind` and says which one on stderr.
+/// The URL of the server of `kind`, or why it cannot be used.
+async fn answering(cell: &'static OnceCell<Server>, kind: &'static Kind) -> Result<String, String> {
+    let server = cell.get_or_init(|| choose(kind)).await;
+    server.answers.clone().map(|()| server.url.clone())
+}
+
+/// Picks the server of `kind`, says which one on stderr and probes it.
 async fn choose(kind: &'static Kind) -> Server {
     if let Some(url) = std::env::var(kind.env_var).ok().filter(|v| !v.is_empty()) {
-        announce(&format!("servers: {} from {}={url}", kind.name, kind.env_var));
-        return Server { url, _container: None };
+        announce(&format!("servers: {} from {}", kind.name, kind.env_var));
+        let answers = probe(kind, &url, &format!("from {}", kind.env_var)).await;
+        return Server { url, answers, _container: None };
     }
     if std::env::var(SERVERS_VAR).is_ok_and(|v| v == CONTAINERS) {
         // Started on a runtime of its own: the test's runtime ends with the
@@ -98,13 +125,45 @@ async fn choose(kind: &'static Kind) -> Server {
             Ok((url, container)) => {
                 let image = container.image();
                 announce(&format!("servers: containers ({} {}:{} at {url})", kind.name, image.name(), image.tag()));
-                return Server { url, _container: Some(container) };
+                let answers = probe(kind, &url, "its container").await;
+                return Server { url, answers, _container: Some(container) };
             }
+            // CI asks for containers to run them: no falling back there.
+            Err(why) if required() => return Server { url: String::new(), answers: Err(format!("containers: {}: {why}", kind.name)), _container: None },
             Err(why) => announce(&format!("containers: not run: {}: {why}", kind.name)),
         }
     }
     announce(&format!("servers: local ({} at {})", kind.name, kind.local));
-    Server { url: kind.local.to_owned(), _container: None }
+    let answers = probe(kind, kind.local, &format!("the local one: ci/test.sh starts it, {} names another", kind.env_var)).await;
+    Server { url: kind.local.to_owned(), answers, _container: None }
+}
+
+/// Whether the server at `url` accepts a TCP connection within
+/// [`PROBE_TIMEOUT`]; else why not, naming its address (never the URL,
+/// which may hold a password) and `whence` it came from.
+async fn probe(kind: &Kind, url: &str, whence: &str) -> Result<(), String> {
+    // A URL without a host and port of its own (a PostgreSQL key=value
+    // string, a Unix socket) is left to the test to use.
+    let Some(address) = address(url, kind.default_port) else { return Ok(()) };
+    let failed = match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(&address)).await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
+    };
+    Err(format!("{} at {address} ({whence}) does not answer: {failed}", kind.name))
+}
+
+/// `HOST:PORT` of a `SCHEME://[USER[:PASSWORD]@]HOST[:PORT][/…]` URL.
+fn address(url: &str, default_port: u16) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if host_port.is_empty() || host_port.contains(',') {
+        return None;
+    }
+    // `[::1]` or `[::1]:6379`, `host` or `host:6379`.
+    let has_port = host_port.rsplit_once(']').map_or(host_port, |(_, after)| after).contains(':');
+    Some(if has_port { host_port.to_owned() } else { format!("{host_port}:{default_port}") })
 }
 
 /// Builds the image if needed, starts its container on a free port and
@@ -119,7 +178,7 @@ async fn start(kind: &'static Kind) -> Result<(String, ContainerAsync<GenericIma
         // The label lets ci/containers.sh check that none is left behind.
         .with_label("stateharness.servers", kind.name)
         .with_cmd((kind.port_args)(port))
-        .with_startup_timeout(std::time::Duration::from_secs(60))
+        .with_startup_timeout(Duration::from_secs(60))
         .start()
         .await
         .map_err(|e| e.to_string())?;
@@ -165,8 +224,12 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     RUNTIME.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("builds the containers' runtime"))
 }
 
-/// Writes `line` on stderr directly: the harness captures `eprintln!` of a
-/// passing test, and which servers were used must always show.
-fn announce(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
+#[test]
+fn the_probe_finds_host_and_port_in_server_urls() {
+    assert_eq!(address("redis://127.0.0.1:1/0", 6379).as_deref(), Some("127.0.0.1:1"));
+    assert_eq!(address("redis://:pw@cache?db=2", 6379).as_deref(), Some("cache:6379"));
+    assert_eq!(address("postgres://u:p@w@[::1]/test", 5432).as_deref(), Some("[::1]:5432"));
+    assert_eq!(address("postgres://postgres@[::1]:5433/test", 5432).as_deref(), Some("[::1]:5433"));
+    assert_eq!(address("postgres:///test?host=/run/postgresql", 5432), None);
+    assert_eq!(address("host=db port=5432", 5432), None);
 }
