@@ -441,6 +441,38 @@ mod tests {
     }
 
     #[test]
+    fn opening_removes_only_the_lock_files_no_process_holds() {
+        let dir = std::env::temp_dir().join(format!("stateharness-locks-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let held = RunLock::acquire(&dir, "held").unwrap();
+        let left = dir.join(lock_name("left"));
+        fs::write(&left, b"").unwrap();
+        remove_unheld_lock_files(&dir).unwrap();
+        assert!(!left.exists() && held.path.exists());
+        drop(held);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "a released lock leaves no file");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_swap_writes_only_over_the_expected_bytes() {
+        let dir = std::env::temp_dir().join(format!("stateharness-swap-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r.json");
+        assert!(swap_file(&dir, "r", &path, None, Some(b"1")).unwrap());
+        assert!(!swap_file(&dir, "r", &path, None, Some(b"2")).unwrap(), "the file is no longer absent");
+        assert!(swap_file(&dir, "r", &path, None, Some(b"1")).unwrap(), "it already holds that");
+        assert!(swap_file(&dir, "r", &path, Some(b"1"), Some(b"2")).unwrap());
+        assert!(!swap_file(&dir, "r", &path, Some(b"1"), None).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"2");
+        assert!(swap_file(&dir, "r", &path, Some(b"2"), None).unwrap());
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn opening_removes_temp_files_of_dead_writers_only() {
         let dir = std::env::temp_dir().join(format!("stateharness-stale-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
