@@ -7,6 +7,14 @@
 //! not end in `.json`), so loads and listings ignore them, and opening the
 //! directory again removes those whose writing process is gone.
 //!
+//! A compare-and-set ([`StateBackend::swap_state`]) holds an exclusive
+//! `flock` on `.RUN_ID.json.lock` while it reads and replaces the state:
+//! one lock per run id, never one on the directory, so migrators writing
+//! other run ids never wait. The kernel drops the lock with its process (a
+//! SIGKILL leaves no stale lock), and the holder removes the file before
+//! unlocking: a waiter that then gets the lock of a removed file sees it is
+//! no longer the one at the path and starts over.
+//!
 //! The path after `file://` is taken literally (no percent-decoding), so
 //! `file:///tmp/my states` is the directory `/tmp/my states`.
 
@@ -24,13 +32,16 @@ use crate::json::KeyOrder;
 use crate::value::Value;
 
 use super::codec::{safe_to_text, state_to_text, text_to_state};
-use super::{BackendError, Capabilities, ErrorKind, StateBackend, StoredForm, StoredPart, TextStore};
+use super::{BackendError, Capabilities, ErrorKind, NewState, Raw, RawState, StateBackend, StoredForm, StoredPart, TextStore};
 
 /// The longest file name Linux (and macOS) file systems accept, in bytes.
 const MAX_FILE_NAME: usize = 255;
 
 /// What every state file's name ends with; temp files never do.
 const SUFFIX: &str = ".json";
+
+/// What a run id's lock file name ends with (after `.RUN_ID.json`).
+const LOCK_SUFFIX: &str = ".lock";
 
 /// Makes temp file names unique within the process; the pid makes them
 /// unique across processes, and `create_new` catches anything left.
@@ -53,7 +64,8 @@ impl FileBackend {
         let created = dir.clone();
         blocking(move || {
             fs::create_dir_all(&created)?;
-            remove_stale_temp_files(&created)
+            remove_stale_temp_files(&created)?;
+            remove_unheld_lock_files(&created)
         })
         .await
         .map_err(|e| BackendError::new(ErrorKind::Connection, format!("could not open {url}: {e}")))?;
@@ -224,6 +236,93 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// The lock file of `run_id`: hidden and never ending in `.json`, like a
+/// temp file's name; a long id is cut (two ids may then share a lock,
+/// which only makes them wait for each other).
+fn lock_name(run_id: &str) -> OsString {
+    let tail = format!("{SUFFIX}{LOCK_SUFFIX}");
+    let mut budget = MAX_FILE_NAME - 1 - tail.len();
+    while !run_id.is_char_boundary(budget.min(run_id.len())) {
+        budget -= 1;
+    }
+    OsString::from(format!(".{}{tail}", &run_id[..budget.min(run_id.len())]))
+}
+
+/// An exclusive lock on one run id (see the module doc); dropping it
+/// removes the lock file, then unlocks.
+struct RunLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl RunLock {
+    /// Waits for the lock of `run_id` in `dir`.
+    fn acquire(dir: &Path, run_id: &str) -> io::Result<RunLock> {
+        use rustix::fs::{FlockOperation, flock, fstat, stat};
+        let path = dir.join(lock_name(run_id));
+        loop {
+            let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+            flock(&file, FlockOperation::LockExclusive)?;
+            let held = fstat(&file)?;
+            // The holder before removed the file it locked: lock the new one.
+            match stat(&path) {
+                Ok(now) if (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino) => return Ok(RunLock { path, _file: file }),
+                Ok(_) => continue,
+                Err(e) if e == rustix::io::Errno::NOENT => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Removed while still locked, so no waiter can take it as current.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Removes the lock files no process holds (left by a killed one): each is
+/// taken without waiting, and removed while held, as its holder would.
+fn remove_unheld_lock_files(dir: &Path) -> io::Result<()> {
+    use rustix::fs::{FlockOperation, flock};
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with('.') && name.ends_with(&format!("{SUFFIX}{LOCK_SUFFIX}"))) {
+            continue;
+        }
+        let Ok(file) = File::open(entry.path()) else { continue };
+        if flock(&file, FlockOperation::NonBlockingLockExclusive).is_ok() {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Compare-and-set of `run_id`'s file under its lock: `new` (bytes, or
+/// `None` to remove the file) replaces the file only when it holds
+/// `expected` (`None`: no file). True when the file now holds `new`.
+fn swap_file(dir: &Path, run_id: &str, path: &Path, expected: Option<&[u8]>, new: Option<&[u8]>) -> io::Result<bool> {
+    let _lock = RunLock::acquire(dir, run_id)?;
+    let held = read_if_present(path)?;
+    if held.as_deref() == new {
+        return Ok(true);
+    }
+    if held.as_deref() != expected {
+        return Ok(false);
+    }
+    match new {
+        Some(text) => write_atomically(dir, run_id, path, text)?,
+        None => {
+            fs::remove_file(path)?;
+            sync_dir(dir)?;
+        }
+    }
+    Ok(true)
+}
+
 /// Runs blocking file work off the async threads.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| Err(io::Error::other(e)))
@@ -257,6 +356,31 @@ impl StateBackend for FileBackend {
         let origin = path.display().to_string();
         let text = String::from_utf8(bytes).map_err(|e| BackendError::internal(format!("loading run {run_id:?} from {origin}"), e))?;
         text_to_state(&text, hints, &self.registry, &origin).map(Some)
+    }
+
+    async fn load_raw(&self, run_id: &str) -> Result<Option<RawState>, BackendError> {
+        Ok(self.read_state_file(run_id).await?.map(|(_, bytes)| RawState(Raw::Bytes(bytes))))
+    }
+
+    fn decode_raw(&self, run_id: &str, raw: &RawState, hints: &TypeHints) -> Result<Value, BackendError> {
+        let origin = self.state_path(run_id)?.display().to_string();
+        let Some(bytes) = raw.bytes() else { return Err(BackendError::internal(format!("loading run {run_id:?} from {origin}"), "not a file's bytes")) };
+        let text = std::str::from_utf8(bytes).map_err(|e| BackendError::internal(format!("loading run {run_id:?} from {origin}"), e))?;
+        text_to_state(text, hints, &self.registry, &origin)
+    }
+
+    async fn swap_state(&self, run_id: &str, expected: Option<&RawState>, new: NewState<'_>) -> Result<bool, BackendError> {
+        let path = self.state_path(run_id)?;
+        let context = || format!("saving run {run_id:?} to {}", path.display());
+        let not_bytes = || BackendError::internal(context(), "a raw state that is not a file's bytes");
+        let expected = expected.map(|raw| raw.bytes().map(<[u8]>::to_vec).ok_or_else(not_bytes)).transpose()?;
+        let new = match new {
+            NewState::State(state) => Some(state_to_text(state, KeyOrder::Sorted, &self.registry)?.into_bytes()),
+            NewState::Raw(raw) => Some(raw.bytes().ok_or_else(not_bytes)?.to_vec()),
+            NewState::Nothing => None,
+        };
+        let (dir, id, file) = (self.dir.clone(), run_id.to_owned(), path.clone());
+        blocking(move || swap_file(&dir, &id, &file, expected.as_deref(), new.as_deref())).await.map_err(|e| BackendError::internal(context(), e))
     }
 
     async fn delete_state(&self, run_id: &str) -> Result<(), BackendError> {
@@ -314,6 +438,38 @@ mod tests {
             assert!(name.len() <= MAX_FILE_NAME, "{name}");
             assert!(name.starts_with('.') && !name.ends_with(SUFFIX), "{name}");
         }
+    }
+
+    #[test]
+    fn opening_removes_only_the_lock_files_no_process_holds() {
+        let dir = std::env::temp_dir().join(format!("stateharness-locks-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let held = RunLock::acquire(&dir, "held").unwrap();
+        let left = dir.join(lock_name("left"));
+        fs::write(&left, b"").unwrap();
+        remove_unheld_lock_files(&dir).unwrap();
+        assert!(!left.exists() && held.path.exists());
+        drop(held);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "a released lock leaves no file");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_swap_writes_only_over_the_expected_bytes() {
+        let dir = std::env::temp_dir().join(format!("stateharness-swap-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r.json");
+        assert!(swap_file(&dir, "r", &path, None, Some(b"1")).unwrap());
+        assert!(!swap_file(&dir, "r", &path, None, Some(b"2")).unwrap(), "the file is no longer absent");
+        assert!(swap_file(&dir, "r", &path, None, Some(b"1")).unwrap(), "it already holds that");
+        assert!(swap_file(&dir, "r", &path, Some(b"1"), Some(b"2")).unwrap());
+        assert!(!swap_file(&dir, "r", &path, Some(b"1"), None).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"2");
+        assert!(swap_file(&dir, "r", &path, Some(b"2"), None).unwrap());
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

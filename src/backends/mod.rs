@@ -116,6 +116,52 @@ pub trait TextStore: Send + Sync {
     fn write_text(&self, run_id: &str, text: &[u8]) -> Result<(), BackendError>;
 }
 
+/// What a run id holds, exactly as stored (the file's or value's bytes, the
+/// row's columns), read by [`StateBackend::load_raw`]: what a
+/// compare-and-set ([`StateBackend::swap_state`]) compares, and what it can
+/// put back unchanged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawState(pub(crate) Raw);
+
+/// The forms a [`RawState`] takes.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Raw {
+    /// One stored text (a file, a Redis value, a Postgres column).
+    Bytes(Vec<u8>),
+    /// A table row: every column, by name, as stored.
+    #[cfg(feature = "sqlite")]
+    Row(Vec<(String, rusqlite::types::Value)>),
+    /// The state `load_state` returns, for a backend whose storage is out
+    /// of sight (the default implementation).
+    State(Value),
+}
+
+impl RawState {
+    /// The stored bytes, for a backend that keeps one text per run.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match &self.0 {
+            Raw::Bytes(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// A raw state of one stored text: what a [`TextStore`] stores for it.
+    pub fn from_bytes(bytes: Vec<u8>) -> RawState {
+        RawState(Raw::Bytes(bytes))
+    }
+}
+
+/// What [`StateBackend::swap_state`] leaves under the run id.
+#[derive(Clone, Copy, Debug)]
+pub enum NewState<'a> {
+    /// This state, stored as `save_state` stores it.
+    State(&'a Value),
+    /// Exactly this, as it was read (a state put back).
+    Raw(&'a RawState),
+    /// Nothing: the run id is removed.
+    Nothing,
+}
+
 /// flujo's `StateBackend`: save, load and delete a run's state.
 ///
 /// An implementation writes `describe`, `capabilities`, `save_state`,
@@ -157,14 +203,59 @@ pub trait StateBackend: Send + Sync {
     /// filtering by the prefix: so for every backend written in Rust; an
     /// `exec:` backend only with capability `list_prefix` (without it the
     /// harness filters, and a check of prefix filtering can judge nothing).
+    #[doc(hidden)]
     fn lists_by_prefix(&self) -> bool {
         true
     }
 
     /// The directory the backend keeps its data in on this machine, when
     /// known (an `exec:` backend's `hello` may say, `storage_root`).
+    #[doc(hidden)]
     fn storage_root(&self) -> Option<&std::path::Path> {
         None
+    }
+
+    /// What `run_id` holds exactly as stored, or `None`. The default is the
+    /// loaded state, for backends whose storage is out of sight.
+    #[doc(hidden)]
+    async fn load_raw(&self, run_id: &str) -> Result<Option<RawState>, BackendError> {
+        Ok(self.load_state(run_id, &TypeHints::new()).await?.map(|state| RawState(Raw::State(state))))
+    }
+
+    /// The state a [`RawState`] of this backend holds, as `load_state`
+    /// would return it with `hints`.
+    #[doc(hidden)]
+    fn decode_raw(&self, run_id: &str, raw: &RawState, hints: &TypeHints) -> Result<Value, BackendError> {
+        let _ = hints;
+        match &raw.0 {
+            Raw::State(state) => Ok(state.clone()),
+            _ => Err(BackendError::internal(format!("reading run {run_id:?} of {}", self.describe()), "the raw state is not of this backend")),
+        }
+    }
+
+    /// Compare-and-set: puts `new` under `run_id` only if the run id holds
+    /// `expected` (`None`: nothing), and tells whether it now holds `new`
+    /// (`true` also when it already held exactly that, so a retried swap
+    /// whose first answer was lost is no failure). Atomic against other
+    /// writers using it, so two migrators can never both write over the
+    /// same run id: per run id, never a lock on the whole storage.
+    ///
+    /// The default loads, compares and then saves or deletes, which is not
+    /// atomic: the backends whose storage is out of sight (`exec:`) do that.
+    #[doc(hidden)]
+    async fn swap_state(&self, run_id: &str, expected: Option<&RawState>, new: NewState<'_>) -> Result<bool, BackendError> {
+        let held = self.load_raw(run_id).await?;
+        if held.as_ref() != expected {
+            return Ok(false);
+        }
+        match new {
+            NewState::State(state) | NewState::Raw(RawState(Raw::State(state))) => self.save_state(run_id, state).await?,
+            NewState::Raw(_) => {
+                return Err(BackendError::internal(format!("restoring run {run_id:?} of {}", self.describe()), "the raw state is not of this backend"));
+            }
+            NewState::Nothing => self.delete_state(run_id).await?,
+        }
+        Ok(true)
     }
 
     /// The backend's [`TextStore`], when it keeps one text per run.

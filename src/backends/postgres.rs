@@ -25,7 +25,7 @@ use crate::value::Value;
 use super::codec::{state_to_text, text_to_state};
 use super::link::{Failure, Link};
 use super::url_query::take_query_param;
-use super::{BackendError, Capabilities, ErrorKind, OpenOptions, StateBackend, StoredForm, StoredPart};
+use super::{BackendError, Capabilities, ErrorKind, NewState, OpenOptions, Raw, RawState, StateBackend, StoredForm, StoredPart};
 
 /// The table used when the URL names none.
 pub const DEFAULT_TABLE: &str = "stateharness_state";
@@ -49,6 +49,22 @@ struct Session {
     load: Statement,
     delete: Statement,
     list: Statement,
+    /// The compare-and-set statements: each is one statement, atomic.
+    swap: SwapStatements,
+}
+
+/// [`StateBackend::swap_state`]'s statements. Each also succeeds when the
+/// row already holds the new state, so a retry whose first answer was lost
+/// reports what happened.
+struct SwapStatements {
+    /// Inserts unless a row with another state is there.
+    insert: Statement,
+    /// Replaces the state only if it is the expected one (or already the new one).
+    update: Statement,
+    /// Deletes the row only if it holds the expected state.
+    delete: Statement,
+    /// Whether there is no row.
+    absent: Statement,
 }
 
 impl Drop for Session {
@@ -82,11 +98,24 @@ impl Session {
                 client.prepare(&format!("DELETE FROM {quoted} WHERE run_id = $1")).await?,
                 // left() = prefix compares exactly; LIKE would treat `_` and `%` as wildcards.
                 client.prepare(&format!("SELECT run_id FROM {quoted} WHERE left(run_id, char_length($1::text)) = $1::text")).await?,
+                SwapStatements {
+                    insert: client
+                        .prepare(&format!(
+                            "INSERT INTO {quoted} AS t (run_id, state, saved_at) VALUES ($1, $2, now()) \
+                             ON CONFLICT (run_id) DO UPDATE SET saved_at = t.saved_at WHERE t.state = EXCLUDED.state"
+                        ))
+                        .await?,
+                    update: client
+                        .prepare(&format!("UPDATE {quoted} SET state = $2, saved_at = now() WHERE run_id = $1 AND (state = $3 OR state = $2)"))
+                        .await?,
+                    delete: client.prepare(&format!("DELETE FROM {quoted} WHERE run_id = $1 AND state = $2")).await?,
+                    absent: client.prepare(&format!("SELECT NOT EXISTS (SELECT 1 FROM {quoted} WHERE run_id = $1)")).await?,
+                },
             ))
         }
         .await;
         match prepared {
-            Ok((save, load, delete, list)) => Ok(Session { client, connection, save, load, delete, list }),
+            Ok((save, load, delete, list, swap)) => Ok(Session { client, connection, save, load, delete, list, swap }),
             Err(e) => {
                 connection.abort();
                 Err(failure(&e))
@@ -249,6 +278,51 @@ impl StateBackend for PostgresBackend {
         let Some(text) = self.state_column(run_id).await? else { return Ok(None) };
         let origin = format!("run {run_id:?} in table {} on {}", self.table, self.url);
         text_to_state(&text, hints, &self.registry, &origin).map(Some)
+    }
+
+    async fn load_raw(&self, run_id: &str) -> Result<Option<RawState>, BackendError> {
+        Ok(self.state_column(run_id).await?.map(|text| RawState(Raw::Bytes(text.into_bytes()))))
+    }
+
+    fn decode_raw(&self, run_id: &str, raw: &RawState, hints: &TypeHints) -> Result<Value, BackendError> {
+        let origin = format!("run {run_id:?} in table {} on {}", self.table, self.url);
+        let text =
+            raw.bytes().map(std::str::from_utf8).and_then(Result::ok).ok_or_else(|| BackendError::internal(format!("loading {origin}"), "not a state text"))?;
+        text_to_state(text, hints, &self.registry, &origin)
+    }
+
+    /// One statement each: an insert that leaves another state alone, an
+    /// update or delete conditioned on the expected state.
+    async fn swap_state(&self, run_id: &str, expected: Option<&RawState>, new: NewState<'_>) -> Result<bool, BackendError> {
+        check_run_id(run_id)?;
+        let text = |raw: &RawState| raw.bytes().and_then(|b| std::str::from_utf8(b).ok()).map(str::to_owned);
+        let not_text = || BackendError::internal(self.context("saving", run_id), "a raw state that is not a state text");
+        let expected = expected.map(|raw| text(raw).ok_or_else(not_text)).transpose()?;
+        let new = match new {
+            NewState::State(state) => Some(state_to_text(state, KeyOrder::Insertion, &self.registry)?),
+            NewState::Raw(raw) => Some(text(raw).ok_or_else(not_text)?),
+            NewState::Nothing => None,
+        };
+        let (expected, new) = (&expected, &new);
+        let context = || self.context("saving", run_id);
+        self.link
+            .run(context, self.link.op_timeout(), |session| async move {
+                let swap = &session.swap;
+                let client = &session.client;
+                let changed = match (expected, new) {
+                    (None, Some(new)) => client.execute(&swap.insert, &[&run_id, new]).await,
+                    (Some(old), Some(new)) => client.execute(&swap.update, &[&run_id, new, old]).await,
+                    (Some(old), None) => client.execute(&swap.delete, &[&run_id, old]).await,
+                    (None, None) => Ok(0),
+                }
+                .map_err(|e| failure(&e))?;
+                if changed == 1 || new.is_some() {
+                    return Ok(changed == 1);
+                }
+                // Nothing deleted: done all the same if no row is there.
+                client.query_one(&swap.absent, &[&run_id]).await.and_then(|row| row.try_get(0)).map_err(|e| failure(&e))
+            })
+            .await
     }
 
     async fn delete_state(&self, run_id: &str) -> Result<(), BackendError> {

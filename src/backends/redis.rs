@@ -22,10 +22,26 @@ use crate::value::Value;
 use super::codec::{state_to_text, text_to_state};
 use super::link::{Failure, Link};
 use super::url_query::take_query_param;
-use super::{BackendError, Capabilities, ErrorKind, OpenOptions, StateBackend, StoredForm, StoredPart};
+use super::{BackendError, Capabilities, ErrorKind, NewState, OpenOptions, Raw, RawState, StateBackend, StoredForm, StoredPart};
 
 /// Keys asked for per `SCAN` round trip.
 const SCAN_COUNT: usize = 1000;
+
+/// Compare-and-set of one key, atomic as every script: `ARGV[1]` is `1`
+/// when a value is expected, `ARGV[2]` that value; `ARGV[3]` is `1` when
+/// the new value is `ARGV[4]`, `0` to delete the key. 1 when the key now
+/// holds the new value (or is gone, for a delete), 0 when it held another.
+const SWAP_SCRIPT: &str = r"
+local held = redis.call('GET', KEYS[1])
+local new = false
+if ARGV[3] == '1' then new = ARGV[4] end
+if held == new then return 1 end
+local expected = false
+if ARGV[1] == '1' then expected = ARGV[2] end
+if held ~= expected then return 0 end
+if new then redis.call('SET', KEYS[1], new) else redis.call('DEL', KEYS[1]) end
+return 1
+";
 
 /// The Redis recipe, with an optional key prefix.
 pub struct RedisBackend {
@@ -160,6 +176,34 @@ impl StateBackend for RedisBackend {
         let origin = format!("run {run_id:?} (key prefix {:?}) on {}", self.prefix, self.url);
         let text = String::from_utf8(bytes).map_err(|e| BackendError::internal(format!("loading {origin}"), e))?;
         text_to_state(&text, hints, &self.registry, &origin).map(Some)
+    }
+
+    async fn load_raw(&self, run_id: &str) -> Result<Option<RawState>, BackendError> {
+        Ok(self.get(run_id).await?.map(|bytes| RawState(Raw::Bytes(bytes))))
+    }
+
+    fn decode_raw(&self, run_id: &str, raw: &RawState, hints: &TypeHints) -> Result<Value, BackendError> {
+        let origin = format!("run {run_id:?} (key prefix {:?}) on {}", self.prefix, self.url);
+        let text =
+            raw.bytes().map(std::str::from_utf8).and_then(Result::ok).ok_or_else(|| BackendError::internal(format!("loading {origin}"), "not UTF-8 text"))?;
+        text_to_state(text, hints, &self.registry, &origin)
+    }
+
+    /// One Lua script per key ([`SWAP_SCRIPT`]): Redis runs it whole.
+    async fn swap_state(&self, run_id: &str, expected: Option<&RawState>, new: NewState<'_>) -> Result<bool, BackendError> {
+        let not_bytes = || BackendError::internal(self.context("saving", run_id), "a raw state that is not a Redis value");
+        let expected = expected.map(|raw| raw.bytes().ok_or_else(not_bytes)).transpose()?;
+        let new = match new {
+            NewState::State(state) => Some(state_to_text(state, KeyOrder::Insertion, &self.registry)?.into_bytes()),
+            NewState::Raw(raw) => Some(raw.bytes().ok_or_else(not_bytes)?.to_vec()),
+            NewState::Nothing => None,
+        };
+        let flag = |present: bool| if present { "1" } else { "0" };
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(SWAP_SCRIPT).arg(1).arg(self.key(run_id));
+        eval.arg(flag(expected.is_some())).arg(expected.unwrap_or_default()).arg(flag(new.is_some())).arg(new.unwrap_or_default());
+        let done: i64 = self.command(|| self.context("saving", run_id), self.link.op_timeout(), &eval).await?;
+        Ok(done == 1)
     }
 
     async fn delete_state(&self, run_id: &str) -> Result<(), BackendError> {

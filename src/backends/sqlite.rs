@@ -27,7 +27,7 @@ use crate::json::{KeyOrder, read_text, to_python_json};
 use crate::path::{AtPath, Segment};
 use crate::value::{DateTime, Dict, EnumBase, Int, Value};
 
-use super::{BackendError, Capabilities, ErrorKind, StateBackend, StoredForm, StoredPart};
+use super::{BackendError, Capabilities, ErrorKind, NewState, Raw, RawState, StateBackend, StoredForm, StoredPart};
 
 /// flujo 0.4's table and indexes, verbatim from docs/storage.md.
 const SCHEMA: &str = "
@@ -144,6 +144,17 @@ impl SqliteBackend {
         Ok(SqliteBackend { url: url.to_owned(), registry, db: Arc::new(Mutex::new(db)) })
     }
 
+    /// The row flujo's `save_state` writes for `state`, in [`COLUMNS`] order.
+    fn row_of(&self, run_id: &str, state: &Value) -> Result<Vec<SqlValue>, BackendError> {
+        let Value::Dict(dict) = state else {
+            return Err(BackendError::new(
+                ErrorKind::Unsupported,
+                format!("cannot save run {run_id:?} to {}: the state is a {}, not a dict", self.url, state.type_name()),
+            ));
+        };
+        RowBuilder { run_id, url: &self.url, state: dict, registry: &self.registry }.row()
+    }
+
     /// Runs `work` on the connection, on a blocking thread: rusqlite is
     /// synchronous, and a statement may wait for another process's lock.
     async fn with_db<T: Send + 'static>(
@@ -184,14 +195,14 @@ fn open_db(path: &Path) -> Result<Db, String> {
         std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
     }
     let conn = Connection::open(path).map_err(|e| e.to_string())?;
+    // First of all: every later statement, opening's included, waits for
+    // another connection's lock instead of failing with "database is locked".
     conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| e.to_string())?;
-    // journal_mode answers with the mode now in force: a file system
-    // without shared memory may keep another, which SQLite's locking still
-    // makes correct (only slower), so the answer is not checked.
-    conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0)).map_err(|e| e.to_string())?;
+    set_wal(&conn).map_err(|e| e.to_string())?;
     let columns = table_columns(&conn).map_err(|e| e.to_string())?;
     if columns.is_empty() {
-        conn.execute_batch(&format!("{SCHEMA}{INDEXES}")).map_err(|e| e.to_string())?;
+        // In a write transaction: another process creating it at once waits, then finds it.
+        immediate(&conn, |conn| conn.execute_batch(&format!("{SCHEMA}{INDEXES}"))).map_err(|e| e.to_string())?;
         return Ok(Db { conn: Some(conn), schema: Schema { has_step_history: true, upgraded: true } });
     }
     let missing: Vec<&str> = COLUMNS.iter().copied().filter(|c| *c != STEP_HISTORY && !columns.iter().any(|have| have == c)).collect();
@@ -216,23 +227,73 @@ fn upgrade(schema: &mut Schema, conn: &Connection) -> rusqlite::Result<()> {
     if schema.upgraded {
         return Ok(());
     }
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = (|| {
+    immediate(conn, |conn| {
         if !table_columns(conn)?.iter().any(|c| c == STEP_HISTORY) {
             conn.execute_batch("ALTER TABLE workflow_state ADD COLUMN step_history TEXT")?;
         }
         conn.execute_batch(INDEXES)
-    })();
-    match result {
-        Ok(()) => conn.execute_batch("COMMIT")?,
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(e);
-        }
-    }
+    })?;
     schema.has_step_history = true;
     schema.upgraded = true;
     Ok(())
+}
+
+/// Switches the database to the WAL journal unless it is in it already. The
+/// switch needs the database to itself, and SQLite answers "database is
+/// locked" at once, without its busy handler, while another connection
+/// reads it: so it is retried for the busy timeout.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mode = |conn: &Connection| conn.pragma_query_value(None, "journal_mode", |row| row.get::<_, String>(0));
+    let started = std::time::Instant::now();
+    loop {
+        if mode(conn)?.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        // The answer is the mode now in force: a file system without shared
+        // memory may keep another, which SQLite's locking still makes
+        // correct (only slower), so it is not insisted on.
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) && started.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Runs `work` in a transaction that takes the write lock at once (`BEGIN
+/// IMMEDIATE`, under the busy timeout): a deferred one that read first
+/// could not be upgraded to a write once another connection wrote, and
+/// would fail with "database is locked" whatever the timeout.
+fn immediate<T>(conn: &Connection, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match work(conn) {
+        Ok(value) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Every column of `run_id`'s row by name, in table order (`SELECT *`: a
+/// column flujo's schema lacks too), or `None`.
+fn read_row(conn: &Connection, run_id: &str) -> rusqlite::Result<Option<Vec<(String, SqlValue)>>> {
+    let mut statement = conn.prepare_cached("SELECT * FROM workflow_state WHERE run_id = ?1")?;
+    let names: Vec<String> = statement.column_names().into_iter().map(str::to_owned).collect();
+    let row = statement.query_row([run_id], |row| (0..names.len()).map(|i| owned_column(row, i)).collect::<rusqlite::Result<Vec<_>>>()).optional()?;
+    Ok(row.map(|values| names.into_iter().zip(values).collect()))
+}
+
+/// Writes a whole row, column by column as given, replacing the run's row.
+fn write_row(conn: &Connection, row: &[(String, SqlValue)]) -> rusqlite::Result<()> {
+    let names: Vec<String> = row.iter().map(|(name, _)| format!("\"{}\"", name.replace('"', "\"\""))).collect();
+    let sql = format!("INSERT OR REPLACE INTO workflow_state ({}) VALUES ({})", names.join(", "), vec!["?"; names.len()].join(", "));
+    conn.prepare_cached(&sql)?.execute(params_from_iter(row.iter().map(|(_, value)| value))).map(|_| ())
 }
 
 /// The SELECT list for a load: `NULL` stands in for a missing
@@ -436,13 +497,7 @@ impl StateBackend for SqliteBackend {
     }
 
     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {
-        let Value::Dict(dict) = state else {
-            return Err(BackendError::new(
-                ErrorKind::Unsupported,
-                format!("cannot save run {run_id:?} to {}: the state is a {}, not a dict", self.url, state.type_name()),
-            ));
-        };
-        let row = RowBuilder { run_id, url: &self.url, state: dict, registry: &self.registry }.row()?;
+        let row = self.row_of(run_id, state)?;
         self.with_db(format!("saving run {run_id:?} to {}", self.url), move |schema, conn| {
             upgrade(schema, conn)?;
             conn.prepare_cached(&INSERT)?.execute(params_from_iter(row)).map(|_| ())
@@ -477,6 +532,61 @@ impl StateBackend for SqliteBackend {
 
     fn keys_filled_on_load(&self) -> &'static [&'static str] {
         &COLUMNS
+    }
+
+    async fn load_raw(&self, run_id: &str) -> Result<Option<RawState>, BackendError> {
+        let id = run_id.to_owned();
+        let row = self.with_db(format!("loading run {run_id:?} from {}", self.url), move |_, conn| read_row(conn, &id)).await?;
+        Ok(row.map(|row| RawState(Raw::Row(row))))
+    }
+
+    /// The row's state as `load_state` makes it (a missing `step_history`
+    /// column loads as `[]`).
+    fn decode_raw(&self, run_id: &str, raw: &RawState, hints: &TypeHints) -> Result<Value, BackendError> {
+        let context = format!("loading run {run_id:?} from {}", self.url);
+        let RawState(Raw::Row(row)) = raw else { return Err(BackendError::internal(context, "not a row of workflow_state")) };
+        let column = |name: &str| row.iter().find(|(have, _)| have == name).map_or(SqlValue::Null, |(_, value)| value.clone());
+        let state = loaded_state(COLUMNS.iter().map(|name| (*name, column(name)))).map_err(|e| BackendError::internal(&context, e))?;
+        Ok(deserialize_with_hints(state, hints, &self.registry))
+    }
+
+    /// In one `BEGIN IMMEDIATE` transaction: the row is read, compared and
+    /// written or deleted, so no other writer comes in between.
+    async fn swap_state(&self, run_id: &str, expected: Option<&RawState>, new: NewState<'_>) -> Result<bool, BackendError> {
+        let context = format!("saving run {run_id:?} to {}", self.url);
+        let not_a_row = || BackendError::internal(&context, "a raw state that is not a row of workflow_state");
+        let expected = match expected {
+            None => None,
+            Some(RawState(Raw::Row(row))) => Some(row.clone()),
+            Some(_) => return Err(not_a_row()),
+        };
+        let new = match new {
+            NewState::State(state) => Some(COLUMNS.iter().map(|c| (*c).to_owned()).zip(self.row_of(run_id, state)?).collect::<Vec<_>>()),
+            NewState::Raw(RawState(Raw::Row(row))) => Some(row.clone()),
+            NewState::Raw(_) => return Err(not_a_row()),
+            NewState::Nothing => None,
+        };
+        let id = run_id.to_owned();
+        self.with_db(context.clone(), move |schema, conn| {
+            upgrade(schema, conn)?;
+            immediate(conn, |conn| {
+                let held = read_row(conn, &id)?;
+                if held == new {
+                    return Ok(true);
+                }
+                if held != expected {
+                    return Ok(false);
+                }
+                match &new {
+                    Some(row) => write_row(conn, row)?,
+                    None => {
+                        conn.prepare_cached("DELETE FROM workflow_state WHERE run_id = ?1")?.execute([&id])?;
+                    }
+                }
+                Ok(true)
+            })
+        })
+        .await
     }
 
     async fn delete_state(&self, run_id: &str) -> Result<(), BackendError> {

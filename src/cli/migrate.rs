@@ -73,6 +73,10 @@ pub struct MigrateArgs {
     /// Input files over this size fail (each alone; the rest migrate).
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_INPUT_SIZE)]
     max_input_size: u64,
+    /// Follow symbolic links in a source directory that lead outside it
+    /// (without this they are skipped and listed).
+    #[arg(long)]
+    follow_symlinks: bool,
     /// Do not load each written state back to compare it.
     #[arg(long)]
     no_verify: bool,
@@ -134,6 +138,7 @@ impl MigrateArgs {
             verify: !self.no_verify,
             shard: self.shard,
             max_input_size: self.max_input_size,
+            follow_symlinks: self.follow_symlinks,
             ..Options::default()
         };
         if let Some(jobs) = self.jobs {

@@ -15,6 +15,7 @@
 //! again ends with exactly what one uninterrupted run gives (states already
 //! written count as unchanged).
 
+mod claims;
 pub mod compare;
 pub mod decode;
 pub mod report;
@@ -131,6 +132,9 @@ pub struct Options {
     /// The largest input file read, in bytes: a larger one fails alone
     /// (only this much and a byte more is ever read, whatever its size).
     pub max_input_size: u64,
+    /// Follow symbolic links in a source directory that lead outside it
+    /// (those are skipped otherwise: the source is what the directory holds).
+    pub follow_symlinks: bool,
     /// Stops the run: set by the worker that finds the target unreachable,
     /// or by whoever holds a clone (a signal handler).
     pub stop: Stop,
@@ -163,6 +167,7 @@ impl Default for Options {
             shard: None,
             sample: 0,
             max_input_size: DEFAULT_MAX_INPUT_SIZE,
+            follow_symlinks: false,
             stop: Stop::default(),
         }
     }
@@ -193,7 +198,7 @@ pub async fn migrate(
     observer: &mut dyn Observer,
 ) -> Result<Totals, SourceError> {
     let jobs = options.jobs.max(1);
-    let listing = source.list()?;
+    let listing = source.list(options.follow_symlinks)?;
     observer.start(listing.total());
 
     // A small input queue keeps at most a few inputs in memory at once.
@@ -202,7 +207,8 @@ pub async fn migrate(
 
     let input_rx = Arc::new(Mutex::new(input_rx));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let worker = Arc::new(worker::Worker::new(target, registry, options.clone()));
+    let repeats = matches!(source, Source::JsonLines(_));
+    let worker = Arc::new(worker::Worker::new(target, registry, options.clone(), repeats));
     let mut workers = Vec::with_capacity(jobs);
     for _ in 0..jobs {
         let (input_rx, done_tx, worker) = (Arc::clone(&input_rx), done_tx.clone(), Arc::clone(&worker));

@@ -5,17 +5,23 @@ use std::sync::Arc;
 
 #[cfg(feature = "sqlite")]
 use crate::backends::sqlite::loaded_state;
-use crate::backends::{BackendError, ErrorKind, StateBackend, TextStore};
+use crate::backends::{BackendError, ErrorKind, NewState, RawState, StateBackend};
 use crate::format::{TypeHints, TypeRegistry, serialize};
 use crate::json::{KeyOrder, to_python_json};
 use crate::value::Value;
 
 use super::Options;
+use super::claims::Claims;
 use super::compare::difference;
 use super::decode::decode;
 use super::report::{Entry, Note, Outcome, SampleTexts};
 use super::sample::leaf_diff;
 use super::source::{Input, Payload};
+
+/// Writes of one input that may lose a race to another writer of its run
+/// id before it fails: a lost race ends with what that writer stored, so
+/// more than one loss means the run id is being fought over.
+const SWAP_TRIES: usize = 5;
 
 /// Migrates inputs into one target.
 pub(crate) struct Worker {
@@ -23,6 +29,9 @@ pub(crate) struct Worker {
     registry: Arc<TypeRegistry>,
     options: Options,
     no_hints: TypeHints,
+    /// For a source whose run ids come from the states (JSON Lines), which
+    /// may repeat one: who came first.
+    claims: Option<Arc<Claims>>,
 }
 
 /// A state read from an input, before conversion.
@@ -34,13 +43,16 @@ struct Read {
 }
 
 impl Worker {
-    pub(crate) fn new(target: Arc<dyn StateBackend>, registry: Arc<TypeRegistry>, options: Options) -> Worker {
-        Worker { target, registry, options, no_hints: TypeHints::new() }
+    /// A worker; `repeats` when the source's run ids may repeat.
+    pub(crate) fn new(target: Arc<dyn StateBackend>, registry: Arc<TypeRegistry>, options: Options, repeats: bool) -> Worker {
+        Worker { target, registry, options, no_hints: TypeHints::new(), claims: repeats.then(|| Arc::new(Claims::default())) }
     }
 
     /// The input's entry; `None` when it belongs to another shard.
     pub(crate) async fn process(&self, input: Input) -> Option<Entry> {
         let Input { index, source, run_id, payload } = input;
+        // Every input passes its ticket, claimed or dropped on any return.
+        let ticket = self.claims.as_ref().map(|claims| Claims::ticket(claims, index));
         if run_id.as_deref().is_some_and(|id| !self.in_shard(id)) {
             return None;
         }
@@ -74,6 +86,12 @@ impl Worker {
             (None, Some(_)) => return None,
             (None, None) => return Some(Entry { notes, ..Entry::failed(source, None, "the state has no run_id string, so it has no run id") }),
         };
+        if let Some(ticket) = ticket {
+            if !ticket.claim(&run_id).await {
+                let why = "an earlier input of the source has this run id: the first one is the one migrated";
+                return Some(Entry { notes, detail: Some(why.to_owned()), ..Entry::new(source, Some(run_id), Outcome::Duplicate) });
+            }
+        }
         let mut entry = Entry { notes, ..Entry::new(source, Some(run_id.clone()), Outcome::Migrated) };
         // Only a sampled input keeps its state as read, for the diff.
         let as_read = read.text.is_some().then(|| read.state.clone());
@@ -94,73 +112,94 @@ impl Worker {
         self.options.shard.is_none_or(|shard| shard.contains(run_id))
     }
 
-    /// Compares with what the target holds, then writes and verifies: as
-    /// bytes when the target is a [`TextStore`], else through load and save.
-    async fn store(&self, entry: Entry, run_id: &str, converted: Value) -> Entry {
-        match self.target.text_store() {
-            Some(store) => self.store_text(store, entry, run_id, &converted),
-            None => self.store_state(entry, run_id, converted).await,
-        }
-    }
-
-    async fn store_state(&self, entry: Entry, run_id: &str, converted: Value) -> Entry {
-        let held = match self.target.load_state(run_id, &self.no_hints).await {
-            Ok(None) => Held::Nothing,
-            Ok(Some(held)) => self.compare(&converted, held),
-            Err(e) => Held::Unreadable(e),
-        };
-        let entry = match self.settle(entry, held) {
-            Settled::Done(entry) => return entry,
-            Settled::Write(entry) => entry,
-        };
-        if let Err(e) = self.target.save_state(run_id, &converted).await {
-            return self.fail_with(entry, "writing it to the target failed", e);
-        }
-        if !self.options.verify {
-            return entry;
-        }
-        let problem = match self.target.load_state(run_id, &self.no_hints).await {
-            Ok(Some(loaded)) => difference(&converted, loaded, self.target.keys_filled_on_load(), &self.registry),
-            Ok(None) => Some("the target has no state for it after the save".to_owned()),
-            Err(e) if e.kind.is_unreachable() => return self.fail_with(entry, "written, but loading it back to verify it failed", e),
-            Err(e) => Some(format!("loading it back failed: {e}")),
-        };
-        match problem {
-            Some(problem) => fail(entry, format!("verification failed: {problem}")),
-            None => entry,
-        }
-    }
-
-    /// [`Worker::store_state`] for a target whose stored bytes are known in
-    /// advance: the same bytes mean the same state, so nothing is parsed
-    /// unless the target holds other bytes.
-    fn store_text(&self, store: &dyn TextStore, entry: Entry, run_id: &str, converted: &Value) -> Entry {
-        let text = match store.encode(converted) {
-            Ok(text) => text,
+    /// Compares with what the target holds, then writes and verifies. The
+    /// write is a compare-and-set against what was compared with, so a
+    /// state another writer stored in between is never written over: it is
+    /// compared with in turn (and is then `unchanged` or a conflict). A
+    /// target that keeps one text per run ([`crate::backends::TextStore`]) gets the bytes
+    /// themselves, compared and verified as bytes, with no second parse.
+    async fn store(&self, mut entry: Entry, run_id: &str, converted: Value) -> Entry {
+        let encoded = match self.target.text_store().map(|store| store.encode(&converted)).transpose() {
+            Ok(text) => text.map(|text| RawState::from_bytes(text.into_bytes())),
             Err(e) => return fail(entry, format!("cannot be written as the target's text: {e}")),
         };
-        let held = match store.read_text(run_id) {
-            Ok(None) => Held::Nothing,
-            Ok(Some(bytes)) if bytes == text.as_bytes() => Held::Same,
-            Ok(Some(bytes)) => self.compare_text(converted, &bytes),
-            Err(e) => Held::Unreadable(e),
-        };
-        let entry = match self.settle(entry, held) {
-            Settled::Done(entry) => return entry,
-            Settled::Write(entry) => entry,
-        };
-        if let Err(e) = store.write_text(run_id, text.as_bytes()) {
-            return fail(entry, format!("writing it to the target failed: {e}"));
+        for _ in 0..SWAP_TRIES {
+            let before = match self.target.load_raw(run_id).await {
+                Ok(before) => before,
+                Err(e) => return self.unloadable(entry, e),
+            };
+            let held = match &before {
+                None => Held::Nothing,
+                Some(raw) if encoded.as_ref() == Some(raw) => Held::Same,
+                Some(raw) => match self.held_state(run_id, raw, encoded.is_some()) {
+                    Ok(state) => self.compare(&converted, state),
+                    Err(e) => Held::Unreadable(e),
+                },
+            };
+            entry = match self.settle(entry, held) {
+                Settled::Done(entry) => return entry,
+                Settled::Write(entry) => entry,
+            };
+            let new = encoded.as_ref().map_or(NewState::State(&converted), NewState::Raw);
+            match self.target.swap_state(run_id, before.as_ref(), new).await {
+                Ok(true) => return self.verify(entry, run_id, &converted, encoded.as_ref(), before).await,
+                // Another writer came in between: look again at what it left.
+                Ok(false) => entry.notes.retain(|note| *note != Note::Overwrote),
+                Err(e) => return self.fail_with(entry, "writing it to the target failed", e),
+            }
         }
+        fail(entry, format!("other writers changed the target's state for it {SWAP_TRIES} times while this run tried to write it"))
+    }
+
+    /// Loads back what was written and compares it with the converted
+    /// state. A state that does not verify never stays: the target gets
+    /// back what it held `before` (or nothing), and the input fails.
+    async fn verify(&self, entry: Entry, run_id: &str, converted: &Value, encoded: Option<&RawState>, before: Option<RawState>) -> Entry {
         if !self.options.verify {
             return entry;
         }
-        match store.read_text(run_id) {
-            Ok(Some(bytes)) if bytes == text.as_bytes() => entry,
-            Ok(Some(_)) => fail(entry, "verification failed: the stored bytes differ from those written".to_owned()),
-            Ok(None) => fail(entry, "verification failed: the target has no state for it after the save".to_owned()),
-            Err(e) => fail(entry, format!("verification failed: loading it back failed: {e}")),
+        let after = match self.target.load_raw(run_id).await {
+            Ok(after) => after,
+            Err(e) => return self.fail_with(entry, "written, but loading it back to verify it failed", e),
+        };
+        let problem = match (&after, encoded) {
+            (None, _) => "the target has no state for it after the save".to_owned(),
+            (Some(after), Some(encoded)) if after == encoded => return entry,
+            (Some(_), Some(_)) => "the stored bytes differ from those written".to_owned(),
+            (Some(after), None) => match self.target.decode_raw(run_id, after, &self.no_hints) {
+                Ok(loaded) => match difference(converted, loaded, self.target.keys_filled_on_load(), &self.registry) {
+                    None => return entry,
+                    Some(problem) => problem,
+                },
+                Err(e) => format!("loading it back failed: {e}"),
+            },
+        };
+        let previous = before.as_ref().map_or(NewState::Nothing, NewState::Raw);
+        let said = if before.is_some() { "the target holds its previous state again" } else { "the target holds nothing for it again" };
+        match self.target.swap_state(run_id, after.as_ref(), previous).await {
+            Ok(true) => fail(entry, format!("verification failed: {problem} ({said})")),
+            Ok(false) => fail(entry, format!("verification failed: {problem} (another writer changed it since, so it was left as that one left it)")),
+            Err(e) => self.fail_with(entry, &format!("verification failed: {problem}, and putting back what the target held before failed"), e),
         }
+    }
+
+    /// The state held in `raw`: for a text target, read as a dump is (a
+    /// text written with another layout still counts), else as the target
+    /// loads it.
+    fn held_state(&self, run_id: &str, raw: &RawState, text_target: bool) -> Result<Value, BackendError> {
+        match raw.bytes().filter(|_| text_target) {
+            Some(bytes) => decode(bytes).map(|decoded| decoded.state).map_err(|e| BackendError::internal("the stored text", e)),
+            None => self.target.decode_raw(run_id, raw, &self.no_hints),
+        }
+    }
+
+    /// The entry of an input whose run id's stored state cannot be read at
+    /// all (nothing to compare with, nothing a compare-and-set could name).
+    fn unloadable(&self, entry: Entry, e: BackendError) -> Entry {
+        if e.kind == ErrorKind::InvalidRunId {
+            return fail(entry, format!("the target refuses the run id: {e}"));
+        }
+        self.fail_with(entry, "loading what the target holds for it failed", e)
     }
 
     /// Whether a loaded state is the converted one.
@@ -168,15 +207,6 @@ impl Worker {
         match difference(converted, held, self.target.keys_filled_on_load(), &self.registry) {
             None => Held::Same,
             Some(difference) => Held::Different(difference),
-        }
-    }
-
-    /// Whether other stored bytes still hold the converted state (written
-    /// with another layout, say).
-    fn compare_text(&self, converted: &Value, bytes: &[u8]) -> Held {
-        match decode(bytes) {
-            Ok(decoded) => self.compare(converted, decoded.state),
-            Err(e) => Held::Unreadable(BackendError::internal("the stored text", e)),
         }
     }
 

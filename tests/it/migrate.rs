@@ -48,6 +48,12 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     entries.map(|e| e.unwrap()).map(|e| (e.file_name().into_string().unwrap(), fs::read(e.path()).unwrap())).collect()
 }
 
+/// How many state files `dir` holds (a write in progress also shows a
+/// hidden temp file and a lock file, which are not states).
+fn states(dir: &Path) -> usize {
+    names(dir).iter().filter(|name| !name.starts_with('.')).count()
+}
+
 /// The names of the entries of `dir`, sorted.
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
@@ -424,7 +430,9 @@ async fn migrates_into_sqlite_where_the_table_fills_in_columns() {
     fs::write(src.join("extra.json"), state).unwrap();
     let (totals, entries) = run(&src, &url, &Options::default()).await;
     assert_eq!(totals.failed, 1);
-    assert_eq!(entries[0].error.as_deref(), Some("verification failed: /tenant is missing"));
+    assert_eq!(entries[0].error.as_deref(), Some("verification failed: /tenant is missing (the target holds nothing for it again)"));
+    let held = open_backend(&url, registry()).await.unwrap().load_state("extra", &TypeHints::new()).await.unwrap();
+    assert!(held.is_none(), "a state that did not verify stayed: {held:?}");
 }
 
 #[test]
@@ -623,12 +631,12 @@ fn sigterm_stops_taking_inputs_and_writes_a_complete_report() {
     lines.flush().unwrap();
     // A hang guard, not a speed check: the first two lines must arrive.
     for _ in 0..600 {
-        if names(&out).len() >= 2 {
+        if states(&out) >= 2 {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    if names(&out).len() < 2 {
+    if states(&out) < 2 {
         child.kill().unwrap();
         panic!("the first two lines were never migrated");
     }
@@ -707,7 +715,7 @@ fn an_input_over_the_size_limit_or_without_end_fails_alone() {
     // A device has no size: only a bounded read stops it.
     std::os::unix::fs::symlink("/dev/zero", src.join("zero.json")).unwrap();
     let out = crate::common::scratch_dir("migrate-size", "out");
-    let output = run_stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out), "--max-input-size", "100"]);
+    let output = run_stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out), "--max-input-size", "100", "--follow-symlinks"]);
     let said = text(&output);
     assert_eq!(output.status.code(), Some(1), "{said}");
     let big = said.lines().find(|line| line.contains("big.json")).unwrap_or_default();
@@ -715,4 +723,284 @@ fn an_input_over_the_size_limit_or_without_end_fails_alone() {
     let zero = said.lines().find(|line| line.contains("zero.json")).unwrap_or_default();
     assert!(zero.starts_with("failed") && zero.contains("/dev/zero"), "{said}");
     assert_eq!(names(&out), ["a.json"]);
+}
+
+/// A whole flujo state (every column flujo's table requires), so that
+/// SQLite takes it too; `pipeline_name` tells the sources apart.
+fn flujo_state(run_id: &str, name: &str) -> String {
+    format!(
+        r#"{{"run_id": "{run_id}", "pipeline_id": "p", "pipeline_name": "{name}", "pipeline_version": "1", "current_step_index": 0,
+        "pipeline_context": {{"note": "{name}"}}, "last_step_output": null, "step_history": [], "status": "running",
+        "created_at": "2025-01-01T00:00:00", "updated_at": "2025-01-01T00:00:00", "total_steps": 0, "error_message": null,
+        "execution_time_ms": null, "memory_usage_mb": null}}"#
+    )
+}
+
+/// `dir` with `RUN_ID.json` dumps of `flujo_state(RUN_ID, name)` for `ids`.
+fn flujo_dumps(dir: &Path, ids: impl IntoIterator<Item = String>, name: &str) {
+    for id in ids {
+        fs::write(dir.join(format!("{id}.json")), flujo_state(&id, name)).unwrap();
+    }
+}
+
+/// The report's outcome of each run id.
+fn report_outcomes(report: &Path) -> BTreeMap<String, String> {
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();
+    let entries = report["entries"].as_array().unwrap();
+    entries.iter().map(|e| (e["run_id"].as_str().unwrap().to_owned(), e["outcome"].as_str().unwrap().to_owned())).collect()
+}
+
+/// Runs `migrate` from each source into `to` at once, with a report each.
+fn migrate_at_once(sources: [&Path; 2], to: &str, reports: [&Path; 2], extra: &[&str]) -> [Output; 2] {
+    let spawn = |from: &Path, report: &Path| {
+        crate::common::stateharness()
+            .args(["migrate", "--from", from.to_str().unwrap(), "--to", to, "--jobs", "4", "--report", report.to_str().unwrap()])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (one, two) = (spawn(sources[0], reports[0]), spawn(sources[1], reports[1]));
+    [one.wait_with_output().unwrap(), two.wait_with_output().unwrap()]
+}
+
+/// The `pipeline_name` of each run id the target at `url` holds.
+async fn names_held(url: &str, ids: &[String]) -> BTreeMap<String, Option<String>> {
+    let target = open_backend(url, registry()).await.unwrap();
+    let mut held = BTreeMap::new();
+    for id in ids {
+        let state = target.load_state(id, &TypeHints::new()).await.unwrap();
+        let name = state.and_then(|s| s.as_dict().and_then(|d| d.get("pipeline_name")).and_then(|n| n.as_str()).map(str::to_owned));
+        held.insert(id.clone(), name);
+    }
+    target.close().await.unwrap();
+    held
+}
+
+/// Two migrators with conflicting sources (`one` and `two` for the same
+/// run ids) into one target at once: for every run id exactly one of them
+/// reports `migrated`, the other a conflict, and the target holds the
+/// state of the one that migrated it. Two with the same source both exit 0.
+async fn two_migrators_never_both_migrate_a_run_id(test: &str, url: impl Fn(&str) -> String) {
+    let ids: Vec<String> = (0..400).map(|i| format!("race-{i:03}")).collect();
+    let dir = crate::common::scratch_dir(test, "sources");
+    let (one, two, same) = (dir.join("one"), dir.join("two"), dir.join("same"));
+    for (src, name) in [(&one, "one"), (&two, "two"), (&same, "one")] {
+        fs::create_dir(src).unwrap();
+        flujo_dumps(src, ids.iter().cloned(), name);
+    }
+    let reports = [dir.join("report-1.json"), dir.join("report-2.json")];
+    let to = url("conflicting");
+    let outputs = migrate_at_once([&one, &two], &to, [&reports[0], &reports[1]], &[]);
+    let (first, second) = (report_outcomes(&reports[0]), report_outcomes(&reports[1]));
+    let held = names_held(&to, &ids).await;
+    for id in &ids {
+        let pair = (first[id].as_str(), second[id].as_str());
+        let winner = match pair {
+            ("migrated", "conflict") => "one",
+            ("conflict", "migrated") => "two",
+            _ => panic!("{id}: {pair:?}\n{}\n{}", text(&outputs[0]), text(&outputs[1])),
+        };
+        assert_eq!(held[id].as_deref(), Some(winner), "{id}: {pair:?}");
+    }
+    for (output, outcomes) in outputs.iter().zip([&first, &second]) {
+        let conflicts = outcomes.values().any(|outcome| outcome == "conflict");
+        assert_eq!(output.status.code(), Some(if conflicts { 1 } else { 0 }), "a conflict exits 1: {}", text(output));
+    }
+    // Whether the two runs overlapped (each migrated some run ids) or one
+    // finished first, as timing fell: the rule above held either way.
+    let both = [&first, &second].map(|outcomes| outcomes.values().filter(|o| *o == "migrated").count());
+    eprintln!("{test}: migrated by the first run {}, by the second {}", both[0], both[1]);
+
+    let to = url("identical");
+    let outputs = migrate_at_once([&one, &same], &to, [&reports[0], &reports[1]], &[]);
+    for output in &outputs {
+        assert_eq!(output.status.code(), Some(0), "{}", text(output));
+    }
+    let (first, second) = (report_outcomes(&reports[0]), report_outcomes(&reports[1]));
+    assert!(ids.iter().all(|id| [&first[id], &second[id]].iter().any(|o| *o == "migrated")), "{first:?} {second:?}");
+    assert!(names_held(&to, &ids).await.values().all(|name| name.as_deref() == Some("one")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_migrators_into_one_directory() {
+    let out = crate::common::scratch_root("migrate-race-file");
+    two_migrators_never_both_migrate_a_run_id("migrate-race-file", |name| file_url(&out.join(name))).await;
+    // The per-run-id locks are gone with their holders.
+    assert!(!names(&out.join("conflicting")).iter().any(|name| name.ends_with(".lock")), "{:?}", names(&out.join("conflicting")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_migrators_into_one_sqlite_database() {
+    let out = crate::common::scratch_dir("migrate-race-sqlite", "out");
+    two_migrators_never_both_migrate_a_run_id("migrate-race-sqlite", |name| format!("sqlite://{}", out.join(format!("{name}.sqlite")).display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_migrators_into_one_redis() {
+    let server = crate::common::servers::redis_url().await;
+    let prefix = |name: &str| format!("sh-migrate-race-{}-{name}-", std::process::id());
+    two_migrators_never_both_migrate_a_run_id("migrate-race-redis", |name| format!("{server}?prefix={}", prefix(name))).await;
+    for name in ["conflicting", "identical"] {
+        let target = open_backend(&format!("{server}?prefix={}", prefix(name)), registry()).await.unwrap();
+        for id in target.list_states("").await.unwrap() {
+            target.delete_state(&id).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_migrators_into_one_postgres_table() {
+    let server = crate::common::servers::postgres_url().await;
+    let table = |name: &str| format!("sh_migrate_race_{}_{name}", std::process::id());
+    two_migrators_never_both_migrate_a_run_id("migrate-race-postgres", |name| format!("{server}?table={}", table(name))).await;
+    let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    for name in ["conflicting", "identical"] {
+        client.batch_execute(&format!("DROP TABLE IF EXISTS {}", table(name))).await.unwrap();
+    }
+}
+
+/// A second migrator on a `sqlite://` target waits for the first one's
+/// locks (opening included: journal mode, table creation) instead of
+/// failing with "database is locked".
+#[test]
+fn two_migrators_into_one_new_sqlite_database_both_finish() {
+    let dir = crate::common::scratch_dir("migrate-sqlite-busy", "sources");
+    let (one, two) = (dir.join("one"), dir.join("two"));
+    for (src, side) in [(&one, "one"), (&two, "two")] {
+        fs::create_dir(src).unwrap();
+        flujo_dumps(src, (0..150).map(|i| format!("{side}-{i}")), side);
+    }
+    let reports = [dir.join("report-1.json"), dir.join("report-2.json")];
+    for round in 0..3 {
+        let db = dir.join(format!("target-{round}.sqlite"));
+        let outputs = migrate_at_once([&one, &two], &format!("sqlite://{}", db.display()), [&reports[0], &reports[1]], &[]);
+        for output in &outputs {
+            assert_eq!(output.status.code(), Some(0), "round {round}: {}", text(output));
+        }
+    }
+}
+
+/// A state that does not verify is taken back out: the target holds what
+/// it held before (its previous state, or nothing) and the input fails, so
+/// a rerun cannot pass over an unverified state (here with
+/// --accept-conflicts, which a state left behind would turn into success).
+#[test]
+fn a_state_that_does_not_verify_is_taken_back_out() {
+    // SQLite stores the row under its run id column: a dump whose run_id
+    // names another run loads back with another run_id.
+    let src = crate::common::scratch_dir("migrate-unverified", "src");
+    fs::write(src.join("a.json"), flujo_state("other", "x")).unwrap();
+    fs::write(src.join("b.json"), flujo_state("b", "x")).unwrap();
+    let db = crate::common::scratch_dir("migrate-unverified", "db").join("target.sqlite");
+    let url = format!("sqlite://{}", db.display());
+    for (round, extra) in [(1, None), (2, Some("--accept-conflicts"))] {
+        let output = run_stateharness(&[&["migrate", "--from", src.to_str().unwrap(), "--to", &url][..], extra.as_slice()].concat());
+        assert_eq!(output.status.code(), Some(1), "run {round}: {}", text(&output));
+        let said = text(&output);
+        let line = said.lines().find(|line| line.contains("a.json")).unwrap_or_default();
+        assert!(line.starts_with("failed") && line.contains("verification failed: /run_id differs") && line.contains("holds nothing for it again"), "{said}");
+    }
+    let held = tokio::runtime::Runtime::new().unwrap().block_on(names_held(&url, &["a".to_owned(), "b".to_owned()]));
+    assert_eq!(held, BTreeMap::from([("a".to_owned(), None), ("b".to_owned(), Some("x".to_owned()))]));
+
+    // A target that alters what it stores (a filter before a served file
+    // backend): nothing written stays, and a previous state comes back
+    // byte for byte.
+    let src = crate::common::scratch_dir("migrate-unverified", "src-2");
+    fs::write(src.join("new.json"), r#"{"run_id": "new", "note": "corrupt-me"}"#).unwrap();
+    fs::write(src.join("old.json"), r#"{"run_id": "old", "note": "corrupt-me"}"#).unwrap();
+    let out = crate::common::scratch_dir("migrate-unverified", "out");
+    fs::write(out.join("old.json"), r#"{"note": "before", "run_id": "old"}"#).unwrap();
+    let before = files(&out);
+    let target = format!("exec:sh -c 'sed -u s/corrupt-me/corrupted/g | {} serve --backend file://{}'", env!("CARGO_BIN_EXE_stateharness"), out.display());
+    for round in 1..=2 {
+        let output = run_stateharness(&["migrate", "--from", src.to_str().unwrap(), "--to", &target, "--overwrite", "--jobs", "1"]);
+        assert_eq!(output.status.code(), Some(1), "run {round}: {}", text(&output));
+        let said = text(&output);
+        assert_eq!(said.lines().filter(|line| line.starts_with("failed") && line.contains("verification failed: /note differs")).count(), 2, "{said}");
+        assert_eq!(files(&out), before, "run {round}: {said}");
+    }
+}
+
+/// A run id repeated within one JSON Lines source: the first line is
+/// migrated, the later ones are duplicates (exit 1), whatever the timing
+/// of the jobs. In a directory the file name is the run id, so a dump whose
+/// state names another file's run id is no duplicate: it is stored under
+/// its own name, with a note.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_run_ids_the_first_in_source_order_is_migrated() {
+    let dir = crate::common::scratch_dir("migrate-duplicates", "src");
+    let jsonl = dir.join("states.jsonl");
+    let mut lines = String::new();
+    for i in 0..60 {
+        // Four run ids, each first on a slow line (a long string), so that
+        // a later copy would overtake it if timing decided.
+        let pad = if i < 4 { "x".repeat(2_000_000) } else { String::new() };
+        lines.push_str(&format!("{{\"run_id\": \"run-{}\", \"copy\": {i}, \"pad\": \"{pad}\"}}\n", i % 4));
+    }
+    fs::write(&jsonl, lines).unwrap();
+    for round in 0..3 {
+        let out = crate::common::scratch_dir("migrate-duplicates", &format!("out-{round}"));
+        let (totals, entries) = run(&jsonl, &file_url(&out), &Options { jobs: 4, ..Options::default() }).await;
+        let mut first = BTreeMap::new();
+        for entry in &entries {
+            let id = entry.run_id.clone().unwrap();
+            let expected = if first.contains_key(&id) { Outcome::Duplicate } else { Outcome::Migrated };
+            first.entry(id).or_insert(entry.source.clone());
+            assert_eq!(entry.outcome, expected, "round {round}: {entry:?}");
+        }
+        assert_eq!((totals.migrated, totals.duplicate), (first.len() as u64, 60 - first.len() as u64));
+        for id in first.keys() {
+            let copy = entries.iter().find(|e| e.run_id.as_ref() == Some(id)).unwrap().source.rsplit(':').next().unwrap().parse::<u64>().unwrap() - 1;
+            let stored: serde_json::Value = serde_json::from_slice(&fs::read(out.join(format!("{id}.json"))).unwrap()).unwrap();
+            assert_eq!(stored["copy"], copy, "{id}: the first line's state is the one stored");
+        }
+    }
+    let out = crate::common::scratch_dir("migrate-duplicates", "cli");
+    let output = run_stateharness(&["migrate", "--from", jsonl.to_str().unwrap(), "--to", &file_url(&out)]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).lines().any(|line| line.starts_with("duplicate") && line.contains("states.jsonl:")), "{}", text(&output));
+
+    let src = crate::common::scratch_dir("migrate-duplicates", "dir");
+    fs::write(src.join("a.json"), r#"{"run_id": "a"}"#).unwrap();
+    fs::write(src.join("b.json"), r#"{"run_id": "a"}"#).unwrap();
+    let out = crate::common::scratch_dir("migrate-duplicates", "dir-out");
+    let (totals, entries) = run(&src, &file_url(&out), &Options::default()).await;
+    assert_eq!((totals.migrated, totals.duplicate), (2, 0), "{entries:?}");
+    assert_eq!(entries[1].notes, [Note::RunIdMismatch]);
+    assert_eq!(names(&out), ["a.json", "b.json"]);
+}
+
+/// Symbolic links leading outside the source directory are skipped with
+/// the reason unless --follow-symlinks; links within it are followed.
+#[test]
+fn symlinks_leading_outside_the_source_are_not_followed_unless_asked() {
+    let root = crate::common::scratch_dir("migrate-symlinks", "root");
+    let (src, elsewhere) = (root.join("src"), root.join("elsewhere"));
+    fs::create_dir_all(src.join("kept")).unwrap();
+    fs::create_dir_all(&elsewhere).unwrap();
+    fs::write(src.join("kept/inner.json"), r#"{"run_id": "inner"}"#).unwrap();
+    fs::write(elsewhere.join("secret.json"), r#"{"run_id": "outer"}"#).unwrap();
+    std::os::unix::fs::symlink("kept/inner.json", src.join("inner.json")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("secret.json"), src.join("outer.json")).unwrap();
+    std::os::unix::fs::symlink("../elsewhere/secret.json", src.join("relative.json")).unwrap();
+    let migrate = |out: &str, extra: &[&str]| {
+        let out = crate::common::scratch_dir("migrate-symlinks", out);
+        let output = run_stateharness(&[&["migrate", "--from", src.to_str().unwrap(), "--to", &file_url(&out)][..], extra].concat());
+        (output, names(&out))
+    };
+    let (output, written) = migrate("out", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(written, ["inner.json"]);
+    let said = text(&output);
+    for name in ["outer.json", "relative.json"] {
+        let line = said.lines().find(|line| line.contains(name)).unwrap_or_default();
+        assert!(line.starts_with("skipped") && line.contains("outside the source directory (--follow-symlinks follows it)"), "{said}");
+    }
+    let (output, written) = migrate("followed", &["--follow-symlinks"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(written, ["inner.json", "outer.json", "relative.json"]);
 }

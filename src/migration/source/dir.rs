@@ -1,6 +1,9 @@
 //! A directory of dumps: `RUN_ID.json` files, in name order. Every other
 //! entry (a subdirectory, another extension, a name that is not UTF-8) is
 //! skipped and listed, so an operator sees everything that was not migrated.
+//! A symbolic link that leads outside the directory is skipped too, unless
+//! asked to follow it: what the directory holds is the source, not what it
+//! points at elsewhere.
 
 use std::ffi::OsString;
 use std::fs;
@@ -15,14 +18,18 @@ const SUFFIX: &str = ".json";
 pub struct Entries {
     dir: PathBuf,
     names: Vec<OsString>,
+    /// The directory's own path with every link resolved; `None` when
+    /// links are followed wherever they lead.
+    inside: Option<PathBuf>,
 }
 
 /// Lists `dir` (names only: the files are read later, one at a time).
-pub fn list(dir: &Path) -> Result<Entries, SourceError> {
+pub fn list(dir: &Path, follow_symlinks: bool) -> Result<Entries, SourceError> {
     let unreadable = |error| SourceError::Unreadable { path: dir.to_owned(), error };
     let mut names = fs::read_dir(dir).map_err(unreadable)?.map(|entry| entry.map(|e| e.file_name())).collect::<Result<Vec<_>, _>>().map_err(unreadable)?;
     names.sort();
-    Ok(Entries { dir: dir.to_owned(), names })
+    let inside = if follow_symlinks { None } else { Some(fs::canonicalize(dir).map_err(unreadable)?) };
+    Ok(Entries { dir: dir.to_owned(), names, inside })
 }
 
 impl Entries {
@@ -32,11 +39,15 @@ impl Entries {
     }
 
     pub(super) fn produce(self, emit: &mut Emit<'_>) {
-        for name in self.names {
-            let path = self.dir.join(&name);
+        for name in &self.names {
+            let path = self.dir.join(name);
             let source = path.display().to_string();
             let (run_id, payload) = match (name.to_str(), fs::metadata(&path)) {
                 (None, _) => (None, Payload::Skip("the file name is not UTF-8, so it names no run id".to_owned())),
+                (Some(_), _) if self.leads_outside(&path) => {
+                    let target = fs::read_link(&path).map_or_else(|e| e.to_string(), |t| t.display().to_string());
+                    (None, Payload::Skip(format!("a symbolic link to {target}, outside the source directory (--follow-symlinks follows it)")))
+                }
                 (_, Err(e)) => (None, Payload::Broken(format!("cannot read it: {e}"))),
                 (Some(_), Ok(meta)) if meta.is_dir() => (None, Payload::Skip("a directory (subdirectories are not searched)".to_owned())),
                 // A link was put there on purpose: following it to what is no dump is an error, not a skip.
@@ -55,6 +66,17 @@ impl Entries {
                 return;
             }
         }
+    }
+}
+
+impl Entries {
+    /// Whether `path` is a symbolic link whose target (with every link on
+    /// the way resolved) is not inside the directory, while links are not
+    /// followed there. A link that resolves nowhere (dangling, a loop)
+    /// leads nowhere to read: it fails as unreadable.
+    fn leads_outside(&self, path: &Path) -> bool {
+        let Some(inside) = &self.inside else { return false };
+        path.is_symlink() && fs::canonicalize(path).is_ok_and(|target| !target.starts_with(inside))
     }
 }
 

@@ -93,9 +93,11 @@ impl Source {
     }
 
     /// Opens the source and does the work that gives the number of inputs.
-    pub fn list(&self) -> Result<Listing, SourceError> {
+    /// `follow_symlinks`: a directory's symbolic links that lead outside it
+    /// are inputs too (else they are skipped).
+    pub fn list(&self, follow_symlinks: bool) -> Result<Listing, SourceError> {
         Ok(match self {
-            Source::Dir(path) => Listing::Dir(dir::list(path)?),
+            Source::Dir(path) => Listing::Dir(dir::list(path, follow_symlinks)?),
             #[cfg(feature = "sqlite")]
             Source::Sqlite(path) => Listing::Sqlite(sqlite::Table::open(path)?),
             #[cfg(not(feature = "sqlite"))]
