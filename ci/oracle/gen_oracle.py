@@ -19,13 +19,10 @@ differs between Pythons (U+1E030 and U+0CF3 are new in Unicode 15.0, U+2FFC
 in 15.1, U+1CC00 in 16.0), and tuple keys hold such text, so that the same
 seed gives different vectors on 3.11, 3.12 and 3.13.
 """
-import base64
-import dataclasses
 import datetime as dt
 import decimal
 import enum
 import json
-import math
 import os
 import random
 import sys
