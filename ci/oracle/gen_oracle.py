@@ -19,13 +19,10 @@ differs between Pythons (U+1E030 and U+0CF3 are new in Unicode 15.0, U+2FFC
 in 15.1, U+1CC00 in 16.0), and tuple keys hold such text, so that the same
 seed gives different vectors on 3.11, 3.12 and 3.13.
 """
-import base64
-import dataclasses
 import datetime as dt
 import decimal
 import enum
 import json
-import math
 import os
 import random
 import sys
@@ -41,104 +38,12 @@ from flujo.utils.serialization import (
     safe_serialize,
 )
 
-
-# ---------------------------------------------------------------- test types
-class Color(enum.Enum):
-    RED = 1
-    GREEN = "green"
-
-
-class Level(enum.IntEnum):
-    LOW = 1
-    HIGH = 2
-
-
-@dataclasses.dataclass
-class Point:
-    x: int
-    y: float
-    tags: tuple = ()
-
-
-class User(BaseModel):
-    name: str
-    joined: dt.datetime
-    score: float = 0.0
-    avatar: bytes = b""
-
-
-class Money:
-    def __init__(self, amount: str, currency: str):
-        self.amount = amount
-        self.currency = currency
-
-    def __eq__(self, other):
-        return isinstance(other, Money) and (self.amount, self.currency) == (other.amount, other.currency)
-
+from oracle_common import Color, Level, Money, Point, User, rand_key, rand_value, rand_value_dt, typed  # noqa: F401
 
 register_custom_serializer(Money, lambda m: {"amount": m.amount, "currency": m.currency})
 register_custom_deserializer(Money, lambda d: Money(d["amount"], d["currency"]))
 
 TYPES = {"Color": Color, "Level": Level, "Point": Point, "User": User, "Money": Money}
-
-
-# ---------------------------------------------------------------- typed JSON
-def fl(x):
-    if math.isnan(x):
-        return {"$float": "nan"}
-    if math.isinf(x):
-        return {"$float": "inf" if x > 0 else "-inf"}
-    return x
-
-
-def typed(v):
-    """Python value -> typed JSON (docs/typed-json.md)."""
-    if v is None or isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, enum.Enum):
-        return {"$enum": {"type": type(v).__name__, "value": typed(v.value)}}
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float):
-        return fl(v)
-    if isinstance(v, bytearray):
-        return {"$bytearray": base64.b64encode(bytes(v)).decode()}
-    if isinstance(v, bytes):
-        return {"$bytes": base64.b64encode(v).decode()}
-    if isinstance(v, dt.datetime):
-        return {"$datetime": v.isoformat()}
-    if isinstance(v, dt.date):
-        return {"$date": v.isoformat()}
-    if isinstance(v, dt.time):
-        return {"$time": v.isoformat()}
-    if isinstance(v, uuid.UUID):
-        return {"$uuid": str(v)}
-    if isinstance(v, decimal.Decimal):
-        return {"$decimal": str(v)}
-    if isinstance(v, complex):
-        return {"$complex": [fl(v.real), fl(v.imag)]}
-    if isinstance(v, tuple):
-        return {"$tuple": [typed(x) for x in v]}
-    if isinstance(v, list):
-        return [typed(x) for x in v]
-    if isinstance(v, frozenset):
-        return {"$frozenset": [typed(x) for x in v]}
-    if isinstance(v, set):
-        return {"$set": [typed(x) for x in v]}
-    if isinstance(v, dict):
-        plain = all(isinstance(k, str) for k in v) and not (len(v) == 1 and next(iter(v)).startswith("$"))
-        if plain:
-            return {k: typed(x) for k, x in v.items()}
-        return {"$dict": [[typed(k), typed(x)] for k, x in v.items()]}
-    if isinstance(v, Money):
-        return {"$custom": {"type": "Money", "fields": {"amount": v.amount, "currency": v.currency}}}
-    if isinstance(v, BaseModel):
-        return {"$model": {"type": type(v).__name__, "fields": {k: typed(getattr(v, k)) for k in type(v).model_fields}}}
-    if dataclasses.is_dataclass(v):
-        return {"$dataclass": {"type": type(v).__name__, "fields": {f.name: typed(getattr(v, f.name)) for f in dataclasses.fields(v)}}}
-    if callable(v):
-        return {"$callable": getattr(v, "__name__", repr(v))}
-    raise TypeError(f"no typed form for {type(v)}")
 
 
 # ---------------------------------------------------------------- values
@@ -199,69 +104,6 @@ def fixed_cases():
         "created_at": naive, "updated_at": naive.replace(tzinfo=utc),
     }
     return c
-
-
-def rand_value(r: random.Random, depth=0):
-    kinds = ["none", "bool", "int", "bigint", "float", "special", "str", "bytes", "datetime",
-             "date", "complex", "enum", "money", "point"]
-    if depth < 4:
-        kinds += ["list", "tuple", "set", "dict", "dict", "dict_keys", "model"]
-    k = r.choice(kinds)
-    if k == "none":
-        return None
-    if k == "bool":
-        return r.random() < 0.5
-    if k == "int":
-        return r.randint(-(2**63), 2**63 - 1) if r.random() < 0.3 else r.randint(-1000, 1000)
-    if k == "bigint":
-        return r.choice([1, -1]) * r.randint(2**63, 10**30)
-    if k == "float":
-        return r.choice([r.uniform(-1e6, 1e6), r.random() * 10 ** r.randint(-320, 308), float(r.randint(-5, 5)), -0.0])
-    if k == "special":
-        return r.choice([float("nan"), float("inf"), float("-inf")])
-    if k == "str":
-        alphabet = ["a", "Z", "0", " ", "\u00e9", "\u65e5", "\U0001F600", "\x00", "\n", "\"", "\\", "\u2028", "$", "nan", "inf"]
-        return "".join(r.choice(alphabet) for _ in range(r.randint(0, 12)))
-    if k == "bytes":
-        return bytes(r.randint(0, 255) for _ in range(r.randint(0, 20)))
-    if k == "datetime":
-        d = dt.datetime(r.randint(1, 9999), r.randint(1, 12), r.randint(1, 28), r.randint(0, 23), r.randint(0, 59), r.randint(0, 59), r.choice([0, r.randint(0, 999999)]))
-        tz = r.choice([None, dt.timezone.utc, dt.timezone(dt.timedelta(minutes=r.randint(-900, 900)))])
-        return d.replace(tzinfo=tz)
-    if k == "date":
-        return dt.date(r.randint(1, 9999), r.randint(1, 12), r.randint(1, 28))
-    if k == "complex":
-        return complex(r.uniform(-10, 10), r.choice([r.uniform(-10, 10), float("nan"), float("inf")]))
-    if k == "enum":
-        return r.choice([Color.RED, Color.GREEN, Level.LOW, Level.HIGH])
-    if k == "money":
-        return Money(str(r.randint(0, 10**6)) + "." + str(r.randint(0, 99)).zfill(2), r.choice(["USD", "EUR", "JPY"]))
-    if k == "point":
-        return Point(r.randint(-9, 9), r.uniform(-1, 1), tuple(rand_value(r, 4) for _ in range(r.randint(0, 2))))
-    n = r.randint(0, 5)
-    if k == "list":
-        return [rand_value(r, depth + 1) for _ in range(n)]
-    if k == "tuple":
-        return tuple(rand_value(r, depth + 1) for _ in range(n))
-    if k == "set":
-        pool = [r.randint(-50, 50), r.choice(["a", "b", "\u00e9", ""]), r.choice([1.5, -0.25]), None, True]
-        return set(r.choice(pool) for _ in range(n))
-    if k == "dict":
-        return {rand_value(r, 99) if False else rand_key(r): rand_value(r, depth + 1) for _ in range(n)}
-    if k == "dict_keys":
-        return {r.choice([r.randint(-5, 5), None, 2.5, (1, "a"), (r.randint(0, 3), rand_key(r)), Color.RED, rand_key(r)]): rand_value(r, depth + 1) for _ in range(n)}
-    if k == "model":
-        return User(name=rand_key(r), joined=rand_value_dt(r), score=r.choice([1.0, float("nan"), -2.5]), avatar=bytes(r.randint(0, 255) for _ in range(r.randint(0, 4))))
-    raise AssertionError(k)
-
-
-def rand_value_dt(r):
-    return dt.datetime(r.randint(1970, 2100), r.randint(1, 12), r.randint(1, 28), r.randint(0, 23), tzinfo=r.choice([None, dt.timezone.utc]))
-
-
-def rand_key(r):
-    alphabet = ["k", "e", "y", "_", "\u00e9", "\U0001F600", "$", "1", " ", "\U0001e030", "\u0cf3", "\u2ffc", "\U0001cc00"]
-    return "".join(r.choice(alphabet) for _ in range(r.randint(0, 6)))
 
 
 # ---------------------------------------------------------------- records

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::flujo::FlujoVersion;
 use super::printable_table::{PRINTABLE_3_11, TOGGLED_3_12, TOGGLED_3_13};
 
 /// A Python minor version the format engine has tables for.
@@ -115,6 +116,8 @@ pub struct PythonChoice {
     pub source: PythonSource,
     /// The full version the backend reported (`3.12.1`), if it did.
     pub reported: Option<String>,
+    /// The flujo whose default Python applies when nothing names one.
+    pub flujo: FlujoVersion,
 }
 
 impl PythonChoice {
@@ -123,10 +126,16 @@ impl PythonChoice {
     /// neither, the default. A reported Python without a table, or whose
     /// Unicode database is not the one its table was made from, is an error.
     pub fn resolve(flag: Option<PythonVersion>, reported: Option<(&str, Option<&str>)>) -> Result<PythonChoice, String> {
+        PythonChoice::resolve_for(FlujoVersion::V0_4, flag, reported)
+    }
+
+    /// [`PythonChoice::resolve`] for a target flujo, whose default Python
+    /// applies when neither names one (0.4: 3.11, 0.6: 3.13).
+    pub fn resolve_for(flujo: FlujoVersion, flag: Option<PythonVersion>, reported: Option<(&str, Option<&str>)>) -> Result<PythonChoice, String> {
         let Some((python, unicode)) = reported else {
             return Ok(match flag {
-                Some(version) => PythonChoice { version, source: PythonSource::Flag, reported: None },
-                None => PythonChoice { version: PythonVersion::default(), source: PythonSource::Default, reported: None },
+                Some(version) => PythonChoice { version, source: PythonSource::Flag, reported: None, flujo },
+                None => PythonChoice::default_for(flujo),
             });
         };
         let version: PythonVersion = python.parse().map_err(|e| format!("the backend runs Python {python}: {e}"))?;
@@ -138,9 +147,14 @@ impl PythonChoice {
         }
         match flag {
             Some(wanted) if wanted != version => Err(format!("--python-version {wanted} was given, but the backend runs Python {python}")),
-            Some(_) => Ok(PythonChoice { version, source: PythonSource::Flag, reported: Some(python.to_owned()) }),
-            None => Ok(PythonChoice { version, source: PythonSource::Backend, reported: Some(python.to_owned()) }),
+            Some(_) => Ok(PythonChoice { version, source: PythonSource::Flag, reported: Some(python.to_owned()), flujo }),
+            None => Ok(PythonChoice { version, source: PythonSource::Backend, reported: Some(python.to_owned()), flujo }),
         }
+    }
+
+    /// The default choice for a target flujo.
+    pub fn default_for(flujo: FlujoVersion) -> PythonChoice {
+        PythonChoice { version: flujo.default_python(), source: PythonSource::Default, reported: None, flujo }
     }
 
     /// The flag that replays this choice, when a flag made it.
@@ -151,14 +165,14 @@ impl PythonChoice {
 
 impl Default for PythonChoice {
     fn default() -> PythonChoice {
-        PythonChoice { version: PythonVersion::default(), source: PythonSource::Default, reported: None }
+        PythonChoice::default_for(FlujoVersion::V0_4)
     }
 }
 
 impl fmt::Display for PythonChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.source, &self.reported) {
-            (PythonSource::Default, _) => write!(f, "{} (default: the oldest Python flujo 0.4 supports; set --python-version)", self.version),
+            (PythonSource::Default, _) => write!(f, "{} (default: the oldest Python flujo {} supports; set --python-version)", self.version, self.flujo),
             (_, Some(full)) => write!(f, "{full} (as reported, Unicode {})", self.version.unicode_version()),
             (_, None) => write!(f, "{} (--python-version, Unicode {})", self.version, self.version.unicode_version()),
         }
@@ -206,6 +220,8 @@ mod tests {
         assert!(mismatch.contains("--python-version 3.11") && mismatch.contains("3.12.1"), "{mismatch}");
         assert!(chosen(None, Some(("3.14.0", None))).unwrap_err().contains("3.14.0"));
         assert!(chosen(None, Some(("3.12.1", Some("16.0.0")))).unwrap_err().contains("Unicode 16.0.0"));
+        assert_eq!(PythonChoice::resolve_for(FlujoVersion::V0_6, None, None).map(|c| (c.version, c.source)), Ok((PythonVersion::V3_13, PythonSource::Default)));
+        assert!(PythonChoice::default_for(FlujoVersion::V0_6).to_string().contains("flujo 0.6 supports"));
         let flagged = PythonChoice::resolve(Some(PythonVersion::V3_12), None).unwrap();
         assert_eq!(flagged.replay_flag().as_deref(), Some("--python-version 3.12"));
         assert_eq!(PythonChoice::default().replay_flag(), None);

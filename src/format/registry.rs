@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::value::{Dict, EnumBase, Instance, Value};
 
+use super::flujo::FlujoVersion;
 use super::python::PythonVersion;
 
 /// A custom serializer: the value of a registered type -> a value that the
@@ -45,6 +46,7 @@ pub struct TypeRegistry {
     bases: HashMap<String, Vec<String>>,
     enums: HashMap<String, EnumDef>,
     python: PythonVersion,
+    flujo: FlujoVersion,
 }
 
 impl fmt::Debug for TypeRegistry {
@@ -55,6 +57,7 @@ impl fmt::Debug for TypeRegistry {
             .field("bases", &self.bases)
             .field("enums", &self.enums.keys().collect::<Vec<_>>())
             .field("python", &self.python)
+            .field("flujo", &self.flujo)
             .finish()
     }
 }
@@ -89,6 +92,18 @@ impl TypeRegistry {
     /// This registry for another Python.
     pub fn with_python(mut self, python: PythonVersion) -> TypeRegistry {
         self.python = python;
+        self
+    }
+
+    /// The flujo whose format the engine follows (default: 0.4).
+    pub fn flujo(&self) -> FlujoVersion {
+        self.flujo
+    }
+
+    /// This registry for another flujo (the Python stays as it is: choose it
+    /// with [`PythonChoice::resolve_for`](super::PythonChoice::resolve_for)).
+    pub fn with_flujo(mut self, flujo: FlujoVersion) -> TypeRegistry {
+        self.flujo = flujo;
         self
     }
 

@@ -13,6 +13,7 @@ mod conformance_teeth;
 mod exec_protocol;
 mod faults;
 mod file_text_snapshots;
+mod flujo06;
 mod flujo_backends;
 mod interop;
 mod json5_differential;
