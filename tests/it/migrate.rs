@@ -839,7 +839,7 @@ async fn two_migrators_into_one_sqlite_database() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_migrators_into_one_redis() {
-    let server = crate::common::servers::redis_url().await;
+    let Some(server) = crate::common::servers::redis().await else { return };
     let prefix = |name: &str| format!("sh-migrate-race-{}-{name}-", std::process::id());
     two_migrators_never_both_migrate_a_run_id("migrate-race-redis", |name| format!("{server}?prefix={}", prefix(name))).await;
     for name in ["conflicting", "identical"] {
@@ -852,7 +852,7 @@ async fn two_migrators_into_one_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_migrators_into_one_postgres_table() {
-    let server = crate::common::servers::postgres_url().await;
+    let Some(server) = crate::common::servers::postgres().await else { return };
     let table = |name: &str| format!("sh_migrate_race_{}_{name}", std::process::id());
     two_migrators_never_both_migrate_a_run_id("migrate-race-postgres", |name| format!("{server}?table={}", table(name))).await;
     let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await.unwrap();
