@@ -334,8 +334,11 @@ pub async fn listing_prefixes(backend: &Tracked) -> CheckRun {
 }
 
 /// The directory a backend keeps its states in, when the suite can see it:
-/// a `file://` backend's.
+/// a `file://` backend's, or the one an `exec:` backend's `hello` names.
 pub fn storage_root(backend: &dyn StateBackend) -> Option<PathBuf> {
+    if let Some(root) = backend.storage_root() {
+        return Some(root.to_owned());
+    }
     let url = backend.describe();
     if url.starts_with("file://") { crate::backends::file::dir_of(&url).ok() } else { None }
 }

@@ -116,9 +116,11 @@ impl Suite {
             Need::Capability(name) => (!declared.contains(&name)).then(|| format!("the backend does not declare `{name}`")),
             Need::CrashRounds => (self.options.crash_rounds == 0).then(|| "--crash-rounds 0".to_owned()),
             Need::Process => (!self.tracked.backend().has_process()).then(|| "the backend is not a process (use exec:)".to_owned()),
-            Need::StorageRoot => {
-                checks::storage_root(&*self.tracked.backend()).is_none().then(|| "the suite cannot see the backend's storage directory (file://)".to_owned())
-            }
+            Need::StorageRoot => checks::storage_root(&*self.tracked.backend())
+                .is_none()
+                .then(|| "the suite cannot see the backend's storage directory (file://, or `storage_root` in an exec: backend's hello)".to_owned()),
+            Need::ListsByPrefix => (!self.tracked.backend().lists_by_prefix())
+                .then(|| "the backend does not declare `list_prefix`: the harness filters its listing, so its own filtering cannot be judged".to_owned()),
         })
     }
 
@@ -192,8 +194,13 @@ enum Need {
     CrashRounds,
     /// A backend process to kill.
     Process,
-    /// A storage directory the suite can see (`file://`).
+    /// A storage directory the suite can see (`file://`, or an `exec:`
+    /// backend's `storage_root`).
     StorageRoot,
+    /// `list_states` answers the backend's own filtering by prefix (an
+    /// `exec:` backend without capability `list_prefix` is filtered by the
+    /// harness, and a check of its filtering could never fail).
+    ListsByPrefix,
 }
 
 /// One check of the suite, declared.
@@ -220,6 +227,7 @@ impl Check {
 const CONCURRENT: &[Need] = &[Need::Capability("concurrent")];
 const PERSISTENT: &[Need] = &[Need::Capability("persistent")];
 const LIST: &[Need] = &[Need::Capability("list")];
+const LIST_PREFIX: &[Need] = &[Need::Capability("list"), Need::ListsByPrefix];
 const STORAGE_ROOT: &[Need] = &[Need::StorageRoot];
 const CRASH: &[Need] = &[Need::CrashRounds, Need::Capability("persistent"), Need::Process];
 
@@ -307,7 +315,7 @@ fn plan(options: &SuiteOptions) -> Vec<Check> {
     plan.push(Check::new(
         "list",
         "a prefix is matched literally: `_` and `%` are no wildcards, multi-byte characters are whole",
-        LIST,
+        LIST_PREFIX,
         |suite, report, group, name| {
             Box::pin(async move {
                 let timer = Instant::now();

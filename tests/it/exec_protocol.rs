@@ -135,3 +135,22 @@ async fn list_sends_the_prefix_to_a_backend_that_filters_itself() {
         backend.close().await.unwrap();
     }
 }
+
+/// The suite's literal-prefix check judges an `exec:` backend's own
+/// filtering: one that declares `list_prefix` and ignores the prefix fails,
+/// one that filters passes, and one without the capability (the harness
+/// filters for it) is skipped with the reason, never passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_literal_prefix_check_judges_an_exec_backends_own_filtering() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/protocol/dict_server.py");
+    for (flag, passed) in [("--list-prefix", Some(true)), ("--list-prefix-ignored", Some(false)), ("", None)] {
+        let options = SuiteOptions { cases: 2, seed: 5, only: vec!["list: a prefix is matched literally*".to_owned()], ..SuiteOptions::default() };
+        let report = crate::common::conform(&format!("exec:python3 {script} {flag}"), options).await;
+        let prefix = report.checks.iter().find(|c| c.name.starts_with("a prefix is matched literally")).expect("the check is listed");
+        match passed {
+            Some(true) => assert_eq!(prefix.status, Status::Passed, "{flag}: {}", report.human()),
+            Some(false) => assert_eq!(prefix.status, Status::Failed, "{flag}: {}", report.human()),
+            None => assert!(matches!(&prefix.status, Status::Skipped(why) if why.contains("list_prefix")), "{flag}: {}", report.human()),
+        }
+    }
+}
