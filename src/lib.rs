@@ -1,6 +1,105 @@
 //! stateharness: keeps flujo workflow state safe across storage backends
 //! and format changes.
 //!
+//! # Quick start: your backend under the conformance suite
+//!
+//! With `stateharness = { version = "0.1", default-features = false }`
+//! (no database client, no CLI crates) and tokio, a backend and the whole
+//! suite in a test:
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::{Arc, Mutex};
+//!
+//! use stateharness::backends::{BackendError, Capabilities, StateBackend, codec};
+//! use stateharness::conformance::{Opener, Suite, SuiteOptions};
+//! use stateharness::format::{TypeHints, TypeRegistry};
+//! use stateharness::json::KeyOrder;
+//! use stateharness::{Value, async_trait};
+//!
+//! /// The storage: flujo's text per run id, as a Redis recipe keeps it.
+//! #[derive(Clone, Default)]
+//! struct Texts(Arc<Mutex<HashMap<String, String>>>);
+//!
+//! struct MapBackend {
+//!     texts: Texts,
+//!     registry: Arc<TypeRegistry>,
+//! }
+//!
+//! #[async_trait]
+//! impl StateBackend for MapBackend {
+//!     fn describe(&self) -> String {
+//!         "a map of texts".into()
+//!     }
+//!
+//!     fn capabilities(&self) -> Capabilities {
+//!         Capabilities { concurrent: true, persistent: true, list: false }
+//!     }
+//!
+//!     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {
+//!         let text = codec::state_to_text(state, KeyOrder::Insertion, &self.registry)?;
+//!         self.texts.0.lock().unwrap().insert(run_id.to_owned(), text);
+//!         Ok(())
+//!     }
+//!
+//!     async fn load_state(&self, run_id: &str, hints: &TypeHints) -> Result<Option<Value>, BackendError> {
+//!         let text = self.texts.0.lock().unwrap().get(run_id).cloned();
+//!         text.map(|text| codec::text_to_state(&text, hints, &self.registry, run_id)).transpose()
+//!     }
+//!
+//!     async fn delete_state(&self, run_id: &str) -> Result<(), BackendError> {
+//!         self.texts.0.lock().unwrap().remove(run_id);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! /// Each open is a new handle on the same storage (the persistence check
+//! /// reopens), serializing with the registry the suite hands over.
+//! #[async_trait]
+//! impl Opener for Texts {
+//!     fn describe(&self) -> String {
+//!         "a map of texts".into()
+//!     }
+//!
+//!     async fn open(&self, registry: Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError> {
+//!         Ok(Arc::new(MapBackend { texts: self.clone(), registry }))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() {
+//! let options = SuiteOptions { cases: 8, ..SuiteOptions::default() };
+//! let report = Suite::open(Arc::new(Texts::default()), options).await.unwrap().run().await;
+//! report.assert_passed(); // panics with the failures, grouped, and the seed to replay
+//! # }
+//! ```
+//!
+//! An implementer's checklist:
+//!
+//! - Write `describe`, `capabilities`, `save_state`, `load_state`,
+//!   `delete_state`, and `list_states` when you declare `list`. The other
+//!   methods of [`backends::StateBackend`] have defaults you leave alone.
+//! - A save replaces the whole state atomically; a load of an unknown id is
+//!   `Ok(None)`; a delete of an unknown id succeeds.
+//! - Refuse with the right [`error::ErrorKind`]: `Unsupported` for a value
+//!   your storage cannot hold (the suite then warns, or expects flujo's own
+//!   refusals), `InvalidRunId` for an id it cannot store, `Internal` for
+//!   anything broken (a corrupt stored text), `Connection` for faults.
+//! - Store what flujo stores: [`backends::codec`] gives flujo's exact text
+//!   (`KeyOrder::Sorted` is FileBackend's bytes, `KeyOrder::Insertion` the
+//!   Redis recipe's and SQLite's) and reads it back as flujo's loads do.
+//! - The [`conformance::Opener`] must reopen the *same* storage and use the
+//!   registry it is handed: the persistence and crash checks depend on it.
+//! - Custom types: [`conformance::SuiteOptions::with_serde_type`] registers a
+//!   serde type and mixes its values into the generated states.
+//! - The checks that need a process (SIGKILL during saves, a restart): serve
+//!   the backend with [`serve_stdio`] from a small binary and run
+//!   `stateharness conform --backend "exec:PROGRAM"` (see
+//!   `examples/serve_my_backend.rs`).
+//! - Replay a failing run with the seed it printed: `STATEHARNESS_SEED=N`.
+//!
+//! # Modules
+//!
 //! - [`value`]: the dynamic state value, every Python kind a state holds.
 //! - [`json`]: Python-compatible JSON text (exact `json.dumps` bytes; a
 //!   reader for Python's grammar with a JSON5 fallback).

@@ -49,7 +49,8 @@ pub struct SuiteOptions {
 }
 
 impl Default for SuiteOptions {
-    /// The flujo profile, 48 cases a property, a random seed, the suites in
+    /// The flujo profile, 48 cases a property, a random seed (or
+    /// `STATEHARNESS_SEED`, to replay a library run), the suites in
     /// `suites/` (built into the binary), the standard types and `Money`.
     fn default() -> SuiteOptions {
         let registry = Arc::new(TypeRegistry::standard());
@@ -58,7 +59,7 @@ impl Default for SuiteOptions {
             profile: Profile::Flujo,
             strict: false,
             cases: 48,
-            seed: random_seed(),
+            seed: std::env::var(SEED_VARIABLE).ok().and_then(|seed| seed.trim().parse().ok()).unwrap_or_else(random_seed),
             suites,
             custom_types: vec![properties::money_type()],
             registry,
@@ -73,6 +74,10 @@ impl Default for SuiteOptions {
         }
     }
 }
+
+/// The variable that fixes the seed of [`SuiteOptions::default`], so that a
+/// failing run of the suite in a Rust test replays without a code change.
+pub const SEED_VARIABLE: &str = "STATEHARNESS_SEED";
 
 fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};

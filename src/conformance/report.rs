@@ -295,35 +295,7 @@ impl Report {
         );
         let _ = writeln!(out, "Python: {}", self.python);
         for check in &self.checks {
-            let label = match &check.status {
-                Status::Passed => "PASS",
-                Status::Failed => "FAIL",
-                Status::Skipped(_) => "SKIP",
-                Status::Fault(_) => "ERROR",
-            };
-            let _ = write!(out, "{label}  {:<12} {}", check.group, check.name);
-            match &check.status {
-                Status::Skipped(why) => {
-                    let _ = write!(out, " ({why})");
-                }
-                Status::Fault(error) => {
-                    let _ = write!(out, "\n      connection lost during this check: {error}");
-                }
-                _ => {}
-            }
-            out.push('\n');
-            if let Some(cause) = &check.same_cause_as {
-                let _ = writeln!(out, "      same cause as {cause}: {}", check.causes.differences.iter().cloned().collect::<Vec<_>>().join("; "));
-                continue;
-            }
-            for detail in &check.details {
-                for line in detail.lines() {
-                    let _ = writeln!(out, "      {line}");
-                }
-            }
-            if let Some(replay) = &check.replay {
-                let _ = writeln!(out, "      replay: {}", self.replay_command(replay));
-            }
+            self.write_check(&mut out, check, true);
         }
         out.push('\n');
         out.push_str(&self.matrix_table());
@@ -344,6 +316,58 @@ impl Report {
             None => out.push('\n'),
         }
         out
+    }
+
+    /// One check's lines of [`Report::human`]: its status and name, then
+    /// its findings and, with `cli_replay`, the command line that replays it.
+    fn write_check(&self, out: &mut String, check: &CheckResult, cli_replay: bool) {
+        let label = match &check.status {
+            Status::Passed => "PASS",
+            Status::Failed => "FAIL",
+            Status::Skipped(_) => "SKIP",
+            Status::Fault(_) => "ERROR",
+        };
+        let _ = write!(out, "{label}  {:<12} {}", check.group, check.name);
+        match &check.status {
+            Status::Skipped(why) => {
+                let _ = write!(out, " ({why})");
+            }
+            Status::Fault(error) => {
+                let _ = write!(out, "\n      connection lost during this check: {error}");
+            }
+            _ => {}
+        }
+        out.push('\n');
+        if let Some(cause) = &check.same_cause_as {
+            let _ = writeln!(out, "      same cause as {cause}: {}", check.causes.differences.iter().cloned().collect::<Vec<_>>().join("; "));
+            return;
+        }
+        for detail in &check.details {
+            for line in detail.lines() {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
+        if let Some(replay) = check.replay.as_ref().filter(|_| cli_replay) {
+            let _ = writeln!(out, "      replay: {}", self.replay_command(replay));
+        }
+    }
+
+    /// Panics, for a Rust test, unless every check passed: with the failed
+    /// checks (grouped by root cause, as in [`Report::human`]), the summary
+    /// and how to replay the run from Rust.
+    pub fn assert_passed(&self) {
+        if self.passed() {
+            return;
+        }
+        let mut out = format!("stateharness conform: {} failed\n", self.backend);
+        for check in self.checks.iter().filter(|c| matches!(c.status, Status::Failed | Status::Fault(_))) {
+            self.write_check(&mut out, check, false);
+        }
+        let (passed, failed, skipped) = self.counts();
+        let _ = writeln!(out, "{passed} passed, {failed} failed ({} root causes), {skipped} skipped", self.root_causes());
+        let _ =
+            write!(out, "replay: SuiteOptions {{ seed: {}, .. }}, or {}={} for SuiteOptions::default()", self.seed, super::options::SEED_VARIABLE, self.seed);
+        panic!("{out}");
     }
 
     fn matrix_table(&self) -> String {
