@@ -382,7 +382,7 @@ impl BackendRecord<'_> {
 /// `serialize_file`/`serialize_strict` (or their `_error`), and for each of
 /// `memory`, `file` and `sqlite` the `save` outcome, what was `stored` and
 /// what `load_state` gave back. `Ok(None)`: the case holds something not
-/// modelled ([`not_modelled_06`]).
+/// modelled (`not_modelled_06`).
 pub fn check_case_06(case: &Dict, registry: &TypeRegistry, envelope: &Value) -> Result<Option<Vec<Mismatch>>, String> {
     if not_modelled_06(case).is_some() {
         return Ok(None);

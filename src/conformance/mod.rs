@@ -1,4 +1,4 @@
-//! The conformance suite: one suite that judges any [`StateBackend`],
+//! The conformance suite: one suite that judges any [`StateBackend`](crate::backends::StateBackend),
 //! running only the checks its declared capabilities allow (as OpenDAL's
 //! behavior tests do), with verdicts a person can read.
 //!
