@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The Unicode sweep: runs `stateharness conform` (its property checks draw
-# fresh random states every run) against flujo 0.4.35's InMemoryBackend,
-# through ci/adapters/flujo_adapter.py, on each Python flujo 0.4 runs on.
+# fresh random states every run) against flujo 0.4.35's InMemoryBackend and
+# the tutorial's Redis recipe (ci/redis_recipe_backend.py, on the Redis at
+# $REDIS_URL, default 127.0.0.1:6379/0; the suite touches only its own run
+# ids), through ci/adapters/flujo_adapter.py, on each Python flujo 0.4 runs
+# on.
 # flujo writes dict keys with Python's repr, whose escaping follows the
 # Python's Unicode database; the harness models the Python the adapter
 # reports, so no run may fail.
@@ -45,7 +48,13 @@ summary=()
 for v in ${PYTHONS:-3.11 3.12 3.13}; do
     python=$(find_python "$v") || { echo "unicode-sweep: no Python $v (pyenv install $v?)" >&2; exit 2; }
     py=$(PYTHON=$python FLUJO_VENV="$target/flujo-venv-$v" bash ci/flujo-venv.sh | tail -1) || exit 2
-    backend="exec:'$py' '$repo/ci/adapters/flujo_adapter.py' flujo.state.backends.memory:InMemoryBackend"
+    adapter="exec:'$py' '$repo/ci/adapters/flujo_adapter.py'"
+    recipe_kwargs="{\"url\": \"${REDIS_URL:-redis://127.0.0.1:6379/0}\"}"
+    for name in InMemoryBackend "Redis recipe"; do
+    case $name in
+        InMemoryBackend) backend="$adapter flujo.state.backends.memory:InMemoryBackend" ;;
+        *) backend="$adapter ci.redis_recipe_backend:RedisRecipeBackend '$recipe_kwargs' --capabilities concurrent,persistent" ;;
+    esac
     failed=0 property_failed=0
     for i in $(seq 1 "$runs"); do
         seed=$(( $(od -An -N4 -tu4 /dev/urandom) % 1000000000 ))
@@ -63,7 +72,7 @@ print(f"{(report.get('python') or {}).get('reported') or '-'} {len(failed)} {len
 PY
 )
         rm -f "$work/report.json"
-        echo "python $v run $i seed $seed: exit $code ($verdict: Python, failed checks, failed property checks)"
+        echo "python $v $name run $i seed $seed: exit $code ($verdict: Python, failed checks, failed property checks)"
         read -r reported nfailed nprops <<<"$verdict"
         if [ "$code" -ne 0 ]; then
             failed=$((failed + 1))
@@ -71,8 +80,9 @@ PY
         fi
         [ "${nprops:-0}" != "0" ] && property_failed=$((property_failed + 1))
     done
-    summary+=("Python $v ($reported): $runs runs, $failed failed, $property_failed with a failed property check")
+    summary+=("Python $v ($reported), $name: $runs runs, $failed failed, $property_failed with a failed property check")
     [ "$failed" -ne 0 ] && status=1
+    done
 done
 printf '%s\n' "${summary[@]}"
 exit $status
