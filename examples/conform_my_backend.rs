@@ -29,7 +29,7 @@ impl StateBackend for TextMapBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { concurrent: true, persistent: true, list: false }
+        Capabilities { concurrent: true, persistent: true, list: false, shared: false }
     }
 
     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {

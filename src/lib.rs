@@ -33,7 +33,7 @@
 //!     }
 //!
 //!     fn capabilities(&self) -> Capabilities {
-//!         Capabilities { concurrent: true, persistent: true, list: false }
+//!         Capabilities { concurrent: true, persistent: true, list: false, shared: false }
 //!     }
 //!
 //!     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {

@@ -46,7 +46,9 @@ Options:
                        tasks, answers in any order; without it requests are
                        handled one at a time, in order), ``persistent`` (what
                        was saved survives a restart: only claim it when
-                       true). ``list`` and ``list_prefix`` are added by
+                       true), ``shared`` (several processes may use one
+                       storage at once: the suite runs a second adapter on
+                       it). ``list`` and ``list_prefix`` are added by
                        themselves when the class has a listing method
                        (below).
   --types MODULE       a module of your own types, imported after the
@@ -979,7 +981,7 @@ def parse_args(argv):
     parser.add_argument("kwargs", metavar="JSON_KWARGS", nargs="?", default="{}", help="constructor arguments, a JSON object")
     parser.add_argument("--kwargs-env", metavar="VAR", help="read JSON_KWARGS from the environment variable VAR (keeps secrets off the command line)")
     parser.add_argument("--kwargs-file", metavar="FILE", help="read JSON_KWARGS from FILE")
-    parser.add_argument("--capabilities", default="", metavar="LIST", help="comma-separated: concurrent, persistent (list is detected)")
+    parser.add_argument("--capabilities", default="", metavar="LIST", help="comma-separated: concurrent, persistent, shared (list is detected)")
     parser.add_argument("--types", metavar="MODULE", help="a module of your own types (STATEHARNESS_TYPES, STATEHARNESS_SAMPLES)")
     return parser.parse_args(argv)
 
@@ -1012,7 +1014,7 @@ def main(argv=None):
         return 2
     capabilities = [c.strip() for c in args.capabilities.split(",") if c.strip()]
     for c in capabilities:
-        if c not in ("concurrent", "persistent", "list", "list_prefix"):
+        if c not in ("concurrent", "persistent", "list", "list_prefix", "shared"):
             log.warning("unknown capability %r announced as given", c)
     here = os.path.dirname(os.path.abspath(__file__))
     for entry in (here, os.getcwd()):

@@ -198,8 +198,12 @@ impl ExecBackend {
             None => Vec::new(),
             Some(_) => return Err("`capabilities` must be a list of strings".into()),
         };
-        self.capabilities =
-            Capabilities { concurrent: names.contains(&"concurrent"), persistent: names.contains(&"persistent"), list: names.contains(&"list") };
+        self.capabilities = Capabilities {
+            concurrent: names.contains(&"concurrent"),
+            persistent: names.contains(&"persistent"),
+            list: names.contains(&"list"),
+            shared: names.contains(&"shared"),
+        };
         self.lists_by_prefix = names.contains(&LIST_PREFIX);
         let text = |key: &str| match hello.get(key) {
             None | Some(Value::None) => Ok(None),

@@ -335,7 +335,7 @@ impl StateBackend for FileBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { concurrent: true, persistent: true, list: true }
+        Capabilities { concurrent: true, persistent: true, list: true, shared: true }
     }
 
     fn text_store(&self) -> Option<&dyn TextStore> {

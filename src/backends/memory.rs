@@ -40,7 +40,7 @@ impl StateBackend for MemoryBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { concurrent: true, persistent: false, list: true }
+        Capabilities { concurrent: true, persistent: false, list: true, shared: false }
     }
 
     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {

@@ -52,6 +52,9 @@ pub struct Capabilities {
     pub persistent: bool,
     /// [`StateBackend::list_states`] works.
     pub list: bool,
+    /// Several processes (or handles) may use one storage at once: a save
+    /// from one is seen whole, never torn or mixed, by the others.
+    pub shared: bool,
 }
 
 impl Capabilities {
@@ -66,6 +69,9 @@ impl Capabilities {
         }
         if self.list {
             names.push("list");
+        }
+        if self.shared {
+            names.push("shared");
         }
         names
     }

@@ -9,7 +9,7 @@
 //! | `kwargs-env=VAR` | constructor arguments: a JSON object in the environment variable VAR |
 //! | `kwargs-file=FILE` | constructor arguments: a JSON object in FILE |
 //! | `types=MODULE` | a module of the user's own types (`STATEHARNESS_TYPES`, `STATEHARNESS_SAMPLES`) |
-//! | `capabilities=LIST` | announced in `hello`: `concurrent`, `persistent` |
+//! | `capabilities=LIST` | announced in `hello`: `concurrent`, `persistent`, `shared` |
 //!
 //! Constructor arguments never travel on a command line (where `ps`,
 //! reports and replay lines would show a database password): the adapter

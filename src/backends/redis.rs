@@ -162,7 +162,7 @@ impl StateBackend for RedisBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { concurrent: true, persistent: true, list: true }
+        Capabilities { concurrent: true, persistent: true, list: true, shared: true }
     }
 
     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {

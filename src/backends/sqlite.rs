@@ -493,7 +493,7 @@ impl StateBackend for SqliteBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { concurrent: true, persistent: true, list: true }
+        Capabilities { concurrent: true, persistent: true, list: true, shared: true }
     }
 
     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {

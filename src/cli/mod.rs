@@ -126,7 +126,7 @@ pub struct PyArgs {
     /// STATEHARNESS_TYPES and optionally STATEHARNESS_SAMPLES).
     #[arg(long, value_name = "MODULE")]
     types: Option<String>,
-    /// What a py: backend promises: concurrent, persistent (comma-separated).
+    /// What a py: backend promises: concurrent, persistent, shared (comma-separated).
     #[arg(long, value_name = "LIST")]
     capabilities: Option<String>,
 }

@@ -154,6 +154,105 @@ pub async fn concurrent_one_id(backend: &Arc<Tracked>, judging: Judging<'_>, rou
     run
 }
 
+/// Two handles on one storage (for an `exec:` backend, two processes)
+/// save different states to one id at once and load it from both: every
+/// load gives one of the states saved, never a torn or mixed one or an
+/// error, and once the saves are done both handles see the same state.
+/// `second` is the other handle, opened afresh on the same storage.
+pub async fn shared_one_id(backend: &Arc<Tracked>, second: Result<Arc<dyn StateBackend>, BackendError>, judging: Judging<'_>, rounds: usize) -> CheckRun {
+    const WRITERS: usize = 4;
+    const READERS: usize = 3;
+    let mut run = CheckRun::default();
+    let second = match backend.watch(second) {
+        Ok(second) => second,
+        Err(e) => {
+            run.fail(format!("opening a second handle on the storage: {e}"));
+            return run;
+        }
+    };
+    // The run's prefix: the ids are the run's, and its cleanup covers them.
+    let other = Arc::new(Tracked::new(second, backend.prefix().to_owned()));
+    let handles = [backend, &other];
+    for round in 0..rounds {
+        let local = format!("s-{round}");
+        // Writer w saves through handle w % 2; every state is distinct.
+        let sent: Vec<Value> = (0..2 * WRITERS).map(|w| writer_state(backend, &local, w)).collect();
+        let states = match stored_alone(backend, &local, &sent).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                run.fail(format!("round {round}: {e}"));
+                continue;
+            }
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for (w, state) in sent.into_iter().enumerate() {
+            let (handle, local) = (handles[w % 2].clone(), local.clone());
+            tasks.spawn(async move { handle.save(&local, &state).await.map(|()| Vec::new()) });
+        }
+        for r in 0..2 * READERS {
+            let (handle, local) = (handles[r % 2].clone(), local.clone());
+            tasks.spawn(async move {
+                let mut seen = Vec::new();
+                for _ in 0..8 {
+                    seen.push(handle.load(&local, &TypeHints::new()).await?);
+                    tokio::task::yield_now().await;
+                }
+                Ok(seen)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(loads)) => {
+                    for got in loads.into_iter().flatten() {
+                        if matching(&got, &states, judging).is_none() {
+                            run.fail(format!(
+                                "round {round}: with two handles on one storage, a load of run id {:?} returned none of the states being written (torn or mixed): {}",
+                                backend.run_id(&local),
+                                cut(&to_typed_text(&got))
+                            ));
+                        }
+                    }
+                }
+                Ok(Err(e)) => run.fail(format!("round {round}: with two handles on one storage, run id {:?}: {e}", backend.run_id(&local))),
+                Err(e) => run.fail(format!("round {round}: a task panicked: {e}")),
+            }
+        }
+        let mut last = Vec::new();
+        for (which, handle) in ["first", "second"].into_iter().zip(handles) {
+            match handle.load(&local, &TypeHints::new()).await {
+                Ok(Some(got)) => match matching(&got, &states, judging) {
+                    Some(index) => last.push(index),
+                    None => {
+                        run.fail(format!("round {round}: after all saves, the {which} handle loads none of the states written: {}", cut(&to_typed_text(&got))))
+                    }
+                },
+                Ok(None) => run.fail(format!("round {round}: after all saves, the {which} handle finds nothing under run id {:?}", backend.run_id(&local))),
+                Err(e) => run.fail(format!("round {round}: after all saves, the {which} handle: {e}")),
+            }
+        }
+        if let [first, second] = last[..] {
+            if first != second {
+                run.fail(format!(
+                    "round {round}: after all saves, the two handles see different states of run id {:?} (writer {first} and writer {second})",
+                    backend.run_id(&local)
+                ));
+            }
+        }
+        if let Err(e) = backend.delete(&local).await {
+            run.fail(format!("round {round}: delete failed: {e}"));
+        }
+        run.failures.truncate(10);
+    }
+    // A fault met by the second handle is the run's fault, not a verdict.
+    if let Some(fault) = other.fault() {
+        let _ = backend.watch(Err::<(), _>(fault));
+    }
+    if let Err(e) = other.backend().close().await {
+        run.fail(format!("closing the second handle: {e}"));
+    }
+    run
+}
+
 /// Concurrent work on many ids loses nothing.
 pub async fn concurrent_many_ids(backend: &Arc<Tracked>, judging: Judging<'_>, ids: usize) -> CheckRun {
     let mut run = CheckRun::default();

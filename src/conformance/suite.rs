@@ -188,7 +188,7 @@ type Run = Box<dyn for<'a> Fn(&'a Suite, &'a mut Report, &'static str, String) -
 /// whose need is not met is reported as skipped, with why.
 #[derive(Clone, Copy, Debug)]
 enum Need {
-    /// A declared capability (`concurrent`, `persistent`, `list`).
+    /// A declared capability (`concurrent`, `persistent`, `list`, `shared`).
     Capability(&'static str),
     /// Crash rounds: `--crash-rounds 0` leaves the crash check out.
     CrashRounds,
@@ -227,6 +227,7 @@ impl Check {
 const CONCURRENT: &[Need] = &[Need::Capability("concurrent")];
 const PERSISTENT: &[Need] = &[Need::Capability("persistent")];
 const LIST: &[Need] = &[Need::Capability("list")];
+const SHARED: &[Need] = &[Need::Capability("shared")];
 const LIST_PREFIX: &[Need] = &[Need::Capability("list"), Need::ListsByPrefix];
 const STORAGE_ROOT: &[Need] = &[Need::StorageRoot];
 const CRASH: &[Need] = &[Need::CrashRounds, Need::Capability("persistent"), Need::Process];
@@ -288,6 +289,14 @@ fn plan(options: &SuiteOptions) -> Vec<Check> {
             let (timer, ids) = (Instant::now(), suite.options.many_ids);
             let run = checks::concurrent_many_ids(&suite.tracked, suite.judging(), ids).await;
             Suite::gated(report, (group, name), run, timer, ids as u64)
+        })
+    }));
+    plan.push(Check::new("concurrency", "two handles on one storage never see a torn or mixed state", SHARED, |suite, report, group, name| {
+        Box::pin(async move {
+            let (timer, rounds) = (Instant::now(), suite.options.concurrency_rounds);
+            let second = suite.opener.open(suite.options.registry.clone()).await;
+            let run = checks::shared_one_id(&suite.tracked, second, suite.judging(), rounds).await;
+            Suite::gated(report, (group, name), run, timer, rounds as u64)
         })
     }));
     plan.push(Check::new("persistence", "data survives closing and reopening the backend", PERSISTENT, |suite, report, group, name| {

@@ -373,7 +373,7 @@ async fn file_backend_contract() {
     let url = format!("file://{}/states", dir.path().display());
     let backend = FileBackend::open(&url, registry()).await.unwrap();
     assert_eq!(backend.describe(), url);
-    assert_eq!(backend.capabilities().names(), ["concurrent", "persistent", "list"]);
+    assert_eq!(backend.capabilities().names(), ["concurrent", "persistent", "list", "shared"]);
     check_round_trips(&backend, "p-", file_expect).await;
     let ids = ["p-😀🎉 ü".to_owned(), format!("p-{}", "y".repeat(248)), "p-.hidden.json".to_owned(), "p-a.b c".to_owned()];
     assert_eq!(ids[1].len() + ".json".len(), 255);

@@ -24,7 +24,10 @@ async fn memory_passes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_passes() {
     let dir = crate::common::scratch_dir("conform", "file");
-    assert_passes(&conform(&format!("file://{}", dir.display())).await, &["concurrency", "persistence", "list", "run ids"]);
+    let report = conform(&format!("file://{}", dir.display())).await;
+    assert_passes(&report, &["concurrency", "persistence", "list", "run ids"]);
+    let shared = report.checks.iter().find(|c| c.name.starts_with("two handles on one storage")).expect("the check of two handles");
+    assert_eq!(shared.status, Status::Passed, "{}", report.human());
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert!(left.is_empty(), "the suite deletes everything it wrote: {left:?}");
 }

@@ -179,7 +179,7 @@ impl StateBackend for Broken {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { concurrent: true, persistent: true, list: true }
+        Capabilities { concurrent: true, persistent: true, list: true, shared: false }
     }
 
     async fn save_state(&self, run_id: &str, state: &Value) -> Result<(), BackendError> {

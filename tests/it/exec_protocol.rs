@@ -21,6 +21,11 @@ fn check<'a>(report: &'a Report, group: &str) -> &'a stateharness::conformance::
     report.checks.iter().find(|c| c.group == group).unwrap_or_else(|| panic!("no {group} check"))
 }
 
+/// The check of two handles (for `exec:`, two processes) on one storage.
+fn shared_check(report: &Report) -> &stateharness::conformance::CheckResult {
+    report.checks.iter().find(|c| c.name.starts_with("two handles on one storage")).expect("a check of two handles on one storage")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_file_and_sqlite_backends_pass_with_crash_atomicity() {
     let bin = env!("CARGO_BIN_EXE_stateharness");
@@ -31,6 +36,8 @@ async fn served_file_and_sqlite_backends_pass_with_crash_atomicity() {
         assert!(report.passed(), "{backend}:\n{}", report.human());
         assert_eq!(check(&report, "crash").status, Status::Passed, "{backend}");
         assert_eq!(check(&report, "persistence").status, Status::Passed, "{backend}");
+        // `serve` declares `shared` for these, so two processes ran on one storage.
+        assert_eq!(shared_check(&report).status, Status::Passed, "{backend}");
     }
     // Saves killed midway left temp files; each restart removed those of
     // the dead processes, and the suite deleted the states: nothing is left.
@@ -52,6 +59,24 @@ async fn a_backend_that_tears_its_writes_fails_the_crash_check() {
     // Everything but the crash check holds: the defect is only torn writes.
     let others: Vec<_> = report.checks.iter().filter(|c| c.status == Status::Failed && c.group != "crash").collect();
     assert!(others.is_empty(), "{}", report.human());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_that_tears_its_writes_across_processes_fails_the_shared_check() {
+    let dir = crate::common::scratch_dir("exec", "torn-shared");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/protocol/torn_file_server.py");
+    let options = || SuiteOptions { cases: 2, seed: 5, only: vec!["concurrency: two handles*".into()], ..SuiteOptions::default() };
+    let timer = Instant::now();
+    let report = crate::common::conform(&format!("exec:python3 {script} {} --shared", dir.display()), options()).await;
+    let shared = shared_check(&report);
+    assert_eq!(shared.status, Status::Failed, "{}", report.human());
+    assert!(shared.details.iter().any(|d| d.contains("torn or mixed") || d.contains("ValueError")), "{:?}", shared.details);
+    assert!(timer.elapsed() < Duration::from_secs(20), "took {:?}", timer.elapsed());
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "the run's cleanup covers the second process's ids: {left:?}");
+    // Without `shared` declared, the check is skipped and says why.
+    let report = crate::common::conform(&format!("exec:python3 {script} {}", dir.display()), options()).await;
+    assert_eq!(shared_check(&report).status, Status::Skipped("the backend does not declare `shared`".into()), "{}", report.human());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
