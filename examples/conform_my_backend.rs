@@ -75,7 +75,8 @@ struct Invoice {
 #[tokio::main]
 async fn main() {
     let options = SuiteOptions::default()
-        .with_serde_type("Invoice", (any::<u32>(), proptest::collection::vec("[a-z ]{0,12}", 0..4)).prop_map(|(number, lines)| Invoice { number, lines }));
+        .with_serde_type("Invoice", (any::<u32>(), proptest::collection::vec("[a-z ]{0,12}", 0..4)).prop_map(|(number, lines)| Invoice { number, lines }))
+        .expect("Invoice serializes to a map");
     let opener = Arc::new(Reopen { texts: Arc::default() });
     let report = Suite::open(opener, options).await.expect("opens").run().await;
     print!("{}", report.human());

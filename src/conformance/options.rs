@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use proptest::strategy::Strategy;
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
 
 use crate::format::{PythonVersion, TypeRegistry, custom_value};
 
@@ -79,6 +80,9 @@ impl Default for SuiteOptions {
 /// failing run of the suite in a Rust test replays without a code change.
 pub const SEED_VARIABLE: &str = "STATEHARNESS_SEED";
 
+/// Values of a serde type's strategy serialized when it is registered.
+const REGISTRATION_SAMPLES: usize = 16;
+
 fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
@@ -89,15 +93,27 @@ fn random_seed() -> u64 {
 impl SuiteOptions {
     /// Registers the Rust serde type `T` as the custom type `name` and
     /// mixes values from `strategy` into the generated states.
-    pub fn with_serde_type<T>(mut self, name: &str, strategy: impl Strategy<Value = T> + Send + Sync + 'static) -> SuiteOptions
+    ///
+    /// A custom type travels as its fields, so `T` must serialize to a map
+    /// (a struct or a map). Sample values of `strategy` (fixed seed) are
+    /// serialized here, so a type that cannot be carried (a newtype over a
+    /// string, an enum of unit variants) is an error naming the type, not a
+    /// property check that fails on the backend.
+    pub fn with_serde_type<T>(mut self, name: &str, strategy: impl Strategy<Value = T> + Send + Sync + 'static) -> Result<SuiteOptions, String>
     where
         T: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug + 'static,
     {
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..REGISTRATION_SAMPLES {
+            let sample = strategy.new_tree(&mut runner).map_err(|e| format!("custom type `{name}`: its strategy made no value: {e}"))?.current();
+            custom_value(name, &sample).map_err(|e| format!("{e} (sample value {sample:?})"))?;
+        }
         Arc::make_mut(&mut self.registry).register_serde::<T>(name);
         let type_name = name.to_owned();
+        // The samples serialized to maps; a rare value that does not is skipped.
         let values = strategy.prop_filter_map("serializes to a map", move |value| custom_value(&type_name, &value).ok());
         self.custom_types.push(CustomType { name: name.to_owned(), strategy: values.sboxed() });
-        self
+        Ok(self)
     }
 
     /// Adds a custom type a backend announced (with sample values), unless

@@ -13,7 +13,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 use tokio::runtime::Handle;
 
 use crate::backends::ErrorKind;
-use crate::format::{TypeHints, fields, serialize};
+use crate::format::{TypeHints, TypeRegistry, fields, serialize};
 use crate::typed::to_typed_text;
 use crate::value::{Date, DateTime, Dict, Time, Value};
 
@@ -295,10 +295,13 @@ pub fn custom_type(backend: &Tracked, judging: Judging<'_>, custom: &CustomType,
             let what = format!("save then load with {} as the target type", custom.name);
             let outcome = match shared.handle.block_on(backend.save(&local, &state)) {
                 Ok(()) => match shared.handle.block_on(backend.load(&local, &hints)) {
-                    Ok(got) => {
-                        let exact = custom_values_exact(&got, &values, &custom.name);
-                        shared.check_loaded(&what, &state, got).and(exact.map_err(|e| TestCaseError::fail(format!("{what}: {e}"))))
-                    }
+                    Ok(got) => match type_fault(&got, &values, &custom.name, judging.registry) {
+                        Some(fault) => Err(TestCaseError::fail(format!("{what}: {fault}"))),
+                        None => {
+                            let exact = custom_values_exact(&got, &values, &custom.name);
+                            shared.check_loaded(&what, &state, got).and(exact.map_err(|e| TestCaseError::fail(format!("{what}: {e}"))))
+                        }
+                    },
                     Err(e) => Err(TestCaseError::fail(format!("load failed: {e}"))),
                 },
                 Err(e) => Err(TestCaseError::fail(format!("save failed: {e}"))),
@@ -310,6 +313,28 @@ pub fn custom_type(backend: &Tracked, judging: Judging<'_>, custom: &CustomType,
     let count = shared.counter.load(Ordering::Relaxed) as u64;
     let result = outcome(result, |values| format!("values: {}", values.iter().map(to_typed_text).collect::<Vec<_>>().join(", ")));
     shared.finish(result, count)
+}
+
+/// The user type's own fault, if any: a value came back as exactly the
+/// stored form it was saved as (so the backend kept it), and the type's
+/// deserializer refuses that form (for a serde type: its `Deserialize`
+/// fails on what its `Serialize` wrote).
+fn type_fault(got: &Option<Value>, sent: &[Value], type_name: &str, registry: &TypeRegistry) -> Option<String> {
+    let context = got.as_ref().and_then(Value::as_dict).and_then(|d| d.get("pipeline_context")).and_then(Value::as_dict)?;
+    let deserializer = registry.deserializer_for(type_name)?;
+    sent.iter().enumerate().find_map(|(i, value)| {
+        let back = context.get(&format!("{type_name}_{i}"))?;
+        let stored = registry.serializer_for(value).and_then(|(_, serializer)| serializer(value).ok())?;
+        if back == value || *back != stored {
+            return None;
+        }
+        let error = deserializer(back).err()?;
+        Some(format!(
+            "custom type `{type_name}`: its Deserialize failed on what the backend returned: {error} — the stored value came back unchanged \
+             ({}), so this is the type's fault, not the backend's",
+            to_typed_text(back)
+        ))
+    })
 }
 
 /// Each custom value must come back as itself, not as its dict: with a

@@ -29,5 +29,6 @@ mod python_version;
 mod report_html;
 mod report_snapshots;
 mod secrets;
+mod serde_types;
 mod serve;
 mod snapshot;
