@@ -7,7 +7,7 @@ use clap::Args;
 
 use stateharness::conformance::select::Selection;
 use stateharness::conformance::{Profile, Report, Suite, SuiteOptions, UrlOpener};
-use stateharness::format::PythonVersion;
+use stateharness::format::{FlujoVersion, PythonVersion};
 
 use super::{DeadlineArgs, Done, Fatal, PyArgs, RunResult, interruption};
 
@@ -64,10 +64,17 @@ pub struct ConformArgs {
     /// failures grouped by cause, the fidelity heat map, the timings.
     #[arg(long, value_name = "PATH.html")]
     html: Option<PathBuf>,
+    /// The flujo to target (0.4, 0.6): its serializer's rules, its
+    /// WorkflowState shape (0.6 adds six fields and stamps UTC) and what
+    /// its own round trip gives, which the verdicts follow. Default: the
+    /// flujo an exec: or py: backend reports in hello (a different one is
+    /// an error), else 0.4. Every report names the target.
+    #[arg(long, value_name = "X.Y")]
+    flujo: Option<FlujoVersion>,
     /// The Python that runs flujo (3.11, 3.12, 3.13): its Unicode tables
     /// decide how repr writes dict keys. Default: the Python an exec:
-    /// backend reports in hello (a different one is an error), else 3.11,
-    /// the oldest flujo 0.4 supports.
+    /// backend reports in hello (a different one is an error), else the
+    /// oldest the target flujo supports (0.4: 3.11, 0.6: 3.13).
     #[arg(long, value_name = "X.Y")]
     python_version: Option<PythonVersion>,
     /// Run only the checks whose `group: name` matches this glob
@@ -104,6 +111,7 @@ impl ConformArgs {
             strict: self.strict,
             cases: self.cases,
             crash_rounds: self.crash_rounds,
+            flujo: self.flujo,
             python: self.python_version,
             only: self.only.clone(),
             skip: self.skip.clone(),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use stateharness::format::{PythonChoice, PythonSource, PythonVersion, TypeRegistry};
+use stateharness::format::{ChosenBy, PythonChoice, PythonVersion, TypeRegistry};
 use stateharness::migration::report::{RunInfo, SCHEMA_VERSION, printable};
 use stateharness::migration::{
     DEFAULT_MAX_INPUT_SIZE, Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, check_target_writable, migrate, open_target, target_is_absent,
@@ -166,7 +166,7 @@ impl MigrateArgs {
             run.source_kind,
             run.target,
             // The default Python goes unsaid; a chosen one is named.
-            if python.source == PythonSource::Default { String::new() } else { format!(" as Python {}", python.version) },
+            if python.source == ChosenBy::Default { String::new() } else { format!(" as Python {}", python.version) },
             options.jobs,
             if options.jobs == 1 { "" } else { "s" },
             if options.dry_run { ", dry run: nothing is written" } else { "" },

@@ -38,7 +38,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::backends::ErrorKind;
-use crate::format::{TypeHints, TypeRegistry, serialize};
+use crate::format::{FlujoVersion, TypeHints, TypeRegistry, serialize};
 use crate::json::read_text;
 use crate::text::{cut, show_run_id};
 use crate::typed::{decode, to_typed_text};
@@ -348,10 +348,11 @@ fn step_run_id(spec: &IdSpec, prefix: &str, namespace: &str) -> String {
     }
 }
 
-/// The state a save step sends under `run_id`: the base WorkflowState
-/// with `context`, `output`, and `fields` overriding top-level fields.
-pub fn saved_state(run_id: &str, context: &Dict, output: &Value, fields: &Dict) -> Value {
-    let mut state = base_state(run_id, context.clone(), output.clone());
+/// The state a save step sends under `run_id`: the base WorkflowState of
+/// `flujo`'s shape with `context`, `output`, and `fields` overriding
+/// top-level fields.
+pub fn saved_state(flujo: FlujoVersion, run_id: &str, context: &Dict, output: &Value, fields: &Dict) -> Value {
+    let mut state = base_state(flujo, run_id, context.clone(), output.clone());
     for (k, v) in fields.iter() {
         state.insert(k.clone(), v.clone());
     }
@@ -377,7 +378,7 @@ pub async fn run_case(case: &Case, namespace: &str, backend: &Tracked, judging: 
         let failure = |what: &'static str, message: String| Failure::new(format!("{}: {message}", at(what))).step(index + 1).op(what, &this_id);
         match &step.op {
             Op::Save { context, output, fields } => {
-                let state = saved_state(&run_id, context, output, fields);
+                let state = saved_state(backend.flujo(), &run_id, context, output, fields);
                 match backend.save_id(&run_id, &state).await {
                     Ok(()) => {
                         refused.remove(&run_id);

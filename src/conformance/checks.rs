@@ -39,7 +39,7 @@ fn writer_state(backend: &Tracked, local: &str, writer: usize) -> Value {
         ("payload", Value::Str(format!("{writer:03}-").repeat(200 + 150 * writer))),
         ("items", Value::List((0..20).map(|i| Value::from((writer * 100 + i) as i64)).collect())),
     ]);
-    Value::Dict(base_state(&backend.run_id(local), context, Value::from(writer as i64)))
+    backend.state(local, context, Value::from(writer as i64))
 }
 
 impl CheckRun {
@@ -91,67 +91,10 @@ fn matching(got: &Value, candidates: &[Value], judging: Judging<'_>) -> Option<u
     candidates.iter().position(|sent| judge(sent, got, judging.registry).passes(judging.profile, false))
 }
 
-/// Concurrent saves of different states to one id, with concurrent loads:
+/// Concurrent saves of different states to one id, with loads between:
 /// every load gives one of the written states or None, never a mix.
 pub async fn concurrent_one_id(backend: &Arc<Tracked>, judging: Judging<'_>, rounds: usize) -> CheckRun {
-    const WRITERS: usize = 6;
-    const READERS: usize = 6;
-    let mut run = CheckRun::default();
-    for round in 0..rounds {
-        let local = format!("c1-{round}");
-        let sent: Vec<Value> = (0..WRITERS).map(|w| writer_state(backend, &local, w)).collect();
-        let states = match stored_alone(backend, &local, &sent).await {
-            Ok(stored) => stored,
-            Err(e) => {
-                run.fail(format!("round {round}: {e}"));
-                continue;
-            }
-        };
-        let mut tasks = tokio::task::JoinSet::new();
-        for state in sent {
-            let (backend, local) = (backend.clone(), local.clone());
-            tasks.spawn(async move { backend.save(&local, &state).await.map(|()| Vec::new()) });
-        }
-        for _ in 0..READERS {
-            let (backend, local) = (backend.clone(), local.clone());
-            tasks.spawn(async move {
-                let mut seen = Vec::new();
-                for _ in 0..8 {
-                    seen.push(backend.load(&local, &TypeHints::new()).await?);
-                    tokio::task::yield_now().await;
-                }
-                Ok(seen)
-            });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(loads)) => {
-                    for got in loads.into_iter().flatten() {
-                        if matching(&got, &states, judging).is_none() {
-                            run.fail(format!(
-                                "round {round}: a load of run id {:?} returned none of the states being written (a mix?): {}",
-                                backend.run_id(&local),
-                                cut(&to_typed_text(&got))
-                            ));
-                        }
-                    }
-                }
-                Ok(Err(e)) => run.fail(format!("round {round}: {e}")),
-                Err(e) => run.fail(format!("round {round}: a task panicked: {e}")),
-            }
-        }
-        match backend.load(&local, &TypeHints::new()).await {
-            Ok(Some(got)) if matching(&got, &states, judging).is_some() => {}
-            Ok(Some(got)) => run.fail(format!("round {round}: after all saves, the state is none of those written: {}", cut(&to_typed_text(&got)))),
-            Ok(None) => run.fail(format!("round {round}: after all saves, nothing is stored")),
-            Err(e) => run.fail(format!("round {round}: {e}")),
-        }
-        if let Err(e) = backend.delete(&local).await {
-            run.fail(format!("round {round}: delete failed: {e}"));
-        }
-        run.failures.truncate(10);
-    }
-    run
+    one_id_race(&[backend], Race { tag: "c1", writers: 6, readers: 6 }, judging, rounds).await
 }
 
 /// Two handles on one storage (for an `exec:` backend, two processes)
@@ -160,24 +103,47 @@ pub async fn concurrent_one_id(backend: &Arc<Tracked>, judging: Judging<'_>, rou
 /// error, and once the saves are done both handles see the same state.
 /// `second` is the other handle, opened afresh on the same storage.
 pub async fn shared_one_id(backend: &Arc<Tracked>, second: Result<Arc<dyn StateBackend>, BackendError>, judging: Judging<'_>, rounds: usize) -> CheckRun {
-    const WRITERS: usize = 4;
-    const READERS: usize = 3;
-    let mut run = CheckRun::default();
     let second = match backend.watch(second) {
         Ok(second) => second,
         Err(e) => {
+            let mut run = CheckRun::default();
             run.fail(format!("opening a second handle on the storage: {e}"));
             return run;
         }
     };
     // The run's prefix: the ids are the run's, and its cleanup covers them.
-    let other = Arc::new(Tracked::new(second, backend.prefix().to_owned()));
-    let handles = [backend, &other];
+    let other = Arc::new(Tracked::new(second, backend.prefix().to_owned(), backend.flujo()));
+    let mut run = one_id_race(&[backend, &other], Race { tag: "s", writers: 4, readers: 3 }, judging, rounds).await;
+    // A fault met by the second handle is the run's fault, not a verdict.
+    if let Some(fault) = other.fault() {
+        let _ = backend.watch(Err::<(), _>(fault));
+    }
+    if let Err(e) = other.backend().close().await {
+        run.fail(format!("closing the second handle: {e}"));
+    }
+    run
+}
+
+/// The shape of a race on one id: writers and readers per handle.
+struct Race {
+    tag: &'static str,
+    writers: usize,
+    readers: usize,
+}
+
+/// Races `race.writers` saves of distinct states and `race.readers`
+/// loaders per handle on one id, `rounds` times. With several handles (one
+/// storage), a bad load is "torn or mixed" and, once the saves are done,
+/// every handle must see the same state.
+async fn one_id_race(handles: &[&Arc<Tracked>], race: Race, judging: Judging<'_>, rounds: usize) -> CheckRun {
+    let first = handles[0];
+    let shared = handles.len() > 1;
+    let mut run = CheckRun::default();
     for round in 0..rounds {
-        let local = format!("s-{round}");
-        // Writer w saves through handle w % 2; every state is distinct.
-        let sent: Vec<Value> = (0..2 * WRITERS).map(|w| writer_state(backend, &local, w)).collect();
-        let states = match stored_alone(backend, &local, &sent).await {
+        let local = format!("{}-{round}", race.tag);
+        // Writer w saves through handle w % handles; every state is distinct.
+        let sent: Vec<Value> = (0..handles.len() * race.writers).map(|w| writer_state(first, &local, w)).collect();
+        let states = match stored_alone(first, &local, &sent).await {
             Ok(stored) => stored,
             Err(e) => {
                 run.fail(format!("round {round}: {e}"));
@@ -186,11 +152,11 @@ pub async fn shared_one_id(backend: &Arc<Tracked>, second: Result<Arc<dyn StateB
         };
         let mut tasks = tokio::task::JoinSet::new();
         for (w, state) in sent.into_iter().enumerate() {
-            let (handle, local) = (handles[w % 2].clone(), local.clone());
+            let (handle, local) = (Arc::clone(handles[w % handles.len()]), local.clone());
             tasks.spawn(async move { handle.save(&local, &state).await.map(|()| Vec::new()) });
         }
-        for r in 0..2 * READERS {
-            let (handle, local) = (handles[r % 2].clone(), local.clone());
+        for r in 0..handles.len() * race.readers {
+            let (handle, local) = (Arc::clone(handles[r % handles.len()]), local.clone());
             tasks.spawn(async move {
                 let mut seen = Vec::new();
                 for _ in 0..8 {
@@ -200,55 +166,51 @@ pub async fn shared_one_id(backend: &Arc<Tracked>, second: Result<Arc<dyn StateB
                 Ok(seen)
             });
         }
+        let run_id = first.run_id(&local);
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(Ok(loads)) => {
                     for got in loads.into_iter().flatten() {
                         if matching(&got, &states, judging).is_none() {
+                            let what = if shared { "with two handles on one storage, a load" } else { "a load" };
+                            let mix = if shared { "torn or mixed" } else { "a mix?" };
                             run.fail(format!(
-                                "round {round}: with two handles on one storage, a load of run id {:?} returned none of the states being written (torn or mixed): {}",
-                                backend.run_id(&local),
+                                "round {round}: {what} of run id {run_id:?} returned none of the states being written ({mix}): {}",
                                 cut(&to_typed_text(&got))
                             ));
                         }
                     }
                 }
-                Ok(Err(e)) => run.fail(format!("round {round}: with two handles on one storage, run id {:?}: {e}", backend.run_id(&local))),
+                Ok(Err(e)) if shared => run.fail(format!("round {round}: with two handles on one storage, run id {run_id:?}: {e}")),
+                Ok(Err(e)) => run.fail(format!("round {round}: {e}")),
                 Err(e) => run.fail(format!("round {round}: a task panicked: {e}")),
             }
         }
         let mut last = Vec::new();
-        for (which, handle) in ["first", "second"].into_iter().zip(handles) {
+        for (which, handle) in ["first ", "second "].into_iter().zip(handles) {
+            let which = if shared { which } else { "" };
             match handle.load(&local, &TypeHints::new()).await {
                 Ok(Some(got)) => match matching(&got, &states, judging) {
                     Some(index) => last.push(index),
                     None => {
-                        run.fail(format!("round {round}: after all saves, the {which} handle loads none of the states written: {}", cut(&to_typed_text(&got))))
+                        run.fail(format!("round {round}: after all saves, the {which}handle loads none of the states written: {}", cut(&to_typed_text(&got))))
                     }
                 },
-                Ok(None) => run.fail(format!("round {round}: after all saves, the {which} handle finds nothing under run id {:?}", backend.run_id(&local))),
-                Err(e) => run.fail(format!("round {round}: after all saves, the {which} handle: {e}")),
+                Ok(None) => run.fail(format!("round {round}: after all saves, the {which}handle finds nothing under run id {run_id:?}")),
+                Err(e) => run.fail(format!("round {round}: after all saves, the {which}handle: {e}")),
             }
         }
         if let [first, second] = last[..] {
             if first != second {
                 run.fail(format!(
-                    "round {round}: after all saves, the two handles see different states of run id {:?} (writer {first} and writer {second})",
-                    backend.run_id(&local)
+                    "round {round}: after all saves, the two handles see different states of run id {run_id:?} (writer {first} and writer {second})"
                 ));
             }
         }
-        if let Err(e) = backend.delete(&local).await {
+        if let Err(e) = first.delete(&local).await {
             run.fail(format!("round {round}: delete failed: {e}"));
         }
         run.failures.truncate(10);
-    }
-    // A fault met by the second handle is the run's fault, not a verdict.
-    if let Some(fault) = other.fault() {
-        let _ = backend.watch(Err::<(), _>(fault));
-    }
-    if let Err(e) = other.backend().close().await {
-        run.fail(format!("closing the second handle: {e}"));
     }
     run
 }
@@ -304,7 +266,7 @@ pub async fn persistence(backend: &Tracked, judging: Judging<'_>, reopen: impl F
         .map(|i| {
             let local = format!("p-{i}");
             let context = fields([("survives", Value::from(i as i64)), ("text", Value::from("\u{e9}\u{0}\u{1F600}"))]);
-            let state = Value::Dict(base_state(&backend.run_id(&local), context, Value::None));
+            let state = backend.state(&local, context, Value::None);
             (local, state)
         })
         .collect();
@@ -346,7 +308,7 @@ pub async fn listing(backend: &Tracked) -> CheckRun {
     let mut run = CheckRun::default();
     let locals: Vec<String> = (0..5).map(|i| format!("l-{i}")).collect();
     for local in &locals {
-        let state = Value::Dict(base_state(&backend.run_id(local), Dict::new(), Value::None));
+        let state = backend.state(local, Dict::new(), Value::None);
         if let Err(e) = backend.save(local, &state).await {
             run.fail(format!("save of {:?}: {e}", backend.run_id(local)));
         }
@@ -399,7 +361,7 @@ pub async fn listing_prefixes(backend: &Tracked) -> CheckRun {
     let mut run = CheckRun::default();
     let mut stored = BTreeSet::new();
     for local in LISTED {
-        let state = Value::Dict(base_state(&backend.run_id(local), Dict::new(), Value::None));
+        let state = backend.state(local, Dict::new(), Value::None);
         match backend.save(local, &state).await {
             Ok(()) => {
                 stored.insert(local.to_owned());
@@ -474,7 +436,7 @@ pub async fn path_traversal(backend: &Tracked, root: &Path) -> CheckRun {
     let before = escaped(root, backend.prefix());
     for (i, lead) in ESCAPES.iter().enumerate() {
         let run_id = format!("{lead}{}pt{i}", backend.prefix());
-        let state = Value::Dict(base_state(&run_id, Dict::new(), Value::None));
+        let state = Value::Dict(base_state(backend.flujo(), &run_id, Dict::new(), Value::None));
         match backend.save_id(&run_id, &state).await {
             Ok(()) => {}
             Err(e) if e.kind == ErrorKind::InvalidRunId => {}
@@ -504,7 +466,7 @@ pub async fn refusals(backend: &Tracked, judging: Judging<'_>) -> CheckRun {
     let refused = [("uuid", Value::Uuid(uuid::Uuid::from_u128(7))), ("decimal", Value::Decimal("1.10".into())), ("bytearray", Value::ByteArray(vec![0, 1]))];
     for (name, value) in refused {
         let local = format!("r-{name}");
-        let sent = Value::Dict(base_state(&backend.run_id(&local), fields([(name, value)]), Value::None));
+        let sent = backend.state(&local, fields([(name, value)]), Value::None);
         match backend.save(&local, &sent).await {
             Err(e) if e.kind == ErrorKind::Unsupported => {}
             Err(e) => run.fail(format!("saving a {name} (flujo refuses it with TypeError): expected an `unsupported` refusal, got {e}")),
@@ -534,7 +496,7 @@ pub async fn crash_atomicity(backend: &Tracked, judging: Judging<'_>, reopen: (&
         let local = format!("x-{round}");
         let state = |tag: &str| {
             let context = fields([("tag", Value::from(tag)), ("payload", Value::Str(tag.repeat(size / tag.len().max(1))))]);
-            Value::Dict(base_state(&backend.run_id(&local), context, Value::from(tag)))
+            backend.state(&local, context, Value::from(tag))
         };
         let (old, new) = (state(&format!("old-{round}-")), state(&format!("new-{round}-")));
         // What the backend stores for each, saved alone first (under the

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::format::{TypeRegistry, deserialize, py_str, serialize};
+use crate::format::{FlujoVersion, SerializePath, TypeRegistry, deserialize, py_str, serialize, serialize_on, to_orjson};
 use crate::json::{KeyOrder, read_strict, to_python_json};
 use crate::path::{JsonPath, Segment};
 use crate::text::cut;
@@ -165,23 +165,83 @@ impl Judgement {
 
 /// What flujo's own round trip makes of `sent`: `safe_deserialize(
 /// json.loads(json.dumps(safe_serialize(sent))))`, or `None` when flujo
-/// refuses to serialize it.
+/// refuses to serialize it. For flujo 0.6, FileBackend's round trip.
 pub fn flujo_round_trip(sent: &Value, registry: &TypeRegistry) -> Option<Value> {
-    let safe = serialize(sent.clone(), registry).ok()?;
-    let text = to_python_json(&safe, KeyOrder::Insertion).ok()?;
-    let (json, _) = read_strict(&text).ok()?;
-    Some(deserialize(json, None, registry))
+    round_trip_on(sent, registry, Trip::File)
 }
 
-/// Judges the state that came back (`got`) against the one `sent`.
+/// One of flujo 0.6's own backends' round trips.
+#[derive(Clone, Copy)]
+enum Trip {
+    /// FileBackend: the file path, `json.dumps`, complex revived on load.
+    File,
+    /// SQLiteBackend: the strict path, orjson text (NaN becomes null),
+    /// complex revived on load.
+    Sqlite,
+    /// InMemoryBackend: the strict path, the dict kept, nothing revived.
+    Memory,
+}
+
+/// Every round trip the target flujo's own backends give `sent`, each
+/// once: for 0.4 one; for 0.6 FileBackend's, SQLiteBackend's (each
+/// top-level field serialized on its own, so the depth cut-off is one level
+/// lower) and InMemoryBackend's. A backend built on flujo's serializer
+/// matches one of them.
+pub fn flujo_round_trips(sent: &Value, registry: &TypeRegistry) -> Vec<Value> {
+    let mut trips = Vec::new();
+    let mut keep = |trip: Option<Value>| {
+        if let Some(trip) = trip.filter(|t| !trips.contains(t)) {
+            trips.push(trip);
+        }
+    };
+    keep(flujo_round_trip(sent, registry));
+    if registry.flujo() == FlujoVersion::V0_6 {
+        keep(match sent {
+            Value::Dict(state) => {
+                state.iter().map(|(k, v)| Some((k.clone(), round_trip_on(v, registry, Trip::Sqlite)?))).collect::<Option<Dict>>().map(Value::Dict)
+            }
+            _ => round_trip_on(sent, registry, Trip::Sqlite),
+        });
+        keep(round_trip_on(sent, registry, Trip::Memory));
+    }
+    trips
+}
+
+fn round_trip_on(sent: &Value, registry: &TypeRegistry, trip: Trip) -> Option<Value> {
+    let path = if matches!(trip, Trip::File) { SerializePath::File } else { SerializePath::Strict };
+    let safe = serialize_on(sent.clone(), registry, path).ok()?;
+    let text = match trip {
+        Trip::Sqlite => to_orjson(&safe).ok()?,
+        Trip::File | Trip::Memory => to_python_json(&safe, KeyOrder::Insertion).ok()?,
+    };
+    let (json, _) = read_strict(&text).ok()?;
+    Some(if matches!(trip, Trip::Memory) { json } else { deserialize(json, None, registry) })
+}
+
+/// Judges the state that came back (`got`) against the one `sent`, and
+/// against the closest of flujo's own round trips of it (the fewest
+/// corrupted parts, then the fewest lossy ones).
 pub fn judge(sent: &Value, got: &Value, registry: &TypeRegistry) -> Judgement {
-    let expected = flujo_round_trip(sent, registry);
+    let trips = flujo_round_trips(sent, registry);
+    let mut expectations: Vec<Option<&Value>> = trips.iter().map(Some).collect();
+    if expectations.is_empty() {
+        expectations.push(None);
+    }
+    expectations
+        .into_iter()
+        .map(|expected| judge_against(sent, expected, got, registry))
+        .min_by_key(|j| (j.matrix.total(Verdict::Corrupted), j.matrix.total(Verdict::Lossy)))
+        .unwrap_or_default()
+}
+
+/// Judges `got` against `sent` and one expected round trip.
+fn judge_against(sent: &Value, expected: Option<&Value>, got: &Value, registry: &TypeRegistry) -> Judgement {
     let mut judge = Judge { registry, judgement: Judgement::default(), path: Vec::new() };
     if let (Value::Dict(sent_dict), Value::Dict(got_dict)) = (sent, got) {
         judge.judgement.extra_keys =
             got_dict.iter().filter(|(k, _)| !sent_dict.iter().any(|(s, _)| s == *k)).map(|(k, _)| py_str(k, registry.python())).collect();
     }
-    judge.node(sent, expected.as_ref(), Some(got));
+    judge.node(sent, expected, Some(got));
     judge.judgement.findings.sort_by_key(|f| std::cmp::Reverse(f.verdict));
     judge.judgement
 }
@@ -202,6 +262,21 @@ fn same_shape(a: &Value, b: &Value) -> bool {
             }
             _ => true,
         }
+}
+
+/// Whether flujo's round trip `expected` of the container `sent` has
+/// another skeleton: a leaf in its place, keys `sent` lacks, another length.
+fn reshaped(sent: &Value, expected: &Value, registry: &TypeRegistry) -> bool {
+    match (sent, expected) {
+        (_, e) if !is_container(e) => true,
+        (Value::Dict(s), Value::Dict(e)) => {
+            // Keys that collide once stringified are paired as they are.
+            let lookup = KeyLookup::new(e);
+            s.iter().enumerate().any(|(position, (key, _))| lookup.find(&Value::Str(stringified_key(key, registry)), position).is_none())
+        }
+        (Value::List(s) | Value::Tuple(s), Value::List(e) | Value::Tuple(e)) => s.len() != e.len(),
+        _ => false,
+    }
 }
 
 fn is_container(value: &Value) -> bool {
@@ -253,6 +328,19 @@ impl Judge<'_> {
             self.record(sent, expected, Some(got), verdict);
             return;
         }
+        // Where flujo 0.6's round trip reshapes a container (its depth
+        // cut-off turns it or its keys into markers), its parts cannot be
+        // paired: the whole is lossy when it came back as flujo gives it.
+        let cuts_off = self.registry.flujo() == FlujoVersion::V0_6;
+        if let Some(reshaped) = expected.filter(|e| cuts_off && reshaped(sent, e, self.registry)) {
+            if got == reshaped {
+                self.record(sent, expected, Some(got), Verdict::Lossy);
+                for child in children(sent) {
+                    self.whole(child, Verdict::Lossy);
+                }
+                return;
+            }
+        }
         let own = if same_shape(sent, got) {
             Verdict::Exact
         } else if expected.is_some_and(|e| same_shape(e, got)) {
@@ -284,16 +372,23 @@ impl Judge<'_> {
                 }
             }
             Value::Set(items) | Value::FrozenSet(items) => {
-                // flujo writes a set sorted by str(); pair the elements the same way.
-                let mut sorted: Vec<&Value> = items.iter().collect();
-                sorted.sort_by_cached_key(|v| py_str(v, self.registry.python()));
-                for (i, item) in sorted.into_iter().enumerate() {
+                // flujo 0.4 writes a set sorted by str(): pair the elements
+                // the same way. 0.6 writes Python's iteration order, which
+                // follows the hash seed: find each element wherever it is.
+                let iteration = self.registry.flujo() == FlujoVersion::V0_6;
+                let mut ordered: Vec<&Value> = items.iter().collect();
+                if !iteration {
+                    ordered.sort_by_cached_key(|v| py_str(v, self.registry.python()));
+                }
+                for (i, item) in ordered.into_iter().enumerate() {
                     self.path.push(Segment::Index(i));
+                    let expected_item = expected.and_then(|e| index(e, i));
                     let got_item = match got {
                         Value::Set(g) | Value::FrozenSet(g) => g.iter().find(|g| *g == item),
+                        Value::List(g) | Value::Tuple(g) if iteration => g.iter().find(|g| *g == item || Some(*g) == expected_item).or_else(|| index(got, i)),
                         other => index(other, i),
                     };
-                    self.node(item, expected.and_then(|e| index(e, i)), got_item);
+                    self.node(item, expected_item, got_item);
                     self.path.pop();
                 }
             }

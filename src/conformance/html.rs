@@ -46,12 +46,13 @@ impl Report {
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
              <title>stateharness conform: {backend}</title><style>{STYLE}</style></head><body><main>\
              <h1><span class=\"badge {class}\">{badge}</span>{backend}</h1>\
-             <div class=\"meta\">profile {profile} · seed {seed} · {cases} cases per property · Python {python} · run ids under {prefix} · \
+             <div class=\"meta\">profile {profile} · seed {seed} · {cases} cases per property · flujo {flujo} · Python {python} · run ids under {prefix} · \
              {ops} operations in {seconds:.1} s ({rate:.0}/s)</div>",
             backend = text(&self.backend),
             profile = profile_name(self.profile),
             seed = self.seed,
             cases = self.cases,
+            flujo = text(&self.flujo.to_string()),
             python = text(&self.python.to_string()),
             prefix = text(&self.prefix),
             ops = self.ops,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
-use crate::format::{PythonVersion, TypeRegistry, custom_value};
+use crate::format::{FlujoVersion, PythonVersion, TypeRegistry, custom_value};
 
 use super::cases::{self, SuiteFile};
 use super::fidelity::Profile;
@@ -35,6 +35,9 @@ pub struct SuiteOptions {
     /// Rounds of the crash-atomicity check (SIGKILL during a save); 0
     /// skips it.
     pub crash_rounds: usize,
+    /// `--flujo`: the flujo to target; `None` takes the backend's (its
+    /// `hello`) or 0.4.
+    pub flujo: Option<FlujoVersion>,
     /// `--python-version`: the Python to model; `None` takes the backend's
     /// (its `hello`) or the default.
     pub python: Option<PythonVersion>,
@@ -67,6 +70,7 @@ impl Default for SuiteOptions {
             concurrency_rounds: 4,
             many_ids: 64,
             crash_rounds: 24,
+            flujo: None,
             python: None,
             suites_dir: None,
             only: Vec::new(),

@@ -7,7 +7,7 @@ use std::time::Instant;
 use quick_xml::escape::escape;
 
 use crate::backends::Capabilities;
-use crate::format::PythonChoice;
+use crate::format::{FlujoChoice, PythonChoice};
 
 use super::failure::Failure;
 use super::fidelity::{Causes, Matrix, Profile};
@@ -135,6 +135,8 @@ pub struct Report {
     pub fail_fast: bool,
     /// The run's id prefix.
     pub prefix: String,
+    /// The flujo whose format, state shape and expectations the run targets.
+    pub flujo: FlujoChoice,
     /// The Python whose `repr` the expected values follow.
     pub python: PythonChoice,
     /// Every check, in the order run.
@@ -166,6 +168,7 @@ impl Report {
             skip: options.skip.clone(),
             fail_fast: options.fail_fast,
             prefix: prefix.to_owned(),
+            flujo: FlujoChoice::default(),
             python: PythonChoice::default(),
             checks: Vec::new(),
             matrix: Matrix::default(),
@@ -258,7 +261,7 @@ impl Report {
         if let Some(dir) = &self.suites_dir {
             args.extend(["--suites".to_owned(), dir.display().to_string()]);
         }
-        if let Some(flag) = self.python.replay_flag() {
+        for flag in [self.flujo.replay_flag(), self.python.replay_flag()].into_iter().flatten() {
             args.extend(flag.split_whitespace().map(str::to_owned));
         }
         for (flag, patterns) in [("--only", &self.only), ("--skip", &self.skip)] {
@@ -293,7 +296,7 @@ impl Report {
             self.seed,
             self.prefix
         );
-        let _ = writeln!(out, "Python: {}", self.python);
+        let _ = writeln!(out, "flujo: {}\nPython: {}", self.flujo, self.python);
         for check in &self.checks {
             self.write_check(&mut out, check, true);
         }
@@ -416,6 +419,7 @@ impl Report {
             "strict": self.strict,
             "seed": self.seed,
             "prefix": self.prefix,
+            "flujo": {"version": self.flujo.version.as_str(), "reported": self.flujo.reported, "source": format!("{:?}", self.flujo.source).to_lowercase()},
             "python": {"version": self.python.version.as_str(), "unicode": self.python.version.unicode_version(), "reported": self.python.reported, "source": format!("{:?}", self.python.source).to_lowercase()},
             "summary": {"passed": passed, "failed": failed, "skipped": skipped, "faults": self.faults()},
             "checks": checks,
@@ -490,9 +494,10 @@ impl Report {
         let _ = writeln!(out, "### stateharness conform: `{}` {verdict}\n", self.backend);
         let _ = writeln!(
             out,
-            "{passed} passed, {failed} failed, {skipped} skipped · profile {} · seed {} · Python {} · {:.0} ops/s\n",
+            "{passed} passed, {failed} failed, {skipped} skipped · profile {} · seed {} · flujo {} · Python {} · {:.0} ops/s\n",
             profile_name(self.profile),
             self.seed,
+            self.flujo,
             self.python,
             self.ops_per_second()
         );

@@ -3,21 +3,46 @@
 
 use proptest::prelude::*;
 
-use crate::format::fields;
+use crate::format::{FlujoVersion, fields};
 use crate::strategy::{any_datetime, storable_value};
-use crate::value::{Date, DateTime, Dict, Int, Time, Value};
+use crate::value::{Date, DateTime, Dict, Int, Time, UtcOffset, Value};
 
 /// The statuses flujo allows.
 pub const STATUSES: [&str; 5] = ["running", "paused", "completed", "failed", "cancelled"];
 
-fn fixed_datetime(second: u8) -> Value {
-    Value::DateTime(DateTime { date: Date { year: 2025, month: 7, day: 1 }, time: Time { hour: 12, minute: 0, second, micro: 120_000, offset: None } })
+/// 0.4 stamps states with naive local time, 0.6 with aware UTC.
+fn timestamp_offset(flujo: FlujoVersion) -> Option<UtcOffset> {
+    match flujo {
+        FlujoVersion::V0_4 => None,
+        FlujoVersion::V0_6 => Some(UtcOffset { seconds: 0, micros: 0 }),
+    }
 }
 
-/// A WorkflowState with fixed fields around `pipeline_context` and
-/// `last_step_output`, for `run_id`.
-pub fn base_state(run_id: &str, pipeline_context: Dict, last_step_output: Value) -> Dict {
-    fields([
+fn fixed_datetime(flujo: FlujoVersion, second: u8) -> Value {
+    let time = Time { hour: 12, minute: 0, second, micro: 120_000, offset: timestamp_offset(flujo) };
+    Value::DateTime(DateTime { date: Date { year: 2025, month: 7, day: 1 }, time })
+}
+
+/// The fields flujo 0.6's WorkflowState adds, with the values a fresh
+/// foreground run has; none for 0.4.
+fn added_fields(flujo: FlujoVersion) -> Vec<(&'static str, Value)> {
+    match flujo {
+        FlujoVersion::V0_4 => Vec::new(),
+        FlujoVersion::V0_6 => vec![
+            ("error_message", Value::None),
+            ("metadata", Value::Dict(Dict::new())),
+            ("is_background_task", Value::Bool(false)),
+            ("parent_run_id", Value::None),
+            ("task_id", Value::None),
+            ("background_error", Value::None),
+        ],
+    }
+}
+
+/// A WorkflowState of `flujo`'s shape with fixed fields around
+/// `pipeline_context` and `last_step_output`, for `run_id`.
+pub fn base_state(flujo: FlujoVersion, run_id: &str, pipeline_context: Dict, last_step_output: Value) -> Dict {
+    let mut state = fields([
         ("run_id", Value::from(run_id)),
         ("pipeline_id", Value::from("pipeline-1")),
         ("pipeline_name", Value::from("conformance")),
@@ -27,9 +52,21 @@ pub fn base_state(run_id: &str, pipeline_context: Dict, last_step_output: Value)
         ("last_step_output", last_step_output),
         ("step_history", Value::List(Vec::new())),
         ("status", Value::from("running")),
-        ("created_at", fixed_datetime(0)),
-        ("updated_at", fixed_datetime(1)),
-    ])
+        ("created_at", fixed_datetime(flujo, 0)),
+        ("updated_at", fixed_datetime(flujo, 1)),
+    ]);
+    for (name, value) in added_fields(flujo) {
+        state.insert(Value::from(name), value);
+    }
+    state
+}
+
+/// `at` with `flujo`'s kind of timestamp: 0.6's are aware UTC.
+fn stamped(flujo: FlujoVersion, mut at: DateTime) -> DateTime {
+    if let Some(utc) = timestamp_offset(flujo) {
+        at.time.offset = Some(utc);
+    }
+    at
 }
 
 /// Sets the state's `run_id` field (stored states carry their own id).
@@ -48,11 +85,12 @@ fn step_record() -> impl Strategy<Value = Value> {
     )
 }
 
-/// Arbitrary WorkflowStates: the ten fields with realistic types, the
-/// optional ones sometimes, and arbitrary values of every storable kind
-/// (custom types included) in `pipeline_context` and `last_step_output`.
-/// `run_id` is a placeholder; set it with [`with_run_id`].
-pub fn workflow_states(custom: Vec<BoxedStrategy<Value>>) -> BoxedStrategy<Value> {
+/// Arbitrary WorkflowStates of `flujo`'s shape: the ten fields with
+/// realistic types, the optional ones sometimes, the fields 0.6 adds (with
+/// aware UTC timestamps for 0.6), and arbitrary values of every storable
+/// kind (custom types included) in `pipeline_context` and
+/// `last_step_output`. `run_id` is a placeholder; set it with [`with_run_id`].
+pub fn workflow_states(flujo: FlujoVersion, custom: Vec<BoxedStrategy<Value>>) -> BoxedStrategy<Value> {
     let value = storable_value(custom);
     let context = proptest::collection::vec(("[a-z_$ ]{0,8}|.{0,4}", value.clone()), 0..6)
         .prop_map(|entries| entries.into_iter().map(|(k, v)| (Value::Str(k), v)).collect::<Dict>());
@@ -70,10 +108,10 @@ pub fn workflow_states(custom: Vec<BoxedStrategy<Value>>) -> BoxedStrategy<Value
         prop_oneof![Just(Value::None), value],
         proptest::collection::vec(step_record(), 0..4),
         proptest::sample::select(STATUSES.to_vec()),
-        (any_datetime(), any_datetime()),
+        (any_datetime(), any_datetime()).prop_map(move |(created, updated)| (stamped(flujo, created), stamped(flujo, updated))),
         optional,
     )
-        .prop_map(|((pipeline_id, name, version), step, context, output, history, status, (created, updated), optional)| {
+        .prop_map(move |((pipeline_id, name, version), step, context, output, history, status, (created, updated), optional)| {
             let mut state = fields([
                 ("run_id", Value::from("")),
                 ("pipeline_id", Value::Str(pipeline_id)),
@@ -87,6 +125,9 @@ pub fn workflow_states(custom: Vec<BoxedStrategy<Value>>) -> BoxedStrategy<Value
                 ("created_at", Value::DateTime(created)),
                 ("updated_at", Value::DateTime(updated)),
             ]);
+            for (name, value) in added_fields(flujo) {
+                state.insert(Value::from(name), value);
+            }
             let (total_steps, error_message, execution_time_ms, memory_usage_mb) = optional;
             if let Some(n) = total_steps {
                 state.insert(Value::from("total_steps"), Value::from(n));

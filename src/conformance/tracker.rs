@@ -7,14 +7,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::backends::{BackendError, Capabilities, ErrorKind, StateBackend};
-use crate::format::TypeHints;
+use crate::format::{FlujoVersion, TypeHints};
 use crate::text::show_run_id;
-use crate::value::Value;
+use crate::value::{Dict, Value};
+
+use super::state::base_state;
 
 /// A backend seen through the suite's etiquette.
 pub struct Tracked {
     backend: RwLock<Arc<dyn StateBackend>>,
     prefix: String,
+    /// The flujo whose WorkflowState shape the run's states have.
+    flujo: FlujoVersion,
     written: Mutex<BTreeSet<String>>,
     ops: AtomicU64,
     /// Set on interruption: no new operation starts.
@@ -48,16 +52,28 @@ pub fn fresh_prefix() -> String {
 
 impl Tracked {
     /// Wraps `backend`; every id will start with `prefix`.
-    pub fn new(backend: Arc<dyn StateBackend>, prefix: String) -> Tracked {
+    pub fn new(backend: Arc<dyn StateBackend>, prefix: String, flujo: FlujoVersion) -> Tracked {
         Tracked {
             backend: RwLock::new(backend),
             prefix,
+            flujo,
             written: Mutex::new(BTreeSet::new()),
             ops: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             fault: Mutex::new(None),
         }
+    }
+
+    /// The flujo whose WorkflowState shape the run's states have.
+    pub fn flujo(&self) -> FlujoVersion {
+        self.flujo
+    }
+
+    /// The run's base WorkflowState (of its flujo's shape) for the run's id
+    /// of `local`.
+    pub fn state(&self, local: &str, pipeline_context: Dict, last_step_output: Value) -> Value {
+        Value::Dict(base_state(self.flujo, &self.run_id(local), pipeline_context, last_step_output))
     }
 
     /// The run's prefix.

@@ -121,7 +121,12 @@ pub type TypeHints = BTreeMap<String, String>;
 
 /// `safe_deserialize` of a loaded state, with each hinted path deserialized
 /// with its target type. A hint whose path is not in the state does nothing.
+/// Without a hint for the whole state, the whole is `safe_deserialize`d
+/// without a target first (flujo 0.6 revives complex-shaped dicts there).
 pub fn deserialize_with_hints(mut data: Value, hints: &TypeHints, registry: &TypeRegistry) -> Value {
+    if !hints.contains_key("") {
+        data = deserialize(data, None, registry);
+    }
     for (pointer, target) in hints {
         if pointer.is_empty() {
             data = deserialize(data, Some(target), registry);

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::python::PythonVersion;
+use super::python::{ChosenBy, PythonVersion};
 
 /// A flujo release line the engine models.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,6 +60,57 @@ impl FlujoVersion {
 impl fmt::Display for FlujoVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The flujo a run targets, and where that choice came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlujoChoice {
+    /// The version whose rules, state shape and expectations apply.
+    pub version: FlujoVersion,
+    /// How it was chosen.
+    pub source: ChosenBy,
+    /// The full version the backend reported (`0.6.11`), if it did.
+    pub reported: Option<String>,
+}
+
+impl FlujoChoice {
+    /// Chooses the target: an explicit `flag` must agree with the flujo the
+    /// backend `reported` in `hello`; with neither, 0.4.
+    pub fn resolve(flag: Option<FlujoVersion>, reported: Option<&str>) -> Result<FlujoChoice, String> {
+        let Some(full) = reported else {
+            return Ok(match flag {
+                Some(version) => FlujoChoice { version, source: ChosenBy::Flag, reported: None },
+                None => FlujoChoice::default(),
+            });
+        };
+        let version: FlujoVersion = full.parse().map_err(|e| format!("the backend runs flujo {full}: {e}"))?;
+        match flag {
+            Some(wanted) if wanted != version => Err(format!("--flujo {wanted} was given, but the backend runs flujo {full}")),
+            Some(_) => Ok(FlujoChoice { version, source: ChosenBy::Flag, reported: Some(full.to_owned()) }),
+            None => Ok(FlujoChoice { version, source: ChosenBy::Backend, reported: Some(full.to_owned()) }),
+        }
+    }
+
+    /// The flag that replays this choice, when a flag made it.
+    pub fn replay_flag(&self) -> Option<String> {
+        (self.source == ChosenBy::Flag).then(|| format!("--flujo {}", self.version))
+    }
+}
+
+impl Default for FlujoChoice {
+    fn default() -> FlujoChoice {
+        FlujoChoice { version: FlujoVersion::V0_4, source: ChosenBy::Default, reported: None }
+    }
+}
+
+impl fmt::Display for FlujoChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.source, &self.reported) {
+            (ChosenBy::Default, _) => write!(f, "{} (default; set --flujo)", self.version),
+            (_, Some(full)) => write!(f, "{} (the backend runs flujo {full})", self.version),
+            (_, None) => write!(f, "{} (--flujo)", self.version),
+        }
     }
 }
 
@@ -192,6 +243,19 @@ impl Rules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flag_must_agree_with_the_flujo_the_backend_runs() {
+        assert_eq!(FlujoChoice::resolve(None, None), Ok(FlujoChoice::default()));
+        let reported = FlujoChoice::resolve(None, Some("0.6.11")).unwrap();
+        assert_eq!((reported.version, reported.source), (FlujoVersion::V0_6, ChosenBy::Backend));
+        assert_eq!(reported.replay_flag(), None);
+        let flagged = FlujoChoice::resolve(Some(FlujoVersion::V0_6), None).unwrap();
+        assert_eq!(flagged.replay_flag().as_deref(), Some("--flujo 0.6"));
+        let refused = FlujoChoice::resolve(Some(FlujoVersion::V0_4), Some("0.6.11")).unwrap_err();
+        assert!(refused.contains("--flujo 0.4") && refused.contains("0.6.11"), "{refused}");
+        assert!(FlujoChoice::resolve(None, Some("0.5.0")).unwrap_err().contains("0.5.0"));
+    }
 
     #[test]
     fn parses_versions() {

@@ -14,10 +14,10 @@ mod serde_bridge;
 mod serialize;
 
 pub use deserialize::{LoadError, TypeHints, deserialize, deserialize_with_hints, pointer_mut, try_deserialize};
-pub use flujo::{BytesForm, FlujoVersion, ModelForm, Rules, SerializePath, SetOrder, UnknownFlujoVersion, Unserializable};
+pub use flujo::{BytesForm, FlujoChoice, FlujoVersion, ModelForm, Rules, SerializePath, SetOrder, UnknownFlujoVersion, Unserializable};
 pub use orjson::{OrjsonError, to_orjson};
 pub use pystr::{py_repr, py_str};
-pub use python::{PythonChoice, PythonSource, PythonVersion, UnknownPythonVersion};
+pub use python::{ChosenBy, PythonChoice, PythonVersion, UnknownPythonVersion};
 pub use registry::{DeserializeFn, EnumDef, SerializeFn, TypeRegistry, fields};
 pub use serde_bridge::{custom_value, from_custom, from_serde_json};
 pub use serialize::{SerializeError, SerializeErrorKind, serialize, serialize_in_place, serialize_in_place_on, serialize_on};

@@ -96,14 +96,15 @@ impl FromStr for PythonVersion {
     }
 }
 
-/// Where the engine's Python came from.
+/// Where a run's Python or flujo target came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PythonSource {
-    /// `--python-version`.
+pub enum ChosenBy {
+    /// `--python-version` or `--flujo`.
     Flag,
-    /// The backend's `hello` (`python`, `unicode`).
+    /// The backend's `hello` (`python` and `unicode`, or `flujo`).
     Backend,
-    /// Neither: the oldest Python the target flujo supports.
+    /// Neither: for the Python, the oldest the target flujo supports; for
+    /// flujo, 0.4.
     Default,
 }
 
@@ -113,7 +114,7 @@ pub struct PythonChoice {
     /// The version whose tables the engine uses.
     pub version: PythonVersion,
     /// How it was chosen.
-    pub source: PythonSource,
+    pub source: ChosenBy,
     /// The full version the backend reported (`3.12.1`), if it did.
     pub reported: Option<String>,
     /// The flujo whose default Python applies when nothing names one.
@@ -134,7 +135,7 @@ impl PythonChoice {
     pub fn resolve_for(flujo: FlujoVersion, flag: Option<PythonVersion>, reported: Option<(&str, Option<&str>)>) -> Result<PythonChoice, String> {
         let Some((python, unicode)) = reported else {
             return Ok(match flag {
-                Some(version) => PythonChoice { version, source: PythonSource::Flag, reported: None, flujo },
+                Some(version) => PythonChoice { version, source: ChosenBy::Flag, reported: None, flujo },
                 None => PythonChoice::default_for(flujo),
             });
         };
@@ -147,19 +148,19 @@ impl PythonChoice {
         }
         match flag {
             Some(wanted) if wanted != version => Err(format!("--python-version {wanted} was given, but the backend runs Python {python}")),
-            Some(_) => Ok(PythonChoice { version, source: PythonSource::Flag, reported: Some(python.to_owned()), flujo }),
-            None => Ok(PythonChoice { version, source: PythonSource::Backend, reported: Some(python.to_owned()), flujo }),
+            Some(_) => Ok(PythonChoice { version, source: ChosenBy::Flag, reported: Some(python.to_owned()), flujo }),
+            None => Ok(PythonChoice { version, source: ChosenBy::Backend, reported: Some(python.to_owned()), flujo }),
         }
     }
 
     /// The default choice for a target flujo.
     pub fn default_for(flujo: FlujoVersion) -> PythonChoice {
-        PythonChoice { version: flujo.default_python(), source: PythonSource::Default, reported: None, flujo }
+        PythonChoice { version: flujo.default_python(), source: ChosenBy::Default, reported: None, flujo }
     }
 
     /// The flag that replays this choice, when a flag made it.
     pub fn replay_flag(&self) -> Option<String> {
-        (self.source == PythonSource::Flag).then(|| format!("--python-version {}", self.version))
+        (self.source == ChosenBy::Flag).then(|| format!("--python-version {}", self.version))
     }
 }
 
@@ -172,7 +173,7 @@ impl Default for PythonChoice {
 impl fmt::Display for PythonChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.source, &self.reported) {
-            (PythonSource::Default, _) => write!(f, "{} (default: the oldest Python flujo {} supports; set --python-version)", self.version, self.flujo),
+            (ChosenBy::Default, _) => write!(f, "{} (default: the oldest Python flujo {} supports; set --python-version)", self.version, self.flujo),
             (_, Some(full)) => write!(f, "{full} (as reported, Unicode {})", self.version.unicode_version()),
             (_, None) => write!(f, "{} (--python-version, Unicode {})", self.version, self.version.unicode_version()),
         }
@@ -212,15 +213,15 @@ mod tests {
     #[test]
     fn chooses_from_flag_hello_or_default() {
         let chosen = |flag, reported| PythonChoice::resolve(flag, reported).map(|c| (c.version, c.source));
-        assert_eq!(chosen(None, None), Ok((PythonVersion::V3_11, PythonSource::Default)));
-        assert_eq!(chosen(Some(PythonVersion::V3_13), None), Ok((PythonVersion::V3_13, PythonSource::Flag)));
-        assert_eq!(chosen(None, Some(("3.12.1", Some("15.0.0")))), Ok((PythonVersion::V3_12, PythonSource::Backend)));
-        assert_eq!(chosen(Some(PythonVersion::V3_12), Some(("3.12.1", None))), Ok((PythonVersion::V3_12, PythonSource::Flag)));
+        assert_eq!(chosen(None, None), Ok((PythonVersion::V3_11, ChosenBy::Default)));
+        assert_eq!(chosen(Some(PythonVersion::V3_13), None), Ok((PythonVersion::V3_13, ChosenBy::Flag)));
+        assert_eq!(chosen(None, Some(("3.12.1", Some("15.0.0")))), Ok((PythonVersion::V3_12, ChosenBy::Backend)));
+        assert_eq!(chosen(Some(PythonVersion::V3_12), Some(("3.12.1", None))), Ok((PythonVersion::V3_12, ChosenBy::Flag)));
         let mismatch = chosen(Some(PythonVersion::V3_11), Some(("3.12.1", None))).unwrap_err();
         assert!(mismatch.contains("--python-version 3.11") && mismatch.contains("3.12.1"), "{mismatch}");
         assert!(chosen(None, Some(("3.14.0", None))).unwrap_err().contains("3.14.0"));
         assert!(chosen(None, Some(("3.12.1", Some("16.0.0")))).unwrap_err().contains("Unicode 16.0.0"));
-        assert_eq!(PythonChoice::resolve_for(FlujoVersion::V0_6, None, None).map(|c| (c.version, c.source)), Ok((PythonVersion::V3_13, PythonSource::Default)));
+        assert_eq!(PythonChoice::resolve_for(FlujoVersion::V0_6, None, None).map(|c| (c.version, c.source)), Ok((PythonVersion::V3_13, ChosenBy::Default)));
         assert!(PythonChoice::default_for(FlujoVersion::V0_6).to_string().contains("flujo 0.6 supports"));
         let flagged = PythonChoice::resolve(Some(PythonVersion::V3_12), None).unwrap();
         assert_eq!(flagged.replay_flag().as_deref(), Some("--python-version 3.12"));

@@ -100,6 +100,11 @@ impl TypeRegistry {
         self.flujo
     }
 
+    /// Models another flujo (the Python stays as it is).
+    pub fn set_flujo(&mut self, flujo: FlujoVersion) {
+        self.flujo = flujo;
+    }
+
     /// This registry for another flujo (the Python stays as it is: choose it
     /// with [`PythonChoice::resolve_for`](super::PythonChoice::resolve_for)).
     pub fn with_flujo(mut self, flujo: FlujoVersion) -> TypeRegistry {

@@ -41,7 +41,7 @@ pub fn states_from_suite(source: &str, text: &str, registry: &TypeRegistry) -> R
         if states.iter().any(|s| &s.run_id == run_id) {
             return Err(input_error(format!("run id {run_id:?} is saved twice")));
         }
-        states.push(StateInput { run_id: run_id.clone(), state: saved_state(run_id, context, output, fields) });
+        states.push(StateInput { run_id: run_id.clone(), state: saved_state(registry.flujo(), run_id, context, output, fields) });
     }
     Ok(states)
 }

@@ -80,3 +80,26 @@ fn a_built_in_backend_stores_with_the_python_the_run_models() {
         }
     }
 }
+
+/// The flujo targeted is chosen the same way: `--flujo`, or what a Python
+/// backend reports, or 0.4; the report names it, a contradicting flag is an
+/// error, and a flujo 0.6 backend passes under its own target where the
+/// 0.4 model would fail it (UUIDs stored as text, bytes as UTF-8).
+#[test]
+fn the_flujo_target_comes_from_the_flag_the_backend_or_the_default() {
+    let default = conform("memory://", &[]);
+    assert!(text(&default).contains("flujo: 0.4 (default; set --flujo)"), "{}", text(&default));
+    let flagged = conform("memory://", &["--flujo", "0.6"]);
+    assert!(flagged.status.success(), "{}", text(&flagged));
+    assert!(text(&flagged).contains("flujo: 0.6 (--flujo)\nPython: 3.13 (default: the oldest Python flujo 0.6 supports"), "{}", text(&flagged));
+    assert!(text(&flagged).contains("SKIP  refusals"), "{}", text(&flagged));
+    let Some(python) = crate::common::flujo06_python() else { return };
+    let adapter = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/adapters/flujo_adapter.py");
+    let backend = format!("exec:'{python}' '{adapter}' flujo.state.backends.memory:InMemoryBackend");
+    let reported = conform(&backend, &[]);
+    assert!(reported.status.success(), "{}", text(&reported));
+    assert!(text(&reported).contains("flujo: 0.6 (the backend runs flujo 0.6.11)"), "{}", text(&reported));
+    let contradicted = conform(&backend, &["--flujo", "0.4"]);
+    assert_eq!(contradicted.status.code(), Some(2), "{}", text(&contradicted));
+    assert!(text(&contradicted).contains("--flujo 0.4 was given, but the backend runs flujo 0.6.11"), "{}", text(&contradicted));
+}

@@ -156,22 +156,29 @@ pub fn announce(line: &str) {
 /// cannot be made (no python3 with venv, no PyPI).
 pub fn flujo_python() -> Option<String> {
     static PYTHON: OnceLock<Result<String, String>> = OnceLock::new();
-    needed(PYTHON.get_or_init(make_flujo_venv).clone())
+    needed(PYTHON.get_or_init(|| make_flujo_venv("0.4.35")).clone())
 }
 
-fn make_flujo_venv() -> Result<String, String> {
+/// [`flujo_python`] for flujo 0.6.11 (on Python 3.13).
+pub fn flujo06_python() -> Option<String> {
+    static PYTHON: OnceLock<Result<String, String>> = OnceLock::new();
+    needed(PYTHON.get_or_init(|| make_flujo_venv("0.6.11")).clone())
+}
+
+fn make_flujo_venv(version: &str) -> Result<String, String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/flujo-venv.sh");
-    let output = Command::new("bash").arg(script).output().map_err(|e| format!("the flujo environment: cannot run bash {script}: {e}"))?;
+    let output =
+        Command::new("bash").args([script, version]).output().map_err(|e| format!("the flujo {version} environment: cannot run bash {script}: {e}"))?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     // The script's last words say what failed (pip, venv, the import).
     let why = || stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("no message").trim().to_owned();
     if !output.status.success() {
-        return Err(format!("the flujo environment could not be made (ci/flujo-venv.sh: {})", why()));
+        return Err(format!("the flujo {version} environment could not be made (ci/flujo-venv.sh: {})", why()));
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let python = stdout.lines().last().map(str::trim).unwrap_or_default();
     if !Path::new(python).is_file() {
-        return Err(format!("ci/flujo-venv.sh printed no python ({:?}; {})", stdout.trim(), why()));
+        return Err(format!("ci/flujo-venv.sh {version} printed no python ({:?}; {})", stdout.trim(), why()));
     }
     Ok(python.to_owned())
 }
