@@ -74,10 +74,7 @@ enum Process {
     Spawned(tokio::sync::Mutex<Child>),
     /// Forked by a fork source, which reaps it: the harness kills it by
     /// pid and knows it ended when its connection closes.
-    Forked {
-        pid: Pid,
-        closed: watch::Sender<bool>,
-    },
+    Forked { pid: Pid, closed: watch::Sender<bool> },
 }
 
 /// The connection to one backend process.
@@ -228,7 +225,13 @@ impl ExecBackend {
     }
 
     /// Says `hello` on a new connection and reads the answer.
-    async fn greet(shown: String, process: Arc<Connection>, hello: Request, registry: Arc<TypeRegistry>, timeouts: ExecTimeouts) -> Result<ExecBackend, BackendError> {
+    async fn greet(
+        shown: String,
+        process: Arc<Connection>,
+        hello: Request,
+        registry: Arc<TypeRegistry>,
+        timeouts: ExecTimeouts,
+    ) -> Result<ExecBackend, BackendError> {
         let connection = |why: String| BackendError::new(ErrorKind::Connection, format!("exec backend `{shown}`: {why}"));
         let mut backend = ExecBackend {
             command: shown.clone(),

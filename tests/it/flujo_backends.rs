@@ -153,7 +153,8 @@ async fn restarts_by_fork_keep_the_verdicts_and_start_python_twice() {
             "{python} {adapter} flujo.state.backends.file:FileBackend '{{\"path\": \"{}\"}}' --capabilities concurrent,persistent{flag}",
             files.display()
         );
-        let report = crate::common::conform(&logging_starts(&log, &command), SuiteOptions { cases: 16, seed: 4035, crash_rounds: 8, ..SuiteOptions::default() }).await;
+        let report =
+            crate::common::conform(&logging_starts(&log, &command), SuiteOptions { cases: 16, seed: 4035, crash_rounds: 8, ..SuiteOptions::default() }).await;
         let starts = started(&log);
         if flag.is_empty() {
             assert_eq!(starts.len(), 2, "the first process and the fork source only: {starts:?}");

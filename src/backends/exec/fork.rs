@@ -28,8 +28,10 @@ use crate::value::Value;
 
 /// Opens the processes of one `exec:` or `py:` URL: the first by running
 /// its command; when that one announced `fork`, each later one forked
-/// from a fork source started once (on the first reopen) and ended when
-/// the launcher is dropped.
+/// from a fork source started once and ended when the launcher is dropped.
+/// The fork source starts next to the first process when the suite will
+/// reopen (the backend is `persistent` or `shared`), so that the suite
+/// does not wait for its start-up; otherwise on the first reopen.
 pub(crate) struct Launcher {
     url: String,
     state: tokio::sync::Mutex<State>,
@@ -39,7 +41,12 @@ pub(crate) struct Launcher {
 struct State {
     /// Whether the first process announced `fork`; None before it answered.
     forks: Option<bool>,
-    source: Option<ForkSource>,
+    source: Option<Source>,
+}
+
+enum Source {
+    Starting(tokio::task::JoinHandle<Result<ForkSource, BackendError>>),
+    Started(Box<ForkSource>),
 }
 
 impl Launcher {
@@ -52,16 +59,23 @@ impl Launcher {
     pub(crate) async fn open(&self, registry: Arc<TypeRegistry>, timeouts: ExecTimeouts) -> Result<ExecBackend, BackendError> {
         let mut state = self.state.lock().await;
         if state.forks != Some(true) {
-            let backend = ExecBackend::open(&self.exec_url()?, registry, timeouts).await?;
+            let url = self.exec_url()?;
+            let backend = ExecBackend::open(&url, registry.clone(), timeouts).await?;
+            if state.forks.is_none() && backend.forks && (backend.capabilities.persistent || backend.capabilities.shared) {
+                state.source = Some(Source::Starting(tokio::spawn(async move { ForkSource::start(&url, registry, timeouts).await })));
+            }
             state.forks.get_or_insert(backend.forks);
             return Ok(backend);
         }
         let source = match state.source.take() {
-            Some(source) if source.process.is_alive() => source,
+            Some(Source::Starting(start)) => {
+                start.await.map_err(|e| BackendError::internal(format!("starting a fork source for {}", crate::redact::redact(&self.url)), e))??
+            }
+            Some(Source::Started(source)) if source.process.is_alive() => *source,
             _ => ForkSource::start(&self.exec_url()?, registry.clone(), timeouts).await?,
         };
         let forked = source.fork(registry).await;
-        state.source = Some(source);
+        state.source = Some(Source::Started(Box::new(source)));
         forked
     }
 
@@ -120,7 +134,11 @@ impl ForkSource {
             Ok(Err(e)) => return Err(source.fault(format!("accepting the forked process {}: {e}", pid.as_raw_nonzero()))),
             Err(_) => {
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-                return Err(source.fault(format!("the forked process {} did not connect within {:.0} s", pid.as_raw_nonzero(), source.timeouts.hello.as_secs_f64())));
+                return Err(source.fault(format!(
+                    "the forked process {} did not connect within {:.0} s",
+                    pid.as_raw_nonzero(),
+                    source.timeouts.hello.as_secs_f64()
+                )));
             }
         };
         let (output, input) = stream.into_split();
