@@ -50,10 +50,12 @@ run() {
         if [ -z "$best" ] || awk -v a="$took" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$took; fi
     done
     seconds=$best
-    crash=$(grep -m 1 'crash:' "$out" | sed 's/^ *//')
+    crash=$(grep -m 1 -E '^[A-Z]+ +crash ' "$out" | tr -s ' ')
 }
 
 status=0
+# Wall times scale with the machine's load: say what it was.
+echo "load average $(cut -d ' ' -f 1-3 /proc/loadavg) on $(nproc) CPUs"
 printf '%-16s %10s %10s %7s\n' backend fork no-fork ratio
 for backend in memory file; do
     case $backend in
