@@ -29,7 +29,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{oneshot, watch};
 
 use crate::format::{TypeHints, TypeRegistry};
-use crate::protocol::{FORK, LIST_PREFIX, PROTOCOL_VERSION, Request, Response};
+use crate::protocol::{LIST_PREFIX, PROTOCOL_VERSION, Request, Response};
 use crate::typed::decode;
 use crate::value::Value;
 
@@ -58,6 +58,10 @@ impl Default for ExecTimeouts {
         ExecTimeouts::from(OpenOptions::default())
     }
 }
+
+/// The capability of a command whose process, started as a fork source,
+/// forks fresh copies of itself (`docs/protocol.md`, Forking).
+const FORK: &str = "fork";
 
 /// Lines of the child's stderr kept for error messages.
 const STDERR_TAIL: usize = 30;

@@ -14,10 +14,6 @@ pub const PROTOCOL_VERSION: i64 = 1;
 /// The capability of a backend that filters `list` by the `prefix` sent.
 pub const LIST_PREFIX: &str = "list_prefix";
 
-/// The capability of a backend process that, started as a fork source,
-/// forks fresh copies of itself (`fork`).
-pub(crate) const FORK: &str = "fork";
-
 /// A request the harness sends.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Request {

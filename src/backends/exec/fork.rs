@@ -99,7 +99,7 @@ impl ForkSource {
         let command = url.strip_prefix("exec:").unwrap_or(url);
         let process = ExecBackend::start(command, Request::Hello { fork_source: true }, registry, timeouts).await?;
         if !process.forks {
-            return Err(process.fault(format!("started as a fork source, its `hello` did not announce `{}`", crate::protocol::FORK)));
+            return Err(process.fault(format!("started as a fork source, its `hello` did not announce `{}`", super::FORK)));
         }
         let sockets = tempfile::Builder::new()
             .prefix("stateharness-fork-")
