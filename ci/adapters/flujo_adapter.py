@@ -6,7 +6,7 @@ Usage:
 
     python3 ci/adapters/flujo_adapter.py MODULE:CLASS [JSON_KWARGS]
             [--kwargs-env VAR | --kwargs-file FILE]
-            [--capabilities LIST] [--types MODULE]
+            [--capabilities LIST] [--types MODULE] [--no-fork]
 
 Run it with a Python that has flujo installed (``ci/flujo-venv.sh`` makes
 one and prints its path). It imports CLASS from MODULE (``MODULE:A.B`` for a
@@ -53,13 +53,15 @@ Options:
                        (below).
   --types MODULE       a module of your own types, imported after the
                        standard test types (below).
+  --no-fork            do not announce ``fork`` (below): every restart the
+                       harness makes starts Python and imports flujo anew.
 
 Operations (docs/protocol.md):
 
   hello     ``{"name": "MODULE:CLASS", "protocol": 1, "capabilities": [...],
             "custom_types": {"Money": {"samples": [...]}, ...},
             "python": "3.12.1", "unicode": "15.0.0", "flujo": "0.4.35",
-            "storage_root": "/abs/dir"}``: the Python running flujo and its
+            "storage_root": "/abs/dir", "pid": 4242}``: the Python running flujo and its
             Unicode database decide how ``repr`` writes dict keys, so the
             harness models that Python. ``storage_root`` is the directory
             the backend keeps its data in, for flujo's FileBackend (its
@@ -90,6 +92,22 @@ Operations (docs/protocol.md):
   shutdown  waits for requests in flight, closes the backend (``aclose()``
             or ``close()``, awaited when they are coroutines), answers null
             and exits 0. End of input does the same without the answer.
+  fork      ``{"socket": PATH}``, only to a fork source (below): answers
+            ``{"pid": N}``, N a fresh copy of this process serving the
+            protocol on the Unix socket PATH.
+
+Forking (capability ``fork``, announced unless ``--no-fork``): a restart
+costs no Python start-up and no flujo import. A process whose first request
+is ``hello`` with ``"fork_source": true`` becomes a fork source: it never
+constructs the backend, serves ``hello``, ``fork`` and ``shutdown`` one at
+a time with no thread and no event loop running (so ``os.fork`` is safe),
+and reaps its children. Each ``fork`` makes a child that connects to PATH,
+makes that connection its stdin and its protocol output, and then runs
+exactly as a freshly started adapter: its own event loop, the backend
+constructed anew (its storage opened afresh), a ``hello`` with its own
+``pid``. Its log lines (stderr, shared with the fork source) carry its pid.
+At end of input or ``shutdown`` a fork source waits up to 5 s for its
+children to exit, then exits 0.
 
 Errors: an exception becomes ``{"kind": K, "message": "Type: text"}`` with K
 ``invalid_run_id`` for ValueError (and UnicodeEncodeError; the message names
@@ -154,8 +172,11 @@ import logging
 import os
 import pathlib
 import re
+import signal
+import socket
 import sys
 import threading
+import time
 import traceback
 import typing
 import uuid
@@ -182,9 +203,11 @@ def _guard_stdout():
 log = logging.getLogger("flujo_adapter")
 
 
-def _setup_logging():
+def _setup_logging(who="flujo_adapter"):
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("flujo_adapter: %(levelname)s %(message)s"))
+    handler.setFormatter(logging.Formatter(f"{who}: %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -702,13 +725,13 @@ async def _maybe_await(value):
 LISTERS = ("list_run_ids", "list_states", "list_workflows")
 
 
-def find_lister(backend):
+def find_lister(cls):
     try:
         from flujo.state.backends.base import StateBackend
     except Exception:  # pragma: no cover - flujo always has it
         StateBackend = None
     for name in LISTERS:
-        method = getattr(type(backend), name, None)
+        method = getattr(cls, name, None)
         if method is None or not callable(method):
             continue
         if StateBackend is not None and method is getattr(StateBackend, name, None):
@@ -748,38 +771,53 @@ def runtime():
     return {"python": platform.python_version(), "unicode": unicodedata.unidata_version, "flujo": flujo_version}
 
 
+def announced_capabilities(name, cls, given, fork):
+    """The capabilities ``hello`` announces: those given, ``list`` and
+    ``list_prefix`` when the class has a listing method, ``fork`` unless
+    ``--no-fork``. Decided from the class, so that a fork source (which
+    constructs no backend) announces what its children will."""
+    lister = find_lister(cls)
+    caps = list(given)
+    if lister and "list" not in caps:
+        caps.append("list")
+    if lister and "list_prefix" not in caps:
+        caps.append("list_prefix")  # op_list filters by the prefix itself
+    if "list" in caps and not lister:
+        log.warning("capability `list` given but %s has no listing method: list answers not_supported_op", name)
+    if fork and "fork" not in caps:
+        caps.append("fork")
+    return caps
+
+
+def hello_answer(req, name, capabilities, root):
+    """The ``hello`` result; ``root`` is the storage root, or None."""
+    if req.get("protocol") != PROTOCOL:
+        log.warning("the harness speaks protocol %r; this adapter speaks %d", req.get("protocol"), PROTOCOL)
+    custom = {}
+    for type_name, values in SAMPLES.items():
+        samples = []
+        for value in values:
+            try:
+                samples.append(typed(value))
+            except Exception as e:
+                log.warning("sample %r of %s has no typed form: %s", value, type_name, error_message(e))
+        if samples:
+            custom[type_name] = {"samples": samples}
+    hello = {"name": name, "protocol": PROTOCOL, "capabilities": capabilities, "custom_types": custom, **runtime(), "pid": os.getpid()}
+    if root is not None:
+        hello["storage_root"] = root
+    return hello
+
+
 class Adapter:
     def __init__(self, name, backend, capabilities):
         self.name = name
         self.backend = backend
-        self.lister = find_lister(backend)
-        caps = list(capabilities)
-        if self.lister and "list" not in caps:
-            caps.append("list")
-        if self.lister and "list_prefix" not in caps:
-            caps.append("list_prefix")  # op_list filters by the prefix itself
-        if "list" in caps and not self.lister:
-            log.warning("capability `list` given but %s has no listing method: list answers not_supported_op", name)
-        self.capabilities = caps
+        self.lister = find_lister(type(backend))
+        self.capabilities = capabilities
 
     async def op_hello(self, req):
-        if req.get("protocol") != PROTOCOL:
-            log.warning("the harness speaks protocol %r; this adapter speaks %d", req.get("protocol"), PROTOCOL)
-        custom = {}
-        for name, values in SAMPLES.items():
-            samples = []
-            for value in values:
-                try:
-                    samples.append(typed(value))
-                except Exception as e:
-                    log.warning("sample %r of %s has no typed form: %s", value, name, error_message(e))
-            if samples:
-                custom[name] = {"samples": samples}
-        hello = {"name": self.name, "protocol": PROTOCOL, "capabilities": self.capabilities, "custom_types": custom, **runtime()}
-        root = storage_root(self.backend)
-        if root is not None:
-            hello["storage_root"] = root
-        return hello
+        return hello_answer(req, self.name, self.capabilities, storage_root(self.backend))
 
     async def op_save(self, req):
         run_id = _run_id(req)
@@ -876,7 +914,7 @@ def write(response):
             while view:
                 n = os.write(_PROTO_FD, view)
                 view = view[n:]
-        except BrokenPipeError:
+        except ConnectionError:  # a closed pipe, or a forked child's socket reset
             log.error("stdout is closed: the harness is gone; exiting")
             sys.stderr.flush()
             os._exit(1)
@@ -902,16 +940,18 @@ def parse_request(raw):
     return rid, req
 
 
-def _reader(loop, queue):
+def _reader(loop, queue, source):
     try:
-        for line in sys.stdin.buffer:
+        for line in source:
             loop.call_soon_threadsafe(queue.put_nowait, line)
     except Exception as e:  # pragma: no cover
         log.error("reading stdin: %s", error_message(e))
     loop.call_soon_threadsafe(queue.put_nowait, None)
 
 
-async def serve(name, cls, kwargs, capabilities):
+async def serve(name, cls, kwargs, capabilities, source, first):
+    """Serves the requests read from ``source`` (a binary file), ``first``
+    (a line already read from it, or b"") first."""
     try:
         backend = construct(cls, kwargs)
     except Exception:
@@ -923,7 +963,9 @@ async def serve(name, cls, kwargs, capabilities):
 
     loop = asyncio.get_running_loop()
     queue = asyncio.Queue()
-    threading.Thread(target=_reader, args=(loop, queue), daemon=True, name="stdin").start()
+    if first:
+        queue.put_nowait(first)
+    threading.Thread(target=_reader, args=(loop, queue, source), daemon=True, name="stdin").start()
     pending = set()
     while True:
         raw = await queue.get()
@@ -956,6 +998,93 @@ async def serve(name, cls, kwargs, capabilities):
     return 0
 
 
+# --------------------------------------------------------------- fork source
+FORK_GRACE = 5.0  # seconds a fork source waits for its children when it ends
+
+
+def asks_fork_source(raw):
+    """Whether the first request line is ``hello`` with ``fork_source``."""
+    _, req = parse_request(raw)
+    return isinstance(req, dict) and req.get("op") == "hello" and req.get("fork_source") is True
+
+
+def serve_forks(first, name, capabilities, serve_child):
+    """A fork source's loop: ``hello``, ``fork`` and ``shutdown``, one at a
+    time. No thread and no event loop runs here, so ``os.fork`` copies a
+    process with nothing half-done; the backend is never constructed here,
+    so each child constructs its own."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped as they exit
+    children = set()
+    raw = first
+    while raw:
+        rid, req = parse_request(raw) if raw.strip() else (None, None)
+        op = req.get("op") if isinstance(req, dict) else None
+        if isinstance(req, Exception):
+            write(_failure(rid, req))
+        elif op == "shutdown":
+            write({"id": rid, "ok": True, "result": None})
+            break
+        elif op == "hello":
+            write({"id": rid, "ok": True, "result": hello_answer(req, name, capabilities, None)})
+        elif op == "fork":
+            path = req.get("socket")
+            if isinstance(path, str):
+                children = {pid for pid in children if _alive(pid)}
+                pid = fork_child(lambda: serve_child(path))
+                children.add(pid)
+                write({"id": rid, "ok": True, "result": {"pid": pid}})
+            else:
+                write(_failure(rid, AdapterError(f"fork needs a string `socket`, got {path!r:.100}")))
+        elif req is not None:
+            write(_failure(rid, NotImplementedError(f"a fork source answers only hello, fork and shutdown, not {op!r}")))
+        raw = sys.stdin.buffer.readline()
+    deadline = time.monotonic() + FORK_GRACE
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    left = sorted(pid for pid in children if _alive(pid))
+    if left:
+        log.warning("fork source: children %s still run after %.0f s; leaving them", left, FORK_GRACE)
+    return 0
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def fork_child(serve_child):
+    """Forks; the child runs ``serve_child()`` and exits with its status,
+    never returning here."""
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 2
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        status = serve_child()
+    except BaseException:
+        log.error("forked child:\n%s", traceback.format_exc().rstrip())
+    finally:
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def serve_on_socket(path, name, cls, kwargs, capabilities):
+    """A forked child: connects to the harness's socket at ``path``, makes
+    it its stdin and its protocol output, and serves as a new process."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.connect(path)
+    os.dup2(connection.fileno(), 0)
+    os.dup2(connection.fileno(), _PROTO_FD)
+    connection.close()
+    _setup_logging(f"flujo_adapter[{os.getpid()}]")
+    source = open(0, "rb", closefd=False)  # not sys.stdin: its buffer is the fork source's
+    return asyncio.run(serve(name, cls, kwargs, capabilities, source, b""))
+
+
 def import_target(target):
     import importlib
 
@@ -975,7 +1104,7 @@ def parse_args(argv):
         prog="flujo_adapter.py",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="%(prog)s MODULE:CLASS [JSON_KWARGS] [--capabilities LIST] [--types MODULE]",
+        usage="%(prog)s MODULE:CLASS [JSON_KWARGS] [--capabilities LIST] [--types MODULE] [--no-fork]",
     )
     parser.add_argument("target", metavar="MODULE:CLASS", help="the StateBackend class")
     parser.add_argument("kwargs", metavar="JSON_KWARGS", nargs="?", default="{}", help="constructor arguments, a JSON object")
@@ -983,6 +1112,7 @@ def parse_args(argv):
     parser.add_argument("--kwargs-file", metavar="FILE", help="read JSON_KWARGS from FILE")
     parser.add_argument("--capabilities", default="", metavar="LIST", help="comma-separated: concurrent, persistent, shared (list is detected)")
     parser.add_argument("--types", metavar="MODULE", help="a module of your own types (STATEHARNESS_TYPES, STATEHARNESS_SAMPLES)")
+    parser.add_argument("--no-fork", action="store_true", help="do not announce `fork`: every restart starts Python anew")
     return parser.parse_args(argv)
 
 
@@ -1014,7 +1144,7 @@ def main(argv=None):
         return 2
     capabilities = [c.strip() for c in args.capabilities.split(",") if c.strip()]
     for c in capabilities:
-        if c not in ("concurrent", "persistent", "list", "list_prefix", "shared"):
+        if c not in ("concurrent", "persistent", "list", "list_prefix", "shared", "fork"):
             log.warning("unknown capability %r announced as given", c)
     here = os.path.dirname(os.path.abspath(__file__))
     for entry in (here, os.getcwd()):
@@ -1034,7 +1164,11 @@ def main(argv=None):
         if isinstance(e, ModuleNotFoundError) and e.name in ("flujo", "pydantic", "redis"):
             log.error("%s runs without %s: use the Python that `bash ci/flujo-venv.sh` prints", sys.executable, e.name)
         return 2
-    return asyncio.run(serve(args.target, cls, kwargs, capabilities))
+    capabilities = announced_capabilities(args.target, cls, capabilities, fork=not args.no_fork)
+    first = sys.stdin.buffer.readline()
+    if "fork" in capabilities and asks_fork_source(first):
+        return serve_forks(first, args.target, capabilities, lambda path: serve_on_socket(path, args.target, cls, kwargs, capabilities))
+    return asyncio.run(serve(args.target, cls, kwargs, capabilities, sys.stdin.buffer, first))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,13 @@
 //! answers an unknown id or never answers `hello` gives a clear error that
 //! names the op and shows the tail of the child's stderr, within the
 //! timeout; it never hangs the harness.
+//!
+//! A backend that announces `fork` is restarted without starting its
+//! interpreter again (the `fork` module).
+
+mod fork;
+
+pub(crate) use fork::Launcher;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -16,9 +23,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::oneshot;
+use rustix::process::{Pid, Signal, kill_process};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{oneshot, watch};
 
 use crate::format::{TypeHints, TypeRegistry};
 use crate::protocol::{LIST_PREFIX, PROTOCOL_VERSION, Request, Response};
@@ -51,19 +59,37 @@ impl Default for ExecTimeouts {
     }
 }
 
+/// The capability of a command whose process, started as a fork source,
+/// forks fresh copies of itself (`docs/protocol.md`, Forking).
+const FORK: &str = "fork";
+
 /// Lines of the child's stderr kept for error messages.
 const STDERR_TAIL: usize = 30;
 
 type Pending = HashMap<u64, oneshot::Sender<Response>>;
 
-/// The connection to one child process.
-struct Child_ {
-    child: tokio::sync::Mutex<Child>,
-    stdin: tokio::sync::Mutex<ChildStdin>,
+/// The last lines a process wrote to stderr (a forked process shares its
+/// fork source's).
+type StderrTail = Arc<Mutex<VecDeque<String>>>;
+
+/// The process at the other end of a connection.
+enum Process {
+    /// Started by the harness from the command line.
+    Spawned(tokio::sync::Mutex<Child>),
+    /// Forked by a fork source, which reaps it: the harness kills it by
+    /// pid and knows it ended when its connection closes.
+    Forked { pid: Pid, closed: watch::Sender<bool> },
+}
+
+/// The connection to one backend process.
+struct Connection {
+    process: Process,
+    /// The process's input; taken (closed) when the backend is dropped.
+    input: tokio::sync::Mutex<Option<Box<dyn AsyncWrite + Send + Unpin>>>,
     pending: Mutex<Pending>,
     /// Set once the protocol is broken; every later request fails with it.
     broken: Mutex<Option<String>>,
-    stderr: Arc<Mutex<VecDeque<String>>>,
+    stderr: StderrTail,
     next_id: AtomicU64,
 }
 
@@ -71,7 +97,7 @@ struct Child_ {
 pub struct ExecBackend {
     /// The command line, secrets redacted: for messages only.
     command: String,
-    process: Arc<Child_>,
+    process: Arc<Connection>,
     capabilities: Capabilities,
     /// `list_prefix` was declared: `list` is sent the prefix and the
     /// backend's own filtering is what `list_states` answers.
@@ -86,13 +112,49 @@ pub struct ExecBackend {
     timeouts: ExecTimeouts,
     /// Held for each request when the backend is not `concurrent`.
     serial: tokio::sync::Mutex<()>,
+    /// `fork` was announced: the command can serve as a fork source.
+    forks: bool,
+    /// The process id the `hello` answer gave, if any.
+    pid: Option<i64>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Child_ {
+impl Connection {
+    fn new(process: Process, input: Box<dyn AsyncWrite + Send + Unpin>, stderr: StderrTail) -> Arc<Connection> {
+        Arc::new(Connection {
+            process,
+            input: tokio::sync::Mutex::new(Some(input)),
+            pending: Mutex::new(HashMap::new()),
+            broken: Mutex::new(None),
+            stderr,
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// Sends SIGKILL to the process (unless it is known to be gone).
+    async fn kill(&self) -> std::io::Result<()> {
+        match &self.process {
+            Process::Spawned(child) => child.lock().await.start_kill(),
+            // Once the connection closed, the pid may be reaped and reused.
+            Process::Forked { closed, .. } if *closed.borrow() => Ok(()),
+            Process::Forked { pid, .. } => kill_process(*pid, Signal::KILL).map_err(std::io::Error::from),
+        }
+    }
+
+    /// Waits up to `within` for the process to end: true when it did.
+    async fn ended(&self, within: Duration) -> bool {
+        match &self.process {
+            Process::Spawned(child) => tokio::time::timeout(within, child.lock().await.wait()).await.is_ok(),
+            Process::Forked { closed, .. } => {
+                let mut closed = closed.subscribe();
+                tokio::time::timeout(within, closed.wait_for(|closed| *closed)).await.is_ok()
+            }
+        }
+    }
+
     fn broken(&self) -> Option<String> {
         lock(&self.broken).clone()
     }
@@ -128,6 +190,11 @@ impl ExecBackend {
     /// Starts `command` and says `hello`. Failing to start it, or a child
     /// that does not answer `hello` properly, is a `connection` error.
     pub async fn spawn(command: &str, registry: Arc<TypeRegistry>, timeouts: ExecTimeouts) -> Result<ExecBackend, BackendError> {
+        ExecBackend::start(command, Request::Hello { fork_source: false }, registry, timeouts).await
+    }
+
+    /// Starts `command` and greets it with `hello`.
+    async fn start(command: &str, hello: Request, registry: Arc<TypeRegistry>, timeouts: ExecTimeouts) -> Result<ExecBackend, BackendError> {
         // The command line may hold a secret (a DSN argument): messages,
         // reports and describe() show it redacted.
         let shown = crate::redact::redact(command).into_owned();
@@ -145,14 +212,7 @@ impl ExecBackend {
         let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
             return Err(connection("the child's pipes are missing".into()));
         };
-        let process = Arc::new(Child_ {
-            child: tokio::sync::Mutex::new(child),
-            stdin: tokio::sync::Mutex::new(stdin),
-            pending: Mutex::new(HashMap::new()),
-            broken: Mutex::new(None),
-            stderr: Arc::new(Mutex::new(VecDeque::new())),
-            next_id: AtomicU64::new(1),
-        });
+        let process = Connection::new(Process::Spawned(tokio::sync::Mutex::new(child)), Box::new(stdin), Arc::new(Mutex::new(VecDeque::new())));
         let tail = process.stderr.clone();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
@@ -165,7 +225,18 @@ impl ExecBackend {
             }
         });
         tokio::spawn(read_responses(process.clone(), stdout));
+        ExecBackend::greet(shown, process, hello, registry, timeouts).await
+    }
 
+    /// Says `hello` on a new connection and reads the answer.
+    async fn greet(
+        shown: String,
+        process: Arc<Connection>,
+        hello: Request,
+        registry: Arc<TypeRegistry>,
+        timeouts: ExecTimeouts,
+    ) -> Result<ExecBackend, BackendError> {
+        let connection = |why: String| BackendError::new(ErrorKind::Connection, format!("exec backend `{shown}`: {why}"));
         let mut backend = ExecBackend {
             command: shown.clone(),
             process,
@@ -178,8 +249,10 @@ impl ExecBackend {
             registry,
             timeouts,
             serial: tokio::sync::Mutex::new(()),
+            forks: false,
+            pid: None,
         };
-        let hello = backend.call(Request::Hello, timeouts.hello).await.map_err(|e| connection(format!("no valid answer to hello: {}", e.message)))?;
+        let hello = backend.call(hello, timeouts.hello).await.map_err(|e| connection(format!("no valid answer to hello: {}", e.message)))?;
         backend.read_hello(hello).map_err(|why| connection(format!("bad hello answer: {why}")))?;
         Ok(backend)
     }
@@ -205,6 +278,12 @@ impl ExecBackend {
             shared: names.contains(&"shared"),
         };
         self.lists_by_prefix = names.contains(&LIST_PREFIX);
+        self.forks = names.contains(&FORK);
+        self.pid = match hello.get("pid") {
+            None | Some(Value::None) => None,
+            Some(Value::Int(pid)) => pid.as_i64(),
+            Some(_) => return Err("`pid` must be an integer".into()),
+        };
         let text = |key: &str| match hello.get(key) {
             None | Some(Value::None) => Ok(None),
             Some(Value::Str(s)) => Ok(Some(s.clone())),
@@ -254,12 +333,12 @@ impl ExecBackend {
         lock(&self.process.pending).insert(id, sender);
         let mut line = request.to_line(id);
         line.push('\n');
-        let written = {
-            let mut stdin = self.process.stdin.lock().await;
-            match stdin.write_all(line.as_bytes()).await {
-                Ok(()) => stdin.flush().await,
+        let written = match self.process.input.lock().await.as_mut() {
+            Some(input) => match input.write_all(line.as_bytes()).await {
+                Ok(()) => input.flush().await,
                 Err(e) => Err(e),
-            }
+            },
+            None => Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the input was closed")),
         };
         if let Err(e) = written {
             lock(&self.process.pending).remove(&id);
@@ -272,7 +351,7 @@ impl ExecBackend {
             Err(_) => {
                 lock(&self.process.pending).remove(&id);
                 self.process.break_with(format!("no answer within {:.0} s; the backend was killed", timeout.as_secs_f64()));
-                let _ = self.process.child.lock().await.start_kill();
+                let _ = self.process.kill().await;
                 Err(fail(ErrorKind::Timeout, self.process.broken().unwrap_or_default()))
             }
         }
@@ -284,9 +363,19 @@ impl ExecBackend {
     }
 }
 
-/// Reads the child's stdout, handing each answer to its waiting request.
-async fn read_responses(process: Arc<Child_>, stdout: tokio::process::ChildStdout) {
-    let mut lines = BufReader::new(stdout).lines();
+/// Closing the input tells the process to end (end of input, as the
+/// protocol has it), as a process does when the harness exits.
+impl Drop for ExecBackend {
+    fn drop(&mut self) {
+        if let Ok(mut input) = self.process.input.try_lock() {
+            input.take();
+        }
+    }
+}
+
+/// Reads the process's output, handing each answer to its waiting request.
+async fn read_responses(process: Arc<Connection>, output: impl AsyncRead + Unpin) {
+    let mut lines = BufReader::new(output).lines();
     loop {
         match lines.next_line().await {
             Ok(Some(line)) if line.trim().is_empty() => {}
@@ -309,17 +398,22 @@ async fn read_responses(process: Arc<Child_>, stdout: tokio::process::ChildStdou
                 }
             },
             Ok(None) | Err(_) => {
-                // A child may close stdout and live on: do not wait for it for long.
-                let status = {
-                    let mut child = process.child.lock().await;
-                    tokio::time::timeout(Duration::from_millis(500), child.wait()).await
-                };
-                let status = match status {
-                    Ok(Ok(status)) => format!("exited ({status})"),
-                    Ok(Err(e)) => format!("exited (status unknown: {e})"),
-                    Err(_) => "closed its stdout".to_owned(),
+                let status = match &process.process {
+                    // A child may close stdout and live on: do not wait for it for long.
+                    Process::Spawned(child) => {
+                        let mut child = child.lock().await;
+                        match tokio::time::timeout(Duration::from_millis(500), child.wait()).await {
+                            Ok(Ok(status)) => format!("exited ({status})"),
+                            Ok(Err(e)) => format!("exited (status unknown: {e})"),
+                            Err(_) => "closed its stdout".to_owned(),
+                        }
+                    }
+                    Process::Forked { pid, .. } => format!("(forked process {}) closed its connection", pid.as_raw_nonzero()),
                 };
                 process.break_with(format!("the backend {status}"));
+                if let Process::Forked { closed, .. } = &process.process {
+                    closed.send_replace(true);
+                }
                 return;
             }
         }
@@ -386,9 +480,9 @@ impl StateBackend for ExecBackend {
     async fn close(&self) -> Result<(), BackendError> {
         let grace = Duration::from_secs(5);
         let answered = if self.process.broken().is_none() { self.call(Request::Shutdown, grace).await.map(|_| ()) } else { Ok(()) };
-        let mut child = self.process.child.lock().await;
-        if tokio::time::timeout(grace, child.wait()).await.is_err() {
-            let _ = child.kill().await;
+        if !self.process.ended(grace).await {
+            let _ = self.process.kill().await;
+            self.process.ended(grace).await;
         }
         self.process.break_with("the backend was shut down".into());
         answered
@@ -403,10 +497,13 @@ impl StateBackend for ExecBackend {
     }
 
     async fn crash(&self) -> Result<bool, BackendError> {
-        let mut child = self.process.child.lock().await;
-        child.start_kill().map_err(|e| BackendError::internal(format!("exec backend `{}`: SIGKILL", self.command), e))?;
-        let _ = child.wait().await;
-        drop(child);
+        self.process.kill().await.map_err(|e| BackendError::internal(format!("exec backend `{}`: SIGKILL", self.command), e))?;
+        if !self.process.ended(self.timeouts.request).await {
+            return Err(BackendError::new(
+                ErrorKind::Internal,
+                format!("exec backend `{}`: still running {:.0} s after SIGKILL", self.command, self.timeouts.request.as_secs_f64()),
+            ));
+        }
         self.process.break_with("the backend was killed by the harness (crash check)".into());
         Ok(true)
     }

@@ -112,7 +112,7 @@ fn refusal_kind(why: &str) -> ErrorKind {
 
 async fn handle(backend: &dyn StateBackend, request: Request) -> Result<Value, BackendError> {
     match request {
-        Request::Hello => Ok(hello(backend)),
+        Request::Hello { .. } => Ok(hello(backend)),
         // A workflow state is an object; a backend would store anything.
         Request::Save { state, .. } if !matches!(state, Value::Dict(_)) => {
             Err(BackendError::new(ErrorKind::Unsupported, "bad request: `state` must be an object (a workflow state)"))
@@ -123,6 +123,8 @@ async fn handle(backend: &dyn StateBackend, request: Request) -> Result<Value, B
         // The backend filters by the prefix itself (`list_prefix`).
         Request::List { prefix } => Ok(Value::List(backend.list_states(prefix.as_deref().unwrap_or("")).await?.into_iter().map(Value::Str).collect())),
         Request::Shutdown => Ok(Value::None),
+        // `serve` never announces `fork`.
+        Request::Fork { .. } => Err(BackendError::new(ErrorKind::NotSupportedOp, "stateharness serve does not fork")),
     }
 }
 

@@ -21,16 +21,24 @@ pub trait Opener: Send + Sync {
     async fn open(&self, registry: Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError>;
 }
 
-/// Opens a built-in backend by URL.
+/// Opens a built-in backend by URL. An `exec:` or `py:` backend whose
+/// process announces `fork` is reopened by forking (`docs/protocol.md`).
 pub struct UrlOpener {
     url: String,
     options: OpenOptions,
+    #[cfg(feature = "exec")]
+    launcher: Option<crate::backends::exec::Launcher>,
 }
 
 impl UrlOpener {
     /// An opener for `url` (see [`crate::backends`]).
     pub fn new(url: &str) -> UrlOpener {
-        UrlOpener { url: url.to_owned(), options: OpenOptions::default() }
+        UrlOpener {
+            url: url.to_owned(),
+            options: OpenOptions::default(),
+            #[cfg(feature = "exec")]
+            launcher: crate::backends::exec::Launcher::for_url(url),
+        }
     }
 
     /// The same, opening with `options` (the operation deadline).
@@ -47,6 +55,10 @@ impl Opener for UrlOpener {
     }
 
     async fn open(&self, registry: Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError> {
+        #[cfg(feature = "exec")]
+        if let Some(launcher) = &self.launcher {
+            return Ok(Arc::new(launcher.open(registry, self.options.into()).await?));
+        }
         open_backend_with(&self.url, registry, self.options).await.map(Arc::from)
     }
 }

@@ -18,7 +18,12 @@ pub const LIST_PREFIX: &str = "list_prefix";
 #[derive(Clone, Debug, PartialEq)]
 pub enum Request {
     /// `hello`, first of all.
-    Hello,
+    Hello {
+        /// Sent only to a process the harness starts to fork from (after
+        /// a first process of the command announced `fork`): it must not
+        /// build its backend.
+        fork_source: bool,
+    },
     /// `save`: the state as a typed value.
     Save {
         /// The run id.
@@ -48,18 +53,25 @@ pub enum Request {
     },
     /// `shutdown`.
     Shutdown,
+    /// `fork`, to a fork source only: fork a copy that serves the protocol
+    /// on the Unix socket at `socket`; the answer is `{"pid": N}`.
+    Fork {
+        /// The path of the socket the harness listens on.
+        socket: String,
+    },
 }
 
 impl Request {
     /// The op's name.
     pub fn op(&self) -> &'static str {
         match self {
-            Request::Hello => "hello",
+            Request::Hello { .. } => "hello",
             Request::Save { .. } => "save",
             Request::Load { .. } => "load",
             Request::Delete { .. } => "delete",
             Request::List { .. } => "list",
             Request::Shutdown => "shutdown",
+            Request::Fork { .. } => "fork",
         }
     }
 
@@ -75,7 +87,12 @@ impl Request {
     pub fn to_line(&self, id: u64) -> String {
         let mut message = vec![(Value::from("id"), Value::Int(Int::Small(id as i64))), (Value::from("op"), Value::from(self.op()))];
         match self {
-            Request::Hello => message.push((Value::from("protocol"), Value::from(PROTOCOL_VERSION))),
+            Request::Hello { fork_source } => {
+                message.push((Value::from("protocol"), Value::from(PROTOCOL_VERSION)));
+                if *fork_source {
+                    message.push((Value::from("fork_source"), Value::Bool(true)));
+                }
+            }
             Request::Save { run_id, state } => {
                 message.push((Value::from("run_id"), Value::from(run_id.as_str())));
                 message.push((Value::from("state"), encode(state)));
@@ -94,6 +111,7 @@ impl Request {
                 }
             }
             Request::Shutdown => {}
+            Request::Fork { socket } => message.push((Value::from("socket"), Value::from(socket.as_str()))),
         }
         json_line(Value::Dict(Dict::from_distinct(message)))
     }
@@ -112,7 +130,7 @@ impl Request {
         let Some(id) = id else { return (None, Err("a request needs an integer `id`".into())) };
         let run_id = || message.get("run_id").and_then(Value::as_str).map(str::to_owned).ok_or("needs a string `run_id`");
         let request = match message.get("op").and_then(Value::as_str) {
-            Some("hello") => Ok(Request::Hello),
+            Some("hello") => Ok(Request::Hello { fork_source: message.get("fork_source") == Some(&Value::Bool(true)) }),
             Some("save") => run_id().map_err(String::from).and_then(|run_id| {
                 let state = message.get("state").cloned().ok_or("save needs `state`")?;
                 let state = decode(state, registry).map_err(|e| format!("`state`: {e}"))?;
@@ -138,6 +156,10 @@ impl Request {
                 Some(_) => Err("`prefix` must be a string".to_owned()),
             },
             Some("shutdown") => Ok(Request::Shutdown),
+            Some("fork") => match message.get("socket") {
+                Some(Value::Str(socket)) => Ok(Request::Fork { socket: socket.clone() }),
+                _ => Err("fork needs a string `socket`".to_owned()),
+            },
             other => Err(format!("unknown op {other:?}")),
         };
         (Some(id), request)
@@ -226,5 +248,17 @@ mod tests {
         assert_eq!(request(r#"{"id": 6, "op": "list"}"#), Ok(Request::List { prefix: None }));
         assert_eq!(request(r#"{"id": 7, "op": "list", "prefix": null}"#), Ok(Request::List { prefix: None }));
         assert_eq!(request(r#"{"id": 8, "op": "list", "prefix": 3}"#), Err("`prefix` must be a string".into()));
+    }
+
+    #[test]
+    fn only_a_fork_source_is_told_so_in_hello_and_fork_carries_its_socket() {
+        assert_eq!(Request::Hello { fork_source: false }.to_line(1), r#"{"id": 1, "op": "hello", "protocol": 1}"#);
+        let line = Request::Hello { fork_source: true }.to_line(2);
+        assert_eq!(line, r#"{"id": 2, "op": "hello", "protocol": 1, "fork_source": true}"#);
+        assert_eq!(request(&line), Ok(Request::Hello { fork_source: true }));
+        let line = Request::Fork { socket: "/tmp/s/1.sock".into() }.to_line(3);
+        assert_eq!(line, r#"{"id": 3, "op": "fork", "socket": "/tmp/s/1.sock"}"#);
+        assert_eq!(request(&line), Ok(Request::Fork { socket: "/tmp/s/1.sock".into() }));
+        assert_eq!(request(r#"{"id": 4, "op": "fork"}"#), Err("fork needs a string `socket`".into()));
     }
 }

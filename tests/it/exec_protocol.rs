@@ -45,20 +45,36 @@ async fn served_file_and_sqlite_backends_pass_with_crash_atomicity() {
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
+/// Restarted by running its command again, or (announcing `fork`) forked
+/// from a fork source: either way the crash check catches torn writes.
+/// Forked, the command runs twice (the first process, the fork source)
+/// for the 48 rounds' restarts; and no process is left after the run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backend_that_tears_its_writes_fails_the_crash_check() {
-    let dir = crate::common::scratch_dir("exec", "torn");
+async fn a_backend_that_tears_its_writes_fails_the_crash_check_restarted_or_forked() {
+    use crate::common::processes::{assert_all_ended, logging_starts, started};
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/protocol/torn_file_server.py");
-    let mut options = SuiteOptions { cases: 4, seed: 3, crash_rounds: 48, ..SuiteOptions::default() };
-    options.suites.clear();
-    let opener = Arc::new(UrlOpener::new(&format!("exec:python3 {script} {}", dir.display())));
-    let report = Suite::open(opener, options).await.unwrap().run().await;
-    let crash = check(&report, "crash");
-    assert_eq!(crash.status, Status::Failed, "{}", report.human());
-    assert!(crash.details.iter().any(|d| d.contains("after SIGKILL and restart")), "{:?}", crash.details);
-    // Everything but the crash check holds: the defect is only torn writes.
-    let others: Vec<_> = report.checks.iter().filter(|c| c.status == Status::Failed && c.group != "crash").collect();
-    assert!(others.is_empty(), "{}", report.human());
+    for fork in [false, true] {
+        let dir = crate::common::scratch_dir("exec", if fork { "torn-forked" } else { "torn" });
+        let log = crate::common::scratch_dir("exec", if fork { "starts-forked" } else { "starts" }).join("starts");
+        let mut options = SuiteOptions { cases: 4, seed: 3, crash_rounds: 48, ..SuiteOptions::default() };
+        options.suites.clear();
+        let command = format!("python3 {script} {}{}", dir.display(), if fork { " --fork" } else { "" });
+        let opener = Arc::new(UrlOpener::new(&logging_starts(&log, &command)));
+        let report = Suite::open(opener, options).await.unwrap().run().await;
+        let crash = check(&report, "crash");
+        assert_eq!(crash.status, Status::Failed, "fork: {fork}\n{}", report.human());
+        assert!(crash.details.iter().any(|d| d.contains("after SIGKILL and restart")), "fork: {fork}: {:?}", crash.details);
+        // Everything but the crash check holds: the defect is only torn writes.
+        let others: Vec<_> = report.checks.iter().filter(|c| c.status == Status::Failed && c.group != "crash").collect();
+        assert!(others.is_empty(), "fork: {fork}\n{}", report.human());
+        let starts = started(&log);
+        if fork {
+            assert_eq!(starts.len(), 2, "the first process and the fork source only: {starts:?}");
+        } else {
+            assert!(starts.len() > 48, "a start per crash round: {starts:?}");
+        }
+        assert_all_ended(&starts, &dir.display().to_string());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

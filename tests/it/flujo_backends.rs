@@ -152,3 +152,34 @@ async fn flujo_backends_through_the_adapter() {
         }
     }
 }
+
+/// Restarts by fork (the adapter announces `fork`) give the verdicts of
+/// restarts by running the command again (`--no-fork`), start Python only
+/// twice however many restarts the run makes (the first process and the
+/// fork source), and leave no process behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_by_fork_keep_the_verdicts_and_start_python_twice() {
+    use crate::common::processes::{assert_all_ended, logging_starts, started};
+    let Some(python) = crate::common::flujo_python() else { return };
+    let adapter = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/adapters/flujo_adapter.py");
+    let mut seen = Vec::new();
+    for (test, flag) in [("flujo-forked", ""), ("flujo-restarted", " --no-fork")] {
+        let files = crate::common::scratch_dir(test, "files");
+        let log = crate::common::scratch_dir(test, "log").join("starts");
+        let command = format!(
+            "{python} {adapter} flujo.state.backends.file:FileBackend '{{\"path\": \"{}\"}}' --capabilities concurrent,persistent{flag}",
+            files.display()
+        );
+        let report =
+            crate::common::conform(&logging_starts(&log, &command), SuiteOptions { cases: 16, seed: 4035, crash_rounds: 8, ..SuiteOptions::default() }).await;
+        let starts = started(&log);
+        if flag.is_empty() {
+            assert_eq!(starts.len(), 2, "the first process and the fork source only: {starts:?}");
+        } else {
+            assert!(starts.len() > 8, "a start per crash round: {starts:?}");
+        }
+        assert_all_ended(&starts, &files.display().to_string());
+        seen.push(verdicts(&report, &crate::common::scratch_root(test).display().to_string()));
+    }
+    assert_eq!(seen[0], seen[1], "forked and restarted runs disagree");
+}

@@ -6,6 +6,7 @@
 //! "not run: TEST: WHY" on the terminal and passes; with
 //! `STATEHARNESS_REQUIRE_SERVERS=1` (CI, `.ci/run`) absence fails it.
 
+pub mod processes;
 pub mod proxy;
 pub mod servers;
 
