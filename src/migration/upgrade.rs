@@ -6,8 +6,8 @@
 //! state is then judged by the 0.6 rules of the format engine
 //! ([`crate::format::Rules`], the orjson int range, the complex revival)
 //! as the 0.6 backend that would open the store sees it: a directory is
-//! FileBackend's, a database SQLiteBackend's ([`scan`]). The store itself
-//! is judged once: a 0.4 table's status CHECK constraint ([`schema`]).
+//! FileBackend's, a database SQLiteBackend's (`scan`). The store itself is
+//! judged once: a 0.4 table's status CHECK constraint (`schema`).
 
 mod scan;
 mod schema;
@@ -97,21 +97,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every kind, in summary order.
-    pub const ALL: [Kind; 11] = [
-        Kind::IntRange,
-        Kind::LoneSurrogate,
-        Kind::ComplexShaped,
-        Kind::Depth,
-        Kind::NonUtf8,
-        Kind::Timestamp,
-        Kind::StatusCheck,
-        Kind::NonFinite,
-        Kind::NotJson,
-        Kind::DuplicateKeys,
-        Kind::Unreadable,
-    ];
-
     /// The report's name for it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -164,7 +149,7 @@ pub enum Verdict {
 }
 
 /// At most this many findings of one run are listed; the rest are counted.
-pub const MAX_LISTED_FINDINGS: usize = 100;
+pub(crate) const MAX_LISTED_FINDINGS: usize = 100;
 
 /// One input of the store and what 0.6 would do to it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -178,9 +163,9 @@ pub struct RunCheck {
     /// Why it was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// The findings, in state order (at most [`MAX_LISTED_FINDINGS`]).
+    /// The findings, in state order (at most 100).
     pub findings: Vec<Finding>,
-    /// Findings past [`MAX_LISTED_FINDINGS`], counted only.
+    /// Findings past the first 100, counted only.
     #[serde(skip_serializing_if = "is_zero")]
     pub findings_left_off: usize,
 }
@@ -456,5 +441,25 @@ impl RunCheck {
         self.findings_left_off += self.findings.len().saturating_sub(MAX_LISTED_FINDINGS);
         self.findings.truncate(MAX_LISTED_FINDINGS);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_lists_its_first_findings_and_counts_them_all() {
+        let finding = |effect| Finding { path: "/a".to_owned(), kind: Kind::NonFinite, effect, detail: String::new() };
+        let mut findings = vec![finding(Effect::Change); MAX_LISTED_FINDINGS];
+        findings.push(finding(Effect::Loss));
+        let run = run_check("a.json".to_owned(), Some("a".to_owned()), findings);
+        assert_eq!(run.verdict, Verdict::Lossy);
+        let mut totals = UpgradeTotals::default();
+        totals.add(&run);
+        assert_eq!(totals.by_kind[&Kind::NonFinite], KindCount { loss: 1, change: MAX_LISTED_FINDINGS as u64, runs: 1 });
+        let listed = run.listed();
+        assert_eq!((listed.findings.len(), listed.findings_left_off), (MAX_LISTED_FINDINGS, 1));
+        assert!(totals.any_loss());
     }
 }
