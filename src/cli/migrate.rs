@@ -69,8 +69,8 @@ pub struct MigrateArgs {
         conflicts_with_all = ["from", "to", "dry_run", "jobs", "overwrite", "accept_conflicts", "no_verify", "shard", "snapshot", "python_version"]
     )]
     check_upgrade: Option<PathBuf>,
-    /// Write one entry per input (source, run_id, outcome, error, notes)
-    /// and the totals as JSON.
+    /// Write one entry per input (source, run_id, outcome, error, notes;
+    /// with --check-upgrade: run_id, verdict, findings) and the totals as JSON.
     #[arg(long, value_name = "PATH.json")]
     report: Option<PathBuf>,
     /// Write nothing; show what would happen, with a diff for a sample.
