@@ -10,6 +10,7 @@
 //! judged once: a 0.4 table's status CHECK constraint (`schema`).
 
 mod scan;
+#[cfg(feature = "sqlite")]
 mod schema;
 
 use std::collections::BTreeMap;
