@@ -14,7 +14,10 @@ use std::fmt;
 use std::io::BufRead;
 use std::path::Path;
 
-use crate::format::{FlujoVersion, PythonChoice, PythonVersion, SerializePath, TypeRegistry, deserialize, serialize, serialize_on, to_orjson, try_deserialize};
+use crate::format::{
+    FlujoVersion, PythonChoice, PythonVersion, SQLITE_JSON_COLUMNS, SerializePath, TypeRegistry, deserialize, serialize, serialize_on, to_orjson,
+    try_deserialize,
+};
 use crate::json::{KeyOrder, read_strict, to_python_json};
 use crate::typed::{decode, to_typed_text};
 use crate::value::{DateTime, Dict, Value};
@@ -528,9 +531,6 @@ fn check_backend_loaded(
     }
     Ok(())
 }
-
-/// flujo 0.6 SQLiteBackend's JSON columns, in the order it writes them.
-const SQLITE_JSON_COLUMNS: [&str; 4] = ["pipeline_context", "last_step_output", "step_history", "metadata"];
 
 /// The `workflow_state` row flujo 0.6's SQLiteBackend.save_state writes
 /// for `state` (20 columns), or its error. Key order inside the JSON text

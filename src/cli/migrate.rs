@@ -43,18 +43,34 @@ const DRY_RUN_SAMPLE: usize = 3;
 /// failed, is a conflict (unless --accept-conflicts) or repeats a run id of
 /// the source; 2 unusable arguments, source or target, or a target that
 /// could not be reached midway (the inputs left are `not_attempted`).
+///
+/// `--check-upgrade SRC` instead reads a flujo 0.4 store and lists what
+/// flujo 0.6.11 would break or change in it (see that flag).
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
     /// The legacy state: a directory of dumps, a SQLite database or a JSON Lines file.
-    #[arg(long, value_name = "SRC")]
-    from: PathBuf,
+    #[arg(long, value_name = "SRC", required_unless_present = "check_upgrade")]
+    from: Option<PathBuf>,
     /// Where the states go: file:///DIR (flujo FileBackend bytes),
     /// sqlite:///PATH, redis://HOST:PORT/DB?prefix=P, postgres://...?table=T,
     /// memory://, exec:COMMAND, py:MODULE:CLASS.
-    #[arg(long, value_name = "BACKEND_URL")]
-    to: String,
-    /// Write one entry per input (source, run_id, outcome, error, notes)
-    /// and the totals as JSON.
+    #[arg(long, value_name = "BACKEND_URL", required_unless_present = "check_upgrade")]
+    to: Option<String>,
+    /// Migrate nothing: read the flujo 0.4 store SRC (a directory of run
+    /// files or a SQLite database) without writing anything and list, per
+    /// run id and JSON path, what flujo 0.6.11 would break or change on
+    /// load or on the next save (ints outside orjson's range, lone
+    /// surrogates, {"real", "imag"} dicts, nesting past the cut-off, text
+    /// that is not UTF-8 or not JSON, timestamps, NaN, a status CHECK).
+    /// Exit status: 1 when anything would be lost, 0 when only changed.
+    #[arg(
+        long,
+        value_name = "SRC",
+        conflicts_with_all = ["from", "to", "dry_run", "jobs", "overwrite", "accept_conflicts", "no_verify", "shard", "snapshot", "python_version"]
+    )]
+    check_upgrade: Option<PathBuf>,
+    /// Write one entry per input (source, run_id, outcome, error, notes;
+    /// with --check-upgrade: run_id, verdict, findings) and the totals as JSON.
     #[arg(long, value_name = "PATH.json")]
     report: Option<PathBuf>,
     /// Write nothing; show what would happen, with a diff for a sample.
@@ -105,15 +121,21 @@ pub struct MigrateArgs {
 }
 
 impl MigrateArgs {
-    pub fn run(mut self) -> RunResult {
-        self.to = self.py.backend_url(&self.to)?;
-        super::block_on(self.run_async())
+    pub fn run(self) -> RunResult {
+        if let Some(store) = &self.check_upgrade {
+            return super::upgrade::check(store, self.report.as_deref(), self.max_input_size, self.follow_symlinks);
+        }
+        let (Some(from), Some(to)) = (self.from.clone(), self.to.as_deref()) else {
+            return Err(Fatal("migrate needs --from SRC and --to BACKEND_URL (or --check-upgrade SRC)".to_owned()));
+        };
+        let to = self.py.backend_url(to)?;
+        super::block_on(self.run_async(from, to))
     }
 
-    async fn run_async(self) -> RunResult {
-        let source = Source::detect(&self.from).map_err(|e| Fatal(e.to_string()))?;
-        if target_is_source(&source, &self.to) {
-            return Err(Fatal(format!("{} is the source itself: migrate into another place, the source is never modified", self.to)));
+    async fn run_async(self, from: PathBuf, to: String) -> RunResult {
+        let source = Source::detect(&from).map_err(|e| Fatal(e.to_string()))?;
+        if target_is_source(&source, &to) {
+            return Err(Fatal(format!("{to} is the source itself: migrate into another place, the source is never modified")));
         }
         for (flag, path) in [("--report", &self.report), ("--snapshot", &self.snapshot)] {
             if let Some(path) = path.as_deref().filter(|path| would_write_into_source(&source, path)) {
@@ -121,16 +143,13 @@ impl MigrateArgs {
             }
         }
         let registry = Arc::new(TypeRegistry::standard().with_python(self.python_version.unwrap_or_default()));
-        check_target_writable(&self.to)?;
-        let absent = self.dry_run && target_is_absent(&self.to);
+        check_target_writable(&to)?;
+        let absent = self.dry_run && target_is_absent(&to);
         let target: Arc<dyn stateharness::backends::StateBackend> = Arc::from(
-            open_target(&self.to, Arc::clone(&registry), self.deadline.open_options(), self.dry_run)
-                .await
-                .map_err(|e| format!("cannot open the target: {e}"))?,
+            open_target(&to, Arc::clone(&registry), self.deadline.open_options(), self.dry_run).await.map_err(|e| format!("cannot open the target: {e}"))?,
         );
         // Only an exec: target reports its Python, and it formats states itself.
-        let python =
-            PythonChoice::resolve(self.python_version, target.runtime().map(|r| r.python_and_unicode())).map_err(|e| Fatal(format!("{}: {e}", self.to)))?;
+        let python = PythonChoice::resolve(self.python_version, target.runtime().map(|r| r.python_and_unicode())).map_err(|e| Fatal(format!("{to}: {e}")))?;
         let registry = Arc::new(TypeRegistry::standard().with_python(python.version));
         let mut options = Options {
             dry_run: self.dry_run,
@@ -153,7 +172,7 @@ impl MigrateArgs {
             schema_version: SCHEMA_VERSION,
             source: source.path().display().to_string(),
             source_kind: source.kind().to_owned(),
-            target: if absent { format!("{} (does not exist yet)", self.to) } else { target.describe() },
+            target: if absent { format!("{to} (does not exist yet)") } else { target.describe() },
             dry_run: options.dry_run,
             verify: options.verify && !options.dry_run,
             shard: options.shard.map(|s| s.to_string()),

@@ -8,6 +8,7 @@ mod migrate;
 mod serve;
 mod signals;
 mod snapshot;
+mod upgrade;
 mod vectors;
 
 use std::process::ExitCode;

@@ -71,7 +71,7 @@ fn to_target(data: Value, target: Option<&str>, registry: &TypeRegistry) -> Valu
 /// `complex(d["real"], d["imag"])` for a dict of exactly those two keys
 /// whose values are numbers (a str or None makes complex() raise a
 /// TypeError, which flujo catches: the dict stays).
-fn as_complex(data: &Value) -> Result<Option<Value>, LoadError> {
+pub(crate) fn as_complex(data: &Value) -> Result<Option<Value>, LoadError> {
     let Value::Dict(dict) = data else { return Ok(None) };
     let (Some(re), Some(im)) = (dict.get("real"), dict.get("imag")) else { return Ok(None) };
     if dict.len() != 2 {

@@ -4,9 +4,11 @@
 //! docs/format.md ("flujo 0.6") lists the differences rule by rule.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use super::python::{ChosenBy, PythonVersion};
+use crate::value::Int;
 
 /// A flujo release line the engine models.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -240,6 +242,26 @@ impl Rules {
     pub const V0_6_STRICT: Rules = Rules { bytes: BytesForm::Utf8Replace, unserializable: Unserializable::Refuse, ..Rules::V0_6_FILE };
 }
 
+/// The integers orjson writes: [-2^63, 2^64-1]. flujo 0.6's SQLiteBackend
+/// writes its JSON columns with orjson, so a save holding any other int
+/// fails (`TypeError: Integer exceeds 64-bit range`).
+pub(crate) const ORJSON_INTS: RangeInclusive<i128> = i64::MIN as i128..=u64::MAX as i128;
+
+/// Whether `n` is in [`ORJSON_INTS`].
+pub(crate) fn orjson_writes(n: &Int) -> bool {
+    match n {
+        Int::Small(_) => true,
+        Int::Big(big) => i128::try_from(&**big).is_ok_and(|n| ORJSON_INTS.contains(&n)),
+    }
+}
+
+/// The JSON columns of flujo 0.6's SQLiteBackend, in the order it writes
+/// them. Each is serialized on the strict path on its own, from depth 0:
+/// a value one key inside a column is at depth 1, where File and InMemory,
+/// which serialize the whole state, see it at depth 2 (so the cut-off
+/// falls one level apart). The other columns are stored as they are.
+pub(crate) const SQLITE_JSON_COLUMNS: [&str; 4] = ["pipeline_context", "last_step_output", "step_history", "metadata"];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +297,16 @@ mod tests {
         let (file, strict) = (FlujoVersion::V0_6.rules(SerializePath::File), FlujoVersion::V0_6.rules(SerializePath::Strict));
         assert_eq!((file.bytes, strict.bytes), (BytesForm::Base64, BytesForm::Utf8Replace));
         assert_eq!(strict.unserializable, Unserializable::Refuse);
+    }
+
+    #[test]
+    fn orjson_ints_are_64_bit_signed_or_unsigned() {
+        let int = |text: &str| text.parse::<Int>().unwrap();
+        for inside in ["-9223372036854775808", "0", "18446744073709551615"] {
+            assert!(orjson_writes(&int(inside)), "{inside}");
+        }
+        for outside in ["-9223372036854775809", "18446744073709551616", "1000000000000000000000000000000000000000"] {
+            assert!(!orjson_writes(&int(outside)), "{outside}");
+        }
     }
 }

@@ -13,8 +13,10 @@ mod registry;
 mod serde_bridge;
 mod serialize;
 
+pub(crate) use deserialize::as_complex;
 pub use deserialize::{LoadError, TypeHints, deserialize, deserialize_with_hints, pointer_mut, try_deserialize};
 pub use flujo::{BytesForm, FlujoChoice, FlujoVersion, ModelForm, Rules, SerializePath, SetOrder, UnknownFlujoVersion, Unserializable};
+pub(crate) use flujo::{ORJSON_INTS, SQLITE_JSON_COLUMNS, orjson_writes};
 pub use orjson::{OrjsonError, to_orjson};
 pub use pystr::{py_repr, py_str};
 pub use python::{ChosenBy, PythonChoice, PythonVersion, UnknownPythonVersion};

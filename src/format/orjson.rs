@@ -3,8 +3,7 @@
 //! NaN and infinities as `null`; ints outside [-2^63, 2^64-1] and strs with
 //! lone surrogates are refused with orjson's own messages.
 
-use num_bigint::BigInt;
-
+use super::flujo::orjson_writes;
 use crate::json::write_float_repr;
 use crate::value::{EnumBase, Int, Value};
 
@@ -72,11 +71,8 @@ fn write(value: &Value, out: &mut Vec<u8>) -> Result<(), OrjsonError> {
 }
 
 fn write_int(n: &Int, out: &mut Vec<u8>) -> Result<(), OrjsonError> {
-    if let Int::Big(big) = n {
-        let max = BigInt::from(u64::MAX);
-        if **big > max || **big < BigInt::from(i64::MIN) {
-            return Err(OrjsonError::IntegerRange);
-        }
+    if !orjson_writes(n) {
+        return Err(OrjsonError::IntegerRange);
     }
     out.extend_from_slice(n.to_string().as_bytes());
     Ok(())

@@ -23,6 +23,7 @@ pub mod sample;
 pub mod shard;
 pub mod snapshots;
 pub mod source;
+pub mod upgrade;
 mod worker;
 
 use std::collections::BTreeMap;

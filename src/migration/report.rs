@@ -260,7 +260,8 @@ pub struct RunInfo {
     pub shard: Option<String>,
 }
 
-/// Writes the JSON report as entries come.
+/// Writes a JSON report as entries come: the run's fields, `entries`,
+/// `totals` (migrate's, and `--check-upgrade`'s with its own entries).
 pub struct ReportWriter {
     path: PathBuf,
     dir: PathBuf,
@@ -270,7 +271,7 @@ pub struct ReportWriter {
 
 impl ReportWriter {
     /// Starts the report for `path`; its directory must exist.
-    pub fn create(path: &Path, run: &RunInfo) -> io::Result<ReportWriter> {
+    pub fn create(path: &Path, run: &impl Serialize) -> io::Result<ReportWriter> {
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
         let mut out = BufWriter::new(tempfile::tempfile_in(&dir)?);
         let head = serde_json::to_string_pretty(run).map_err(io::Error::other)?;
@@ -280,7 +281,7 @@ impl ReportWriter {
     }
 
     /// Adds one entry.
-    pub fn entry(&mut self, entry: &Entry) -> io::Result<()> {
+    pub fn entry(&mut self, entry: &impl Serialize) -> io::Result<()> {
         let separator = if self.entries == 0 { "\n    " } else { ",\n    " };
         self.out.write_all(separator.as_bytes())?;
         serde_json::to_writer(&mut self.out, entry).map_err(io::Error::other)?;
@@ -289,7 +290,7 @@ impl ReportWriter {
     }
 
     /// Ends the report with the totals and puts it in place.
-    pub fn finish(mut self, totals: &Totals) -> io::Result<()> {
+    pub fn finish(mut self, totals: &impl Serialize) -> io::Result<()> {
         let totals = serde_json::to_string_pretty(totals).map_err(io::Error::other)?.replace('\n', "\n  ");
         let close = if self.entries == 0 { "]" } else { "\n  ]" };
         write!(self.out, "{close},\n  \"totals\": {totals}\n}}\n")?;

@@ -282,7 +282,7 @@ fn read(payload: Payload, sampling: Sampling, limit: u64) -> Result<Read, Unread
     match payload {
         Payload::Skip(why) => Err(Unread::Skip(why)),
         Payload::Broken(why) => Err(Unread::Failed(why)),
-        Payload::File(path) => from_bytes(read_at_most(&path, limit)?),
+        Payload::File(path) => from_bytes(read_at_most(&path, limit).map_err(Unread::Failed)?),
         Payload::Text(bytes) => from_bytes(bytes),
         #[cfg(feature = "sqlite")]
         Payload::Row(columns) => {
@@ -295,14 +295,12 @@ fn read(payload: Payload, sampling: Sampling, limit: u64) -> Result<Read, Unread
 
 /// The bytes of the file at `path`, reading no more than `limit` and one
 /// byte: a file without end (a device) cannot exhaust memory.
-fn read_at_most(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, Unread> {
+pub(super) fn read_at_most(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, String> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(limit.saturating_add(1)).read_to_end(&mut bytes))
-        .map_err(|e| Unread::Failed(format!("cannot read it: {e}")))?;
+    std::fs::File::open(path).and_then(|file| file.take(limit.saturating_add(1)).read_to_end(&mut bytes)).map_err(|e| format!("cannot read it: {e}"))?;
     if bytes.len() as u64 > limit {
-        return Err(Unread::Failed(format!("it is over --max-input-size ({limit} bytes)")));
+        return Err(format!("it is over --max-input-size ({limit} bytes)"));
     }
     Ok(bytes)
 }

@@ -32,3 +32,4 @@ mod secrets;
 mod serde_types;
 mod serve;
 mod snapshot;
+mod upgrade;

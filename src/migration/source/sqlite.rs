@@ -49,6 +49,13 @@ impl Table {
         self.rows
     }
 
+    /// The `CREATE TABLE` statement of `workflow_state`, as SQLite keeps it.
+    pub fn table_sql(&self) -> Result<String, SourceError> {
+        self.conn
+            .query_row("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'workflow_state'", [], |row| row.get::<_, String>(0))
+            .map_err(|e| SourceError::NotFlujo { path: self.path.clone(), why: format!("cannot read the schema of its workflow_state table: {e}") })
+    }
+
     pub(super) fn produce(self, emit: &mut Emit<'_>) {
         let db = self.path.display().to_string();
         let sql = format!("SELECT {} FROM workflow_state ORDER BY run_id", self.columns.join(", "));
