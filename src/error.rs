@@ -43,12 +43,12 @@ impl ErrorKind {
     /// Whether the failure is a fault of the way to the storage
     /// (`connection`, `timeout`): it says nothing about what the backend
     /// stores, so it is never a verdict, a conflict or a failed check.
-    pub fn is_fault(&self) -> bool {
+    pub(crate) fn is_fault(&self) -> bool {
         matches!(self, ErrorKind::Connection | ErrorKind::Timeout)
     }
 
     /// The kind named `name` in the protocol (unknown names are `internal`).
-    pub fn from_protocol(name: &str) -> ErrorKind {
+    pub(crate) fn from_protocol(name: &str) -> ErrorKind {
         match name {
             "invalid_run_id" => ErrorKind::InvalidRunId,
             "unsupported" => ErrorKind::Unsupported,
@@ -63,7 +63,7 @@ impl ErrorKind {
 impl ErrorKind {
     /// Whether the backend itself could not be reached (refused, broken,
     /// timed out): nothing is known of what it holds.
-    pub fn is_unreachable(&self) -> bool {
+    pub(crate) fn is_unreachable(&self) -> bool {
         matches!(self, ErrorKind::Connection | ErrorKind::Timeout)
     }
 }

@@ -65,12 +65,12 @@ pub struct Matrix {
 
 impl Matrix {
     /// Counts one part of kind `kind`.
-    pub fn add(&mut self, kind: String, verdict: Verdict) {
+    pub(crate) fn add(&mut self, kind: String, verdict: Verdict) {
         self.counts.entry(kind).or_default()[verdict as usize] += 1;
     }
 
     /// Adds another matrix's counts.
-    pub fn merge(&mut self, other: &Matrix) {
+    pub(crate) fn merge(&mut self, other: &Matrix) {
         for (kind, counts) in &other.counts {
             let mine = self.counts.entry(kind.clone()).or_default();
             for (m, o) in mine.iter_mut().zip(counts) {

@@ -65,7 +65,7 @@ impl Suite {
     }
 
     /// The etiquette wrapper, so that a Ctrl-C handler can clean up.
-    pub fn tracker(&self) -> Arc<Tracked> {
+    pub(crate) fn tracker(&self) -> Arc<Tracked> {
         self.tracked.clone()
     }
 

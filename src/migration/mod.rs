@@ -16,13 +16,13 @@
 //! written count as unchanged).
 
 mod claims;
-pub mod compare;
-pub mod decode;
-pub mod report;
-pub mod sample;
-pub mod shard;
-pub mod snapshots;
-pub mod source;
+pub(crate) mod compare;
+pub(crate) mod decode;
+pub(crate) mod report;
+pub(crate) mod sample;
+pub(crate) mod shard;
+pub(crate) mod snapshots;
+pub(crate) mod source;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -37,14 +37,15 @@ use crate::backends::file::FileBackend;
 use crate::backends::{BackendError, OpenOptions, StateBackend, open_backend_with};
 use crate::format::TypeRegistry;
 
-pub use report::{Entry, Note, Outcome, ReportWriter, SampleTexts, Totals};
+pub(crate) use report::ReportWriter;
+pub use report::{Entry, Note, Outcome, SampleTexts, Totals};
 pub use shard::Shard;
 pub use source::{Source, SourceError};
 
 /// Whether the backend at `url` would write into the source itself (a
 /// `file://` directory or `sqlite://` database that is the source), which
 /// the migration refuses: the source is never modified.
-pub fn target_is_source(source: &Source, url: &str) -> bool {
+pub(crate) fn target_is_source(source: &Source, url: &str) -> bool {
     match (local_path(url).and_then(|p| std::fs::canonicalize(p).ok()), std::fs::canonicalize(source.path())) {
         (Some(target), Ok(source)) => target == source,
         _ => false,
@@ -55,7 +56,7 @@ pub fn target_is_source(source: &Source, url: &str) -> bool {
 /// over the source: `path` is the source file itself or lies inside the
 /// source directory. A path that does not exist yet is judged by its
 /// nearest existing ancestor.
-pub fn would_write_into_source(source: &Source, path: &std::path::Path) -> bool {
+pub(crate) fn would_write_into_source(source: &Source, path: &std::path::Path) -> bool {
     let Ok(source_path) = std::fs::canonicalize(source.path()) else { return false };
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let existing = absolute.ancestors().find_map(|p| std::fs::canonicalize(p).ok().map(|c| (p, c)));
@@ -67,14 +68,14 @@ pub fn would_write_into_source(source: &Source, path: &std::path::Path) -> bool 
 /// Whether `url` names a `file://` directory or `sqlite://` database that
 /// does not exist yet. Opening such a target creates it, so a dry run
 /// compares with an empty target instead: it writes nothing, not even that.
-pub fn target_is_absent(url: &str) -> bool {
+pub(crate) fn target_is_absent(url: &str) -> bool {
     local_path(url).is_some_and(|path| !path.exists())
 }
 
 /// Opens the target at `url`. A dry run writes nothing, opening included:
 /// an absent local target is an empty `memory://` one, and an existing
 /// `file://` directory is only read (a real open removes stale temp files).
-pub async fn open_target(url: &str, registry: Arc<TypeRegistry>, options: OpenOptions, dry_run: bool) -> Result<Box<dyn StateBackend>, BackendError> {
+pub(crate) async fn open_target(url: &str, registry: Arc<TypeRegistry>, options: OpenOptions, dry_run: bool) -> Result<Box<dyn StateBackend>, BackendError> {
     if dry_run && target_is_absent(url) {
         return open_backend_with("memory://", registry, options).await;
     }
@@ -89,7 +90,7 @@ pub async fn open_target(url: &str, registry: Arc<TypeRegistry>, options: OpenOp
 /// a dry run too, which would otherwise promise writes that must fail). A
 /// target not created yet is judged by the nearest existing ancestor, where
 /// it would be created.
-pub fn check_target_writable(url: &str) -> Result<(), String> {
+pub(crate) fn check_target_writable(url: &str) -> Result<(), String> {
     let Some(path) = local_path(url) else { return Ok(()) };
     let Some(existing) = path.ancestors().find(|p| p.exists()) else { return Ok(()) };
     // A directory must also be searchable to create files in it.

@@ -141,19 +141,19 @@ pub struct Entry {
 
 impl Entry {
     /// An entry with no error, detail, notes or sample.
-    pub fn new(source: String, run_id: Option<String>, outcome: Outcome) -> Entry {
+    pub(crate) fn new(source: String, run_id: Option<String>, outcome: Outcome) -> Entry {
         Entry { source, run_id, outcome, error: None, detail: None, notes: Vec::new(), sample: None }
     }
 
     /// A failed entry.
-    pub fn failed(source: String, run_id: Option<String>, error: impl Into<String>) -> Entry {
+    pub(crate) fn failed(source: String, run_id: Option<String>, error: impl Into<String>) -> Entry {
         Entry { error: Some(error.into()), ..Entry::new(source, run_id, Outcome::Failed) }
     }
 
     /// The one-line account of the entry for a console. Control
     /// characters (a newline or an ANSI escape in a file name) are shown
     /// escaped, so that no input can forge or hide console lines.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let mut line = format!("{:<9} {}", self.outcome.as_str(), printable(&self.source));
         if let Some(run_id) = self.run_id.as_ref().filter(|id| !self.source.contains(id.as_str())) {
             line.push_str(&format!(" (run {run_id:?})"));
@@ -199,13 +199,13 @@ pub struct Totals {
 
 impl Totals {
     /// Counts `entry`.
-    pub fn add(&mut self, entry: &Entry) {
+    pub(crate) fn add(&mut self, entry: &Entry) {
         self.inputs += 1;
         *self.count_mut(entry.outcome) += 1;
     }
 
     /// The count of `outcome`.
-    pub fn count(&self, outcome: Outcome) -> u64 {
+    pub(crate) fn count(&self, outcome: Outcome) -> u64 {
         let mut totals = *self;
         *totals.count_mut(outcome)
     }
@@ -226,7 +226,7 @@ impl Totals {
     /// One line: `migrated 3, unchanged 0, ...` (the outcomes of a run
     /// that stopped, or of a source with repeated run ids, only when some
     /// input had them).
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let shown = |o: &&Outcome| o <= &&Outcome::Skipped || self.count(**o) > 0;
         let mut parts: Vec<String> = Outcome::ALL.iter().filter(shown).map(|o| format!("{o} {}", self.count(*o))).collect();
         if self.other_shards > 0 {

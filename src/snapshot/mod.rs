@@ -33,12 +33,12 @@
 //! # }
 //! ```
 
-pub mod capture;
-pub mod diff;
-pub mod review;
-pub mod snap_file;
-pub mod states;
-pub mod store;
+pub(crate) mod capture;
+pub(crate) mod diff;
+pub(crate) mod review;
+pub(crate) mod snap_file;
+pub(crate) mod states;
+pub(crate) mod store;
 
 use std::path::{Path, PathBuf};
 
@@ -81,7 +81,7 @@ pub enum SnapshotError {
 
 impl SnapshotError {
     /// An I/O error on `path`.
-    pub fn io(path: &Path, source: std::io::Error) -> SnapshotError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> SnapshotError {
         SnapshotError::Io { path: path.to_owned(), source }
     }
 }
