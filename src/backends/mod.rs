@@ -18,6 +18,7 @@ pub mod codec;
 #[cfg(feature = "exec")]
 pub(crate) mod exec;
 pub(crate) mod file;
+mod harness;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) mod link;
 pub(crate) mod memory;
@@ -32,7 +33,6 @@ pub(crate) mod serve;
 pub(crate) mod sqlite;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 mod url_query;
-mod harness;
 
 use std::sync::Arc;
 use std::time::Duration;

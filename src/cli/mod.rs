@@ -12,8 +12,8 @@ mod vectors;
 
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
 use crate::backends::OpenOptions;
+use clap::{Args, Parser, Subcommand};
 
 pub(crate) use signals::{Signal, interruption};
 

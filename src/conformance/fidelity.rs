@@ -116,12 +116,12 @@ pub struct Causes {
 
 impl Causes {
     /// Causes of `failures` failures, `from_findings` of them from findings with `differences`.
-    pub fn of(differences: BTreeSet<String>, failures: usize, from_findings: usize) -> Causes {
+    pub(crate) fn of(differences: BTreeSet<String>, failures: usize, from_findings: usize) -> Causes {
         Causes { differences, others: failures.saturating_sub(from_findings) }
     }
 
     /// Whether every failure comes from one of the `known` differences.
-    pub fn only_among(&self, known: &BTreeSet<String>) -> bool {
+    pub(crate) fn only_among(&self, known: &BTreeSet<String>) -> bool {
         self.others == 0 && !self.differences.is_empty() && self.differences.is_subset(known)
     }
 }

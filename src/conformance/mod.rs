@@ -41,7 +41,7 @@ pub(crate) mod tracker;
 
 pub use cases::SuiteFile;
 pub use failure::Failure;
-pub use fidelity::{Matrix, Profile, Verdict};
+pub use fidelity::{Causes, Matrix, Profile, Verdict};
 pub use opener::{Opener, UrlOpener};
 pub use options::{SEED_VARIABLE, SuiteOptions};
 pub use properties::CustomType;

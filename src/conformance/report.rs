@@ -50,7 +50,7 @@ pub struct CheckResult {
     /// Wall time.
     pub seconds: f64,
     /// What the failures come from.
-    pub(crate) causes: Causes,
+    pub causes: Causes,
     /// The earlier failed check whose differences explain every failure
     /// of this one: not a separate defect.
     pub same_cause_as: Option<String>,

@@ -62,7 +62,7 @@ impl SnapFile {
     }
 
     /// The file's text, as insta writes it.
-    pub(crate) fn render(&self) -> String {
+    pub fn render(&self) -> String {
         let quote = |text: &str| serde_json::Value::from(text).to_string();
         let mut out = String::from("---\n");
         out.push_str(&format!("source: {}\n", quote(&self.metadata.source)));

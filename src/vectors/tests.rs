@@ -23,7 +23,10 @@ fn fixtures_dir() -> PathBuf {
 fn shared(test: &str, name: &str) -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared").join(name);
     let present = dir.join("values.jsonl").is_file();
-    eprintln!("{test}: {}", if present { format!("checked against ../shared/{name} too") } else { format!("../shared/{name} is absent: covered by fixtures/ only") });
+    eprintln!(
+        "{test}: {}",
+        if present { format!("checked against ../shared/{name} too") } else { format!("../shared/{name} is absent: covered by fixtures/ only") }
+    );
     present.then_some(dir)
 }
 

@@ -370,11 +370,11 @@ async fn file_backend_contract() {
     let backend = open_backend(&url, registry()).await.unwrap();
     assert_eq!(backend.describe(), url);
     assert_eq!(backend.capabilities().names(), ["concurrent", "persistent", "list", "shared"]);
-    check_round_trips(&backend, "p-", file_expect).await;
+    check_round_trips(&*backend, "p-", file_expect).await;
     let ids = ["p-😀🎉 ü".to_owned(), format!("p-{}", "y".repeat(248)), "p-.hidden.json".to_owned(), "p-a.b c".to_owned()];
     assert_eq!(ids[1].len() + ".json".len(), 255);
-    check_ids(&backend, "p-", &ids, file_expect).await;
-    check_large_values(&backend, "p-", file_expect).await;
+    check_ids(&*backend, "p-", &ids, file_expect).await;
+    check_large_values(&*backend, "p-", file_expect).await;
     // No temp file is left behind.
     let left: Vec<_> = std::fs::read_dir(dir.path().join("states")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "{left:?}");
@@ -389,7 +389,7 @@ async fn file_backend_refuses_ids_it_cannot_name() {
         .map(|s| s.to_string())
         .chain([format!("p-{}", "y".repeat(249)), "z".repeat(1024), "😀".repeat(63)])
         .collect();
-    check_refused(&backend, &ids).await;
+    check_refused(&*backend, &ids).await;
     let err = backend.save_state("../escape", &workflow_state("x", 0, Value::None)).await.unwrap_err();
     assert!(err.message.starts_with("Invalid run_id: '../escape'"), "{err}");
     assert!(backend.list_states("").await.unwrap().is_empty());
@@ -455,11 +455,11 @@ async fn sqlite_backend_contract() {
     let url = sqlite_url(&dir, "sub/state.db");
     let backend = open_backend(&url, registry()).await.unwrap();
     assert_eq!(backend.describe(), url);
-    check_round_trips(&backend, "p-", sqlite_loaded).await;
+    check_round_trips(&*backend, "p-", sqlite_loaded).await;
     let mut ids = long_and_odd_ids("p-");
     ids.push("p-".to_owned());
-    check_ids(&backend, "p-", &ids, sqlite_loaded).await;
-    check_large_values(&backend, "p-", sqlite_loaded).await;
+    check_ids(&*backend, "p-", &ids, sqlite_loaded).await;
+    check_large_values(&*backend, "p-", sqlite_loaded).await;
     backend.close().await.unwrap();
     assert!(backend.load_state("p-x", &TypeHints::new()).await.unwrap_err().message.contains("closed"));
 }
@@ -684,11 +684,11 @@ async fn sqlite_backend_concurrent_saves_never_mix() {
 async fn redis_backend_contract() {
     let prefix = unique("redis-contract");
     let Some((backend, _, _keys)) = redis_backend(&prefix).await else { return };
-    check_round_trips(&backend, "p-", insertion_expect).await;
+    check_round_trips(&*backend, "p-", insertion_expect).await;
     let mut ids = long_and_odd_ids("p-");
     ids.extend(["p-a\0b".to_owned(), "p-*?[x]\\".to_owned()]);
-    check_ids(&backend, "p-", &ids, insertion_expect).await;
-    check_large_values(&backend, "p-", insertion_expect).await;
+    check_ids(&*backend, "p-", &ids, insertion_expect).await;
+    check_large_values(&*backend, "p-", insertion_expect).await;
 }
 
 /// The value is the recipe's insertion-order text, and with an empty
@@ -740,11 +740,11 @@ async fn redis_backend_concurrent_saves_never_mix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_backend_contract() {
     let Some((backend, _, _table)) = postgres_backend("pg-contract").await else { return };
-    check_round_trips(&backend, "p-", insertion_expect).await;
-    check_ids(&backend, "p-", &long_and_odd_ids("p-"), insertion_expect).await;
-    check_refused(&backend, &["p-a\0b".to_owned(), "\0".to_owned()]).await;
+    check_round_trips(&*backend, "p-", insertion_expect).await;
+    check_ids(&*backend, "p-", &long_and_odd_ids("p-"), insertion_expect).await;
+    check_refused(&*backend, &["p-a\0b".to_owned(), "\0".to_owned()]).await;
     assert_eq!(backend.list_states("p-\0").await.unwrap(), Vec::<String>::new());
-    check_large_values(&backend, "p-", insertion_expect).await;
+    check_large_values(&*backend, "p-", insertion_expect).await;
 }
 
 /// flujo's own Postgres backend lost NUL; this one keeps `\u0000` in the
