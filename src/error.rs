@@ -8,7 +8,7 @@ use crate::value::Value;
 
 /// The kinds of backend failure, as the protocol names them. `connection`
 /// and `timeout` are faults of the way to the storage, not verdicts on it
-/// ([`ErrorKind::is_fault`]).
+/// (`ErrorKind::is_fault`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// The backend refuses this run id on purpose.

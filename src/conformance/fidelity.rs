@@ -108,7 +108,7 @@ pub struct Finding {
 /// failures had another cause.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Causes {
-    /// [`Finding::cause`] of each rejected finding.
+    /// `Finding::cause` of each rejected finding.
     pub differences: BTreeSet<String>,
     /// Failures that are not a fidelity finding (a lost state, an error...).
     pub others: usize,

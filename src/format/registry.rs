@@ -101,7 +101,7 @@ impl TypeRegistry {
     }
 
     /// This registry for another flujo (the Python stays as it is: choose it
-    /// with [`PythonChoice::resolve_for`](super::PythonChoice::resolve_for)).
+    /// with `PythonChoice::resolve_for`).
     pub fn with_flujo(mut self, flujo: FlujoVersion) -> TypeRegistry {
         self.flujo = flujo;
         self

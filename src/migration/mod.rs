@@ -3,11 +3,11 @@
 //! and JSON Lines files (`docs/format.md`, Legacy dumps).
 //!
 //! The pipeline, `jobs` inputs at a time:
-//! [`source`] finds the inputs and reads them lazily → [`decode`] turns
+//! `source` finds the inputs and reads them lazily → `decode` turns
 //! each into a state (strict JSON, JSON5 when needed) → the worker converts
-//! it, compares it with what the target already holds ([`compare`]), writes
+//! it, compares it with what the target already holds (`compare`), writes
 //! and verifies it → the caller's [`Observer`] gets one [`Entry`] per input,
-//! in input order (see [`report`]).
+//! in input order (see `report`).
 //!
 //! Nothing holds the corpus: an input is read when a worker takes it and
 //! dropped once written. The source is only ever read; every write is the

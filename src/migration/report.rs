@@ -113,7 +113,7 @@ pub struct SampleTexts {
     pub source: String,
     /// The converted text, as the FileBackend writes it.
     pub converted: String,
-    /// The changed values ([`super::sample::leaf_diff`]).
+    /// The changed values (`leaf_diff`).
     pub diff: String,
 }
 

@@ -32,7 +32,7 @@ pub struct Metadata {
     pub source: String,
     /// What was snapshotted (the snapshot's name).
     pub expression: String,
-    /// Extra information; stateharness writes [`REMOVED`] here for a
+    /// Extra information; stateharness writes `REMOVED` here for a
     /// pending removal.
     pub info: Option<String>,
 }
