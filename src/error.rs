@@ -48,6 +48,7 @@ impl ErrorKind {
     }
 
     /// The kind named `name` in the protocol (unknown names are `internal`).
+    #[cfg(feature = "exec")]
     pub(crate) fn from_protocol(name: &str) -> ErrorKind {
         match name {
             "invalid_run_id" => ErrorKind::InvalidRunId,

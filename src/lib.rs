@@ -150,6 +150,7 @@ mod strategy;
 mod text;
 pub mod typed;
 pub mod value;
+#[cfg(any(feature = "cli", test))]
 mod vectors;
 
 /// The attribute an implementation of [`backends::StateBackend`] needs

@@ -654,6 +654,7 @@ fn align_key_order(value: &mut Value, reference: &Value) {
 }
 
 /// Shortens `text` to about `width` characters around byte `focus`.
+#[cfg(feature = "cli")]
 pub(crate) fn excerpt(text: &str, focus: usize, width: usize) -> String {
     let chars: Vec<char> = text.chars().collect();
     if chars.len() <= width {
@@ -674,6 +675,7 @@ pub(crate) fn excerpt(text: &str, focus: usize, width: usize) -> String {
 }
 
 /// Byte offset of the first difference between two texts.
+#[cfg(feature = "cli")]
 pub(crate) fn first_difference(a: &str, b: &str) -> usize {
     a.bytes().zip(b.bytes()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()))
 }

@@ -75,6 +75,7 @@ impl FileBackend {
     /// Opens an existing `file:///DIR` only to read from it (a dry run's
     /// target): unlike [`FileBackend::open`] it creates and removes nothing,
     /// not even the temp files of dead writers.
+    #[cfg(feature = "cli")]
     pub(crate) fn open_to_read(url: &str, registry: Arc<TypeRegistry>) -> Result<FileBackend, BackendError> {
         let dir = dir_of(url)?;
         if !dir.is_dir() {

@@ -65,6 +65,7 @@ impl Suite {
     }
 
     /// The etiquette wrapper, so that a Ctrl-C handler can clean up.
+    #[cfg(feature = "cli")]
     pub(crate) fn tracker(&self) -> Arc<Tracked> {
         self.tracked.clone()
     }

@@ -5,6 +5,7 @@
 
 mod deserialize;
 mod flujo;
+#[cfg(any(feature = "cli", test))]
 mod orjson;
 mod printable_table;
 mod pystr;
@@ -15,6 +16,7 @@ mod serialize;
 
 pub use deserialize::{LoadError, TypeHints, deserialize, deserialize_with_hints, try_deserialize};
 pub use flujo::{FlujoVersion, SerializePath, UnknownFlujoVersion};
+#[cfg(any(feature = "cli", test))]
 pub(crate) use orjson::to_orjson;
 pub(crate) use pystr::{py_repr, py_str};
 pub use python::{PythonChoice, PythonSource, PythonVersion, UnknownPythonVersion};

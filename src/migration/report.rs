@@ -7,8 +7,11 @@
 //! and renamed into place at the end: a reader never sees half a report.
 
 use std::fmt;
+#[cfg(feature = "cli")]
 use std::fs::File;
+#[cfg(feature = "cli")]
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+#[cfg(feature = "cli")]
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -153,6 +156,7 @@ impl Entry {
     /// The one-line account of the entry for a console. Control
     /// characters (a newline or an ANSI escape in a file name) are shown
     /// escaped, so that no input can forge or hide console lines.
+    #[cfg(feature = "cli")]
     pub(crate) fn line(&self) -> String {
         let mut line = format!("{:<9} {}", self.outcome.as_str(), printable(&self.source));
         if let Some(run_id) = self.run_id.as_ref().filter(|id| !self.source.contains(id.as_str())) {
@@ -168,6 +172,7 @@ impl Entry {
 
 /// `text` with its control characters escaped (`\n`, `\u{1b}`), for a
 /// console line.
+#[cfg(feature = "cli")]
 pub fn printable(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
@@ -205,6 +210,7 @@ impl Totals {
     }
 
     /// The count of `outcome`.
+    #[cfg(feature = "cli")]
     pub(crate) fn count(&self, outcome: Outcome) -> u64 {
         let mut totals = *self;
         *totals.count_mut(outcome)
@@ -226,6 +232,7 @@ impl Totals {
     /// One line: `migrated 3, unchanged 0, ...` (the outcomes of a run
     /// that stopped, or of a source with repeated run ids, only when some
     /// input had them).
+    #[cfg(feature = "cli")]
     pub(crate) fn line(&self) -> String {
         let shown = |o: &&Outcome| o <= &&Outcome::Skipped || self.count(**o) > 0;
         let mut parts: Vec<String> = Outcome::ALL.iter().filter(shown).map(|o| format!("{o} {}", self.count(*o))).collect();
@@ -239,10 +246,12 @@ impl Totals {
 /// The version of the report's layout: 2 added `schema_version`, the
 /// outcomes `duplicate`, `connection_failed`, `not_attempted` and their
 /// totals.
+#[cfg(feature = "cli")]
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// What the report says about the run itself.
 #[derive(Clone, Debug, Serialize)]
+#[cfg(feature = "cli")]
 pub struct RunInfo {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -261,6 +270,7 @@ pub struct RunInfo {
 }
 
 /// Writes the JSON report as entries come.
+#[cfg(feature = "cli")]
 pub struct ReportWriter {
     path: PathBuf,
     dir: PathBuf,
@@ -268,6 +278,7 @@ pub struct ReportWriter {
     entries: u64,
 }
 
+#[cfg(feature = "cli")]
 impl ReportWriter {
     /// Starts the report for `path`; its directory must exist.
     pub fn create(path: &Path, run: &RunInfo) -> io::Result<ReportWriter> {
