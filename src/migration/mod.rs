@@ -36,9 +36,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rustix::fs::{Access, access};
 use tokio::sync::{Mutex, mpsc};
 
+use crate::backends::StateBackend;
 #[cfg(feature = "cli")]
 use crate::backends::file::FileBackend;
-use crate::backends::StateBackend;
 #[cfg(feature = "cli")]
 use crate::backends::{BackendError, OpenOptions, open_backend_with};
 use crate::format::TypeRegistry;
