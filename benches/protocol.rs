@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use stateharness::backends::MemoryBackend;
 use stateharness::backends::StateBackend;
-use stateharness::backends::exec::{ExecBackend, ExecTimeouts};
-use stateharness::backends::memory::MemoryBackend;
+use stateharness::backends::{ExecBackend, ExecTimeouts};
 use stateharness::format::{TypeHints, TypeRegistry, fields};
 use stateharness::value::Value;
 

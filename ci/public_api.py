@@ -4,8 +4,10 @@
 Usage: public_api.py RUSTDOC_JSON > listing
 
 Walks the crate from its root module: every public module, type, trait,
-function, constant and re-export, the public fields and variants of types,
-and the public methods of inherent impls and of traits. Trait
+function and constant, the public fields and variants of types, and the
+public methods of inherent impls and of traits. An item re-exported from
+this crate is listed at the path users name it by (with its fields and
+methods); a re-export from another crate is a `pub use` line. Trait
 implementations are left out (derives would drown the list). ci/api.sh
 compares the listing with ci/public-api.txt, so that a change to the
 public API is a deliberate one, shown in review.
@@ -27,19 +29,51 @@ def main(path):
     def public(item):
         return item.get("visibility") == "public"
 
-    def walk(item_id, prefix, seen):
+    def public_at_home(item_id):
+        """Whether the item is public where it is defined (every module on
+        its path public): then it is listed there, and a re-export of it is
+        a `pub use` line."""
+        home = doc.get("paths", {}).get(str(item_id), {}).get("path", [])
+        modules = [index.get(str(i)) for i in module_ids(home[:-1])]
+        return bool(home) and all(m is not None and (public(m) or m["id"] == doc["root"]) for m in modules) and public(index[str(item_id)])
+
+    def module_ids(path):
+        """The ids of the modules along `path` (crate name first)."""
+        ids, current = [], index[str(doc["root"])]
+        ids.append(current["id"])
+        for name in path[1:]:
+            children = [index.get(str(c)) for c in kind_inner(current).get("items", [])]
+            current = next((c for c in children if c and kind_of(c) == "module" and c.get("name") == name), None)
+            if current is None:
+                return ids + [None]
+            ids.append(current["id"])
+        return ids
+
+    def kind_inner(item):
+        kind = kind_of(item)
+        return item["inner"][kind] if isinstance(item.get("inner"), dict) else {}
+
+    def walk(item_id, prefix, seen, reexported_as=None):
         if item_id in seen or str(item_id) not in index:
             return
         seen = seen | {item_id}
         item = index[str(item_id)]
         kind = kind_of(item)
         inner = item["inner"][kind] if isinstance(item.get("inner"), dict) else {}
-        name = item.get("name")
+        name = reexported_as or item.get("name")
         if kind == "use":
-            if public(item):
+            if not public(item):
+                return
+            target = inner.get("id")
+            if target is not None and str(target) in index and not inner.get("is_glob") and not public_at_home(target):
+                # A re-export of this crate's own item: listed where users
+                # name it, with its fields and methods, whatever module
+                # (private or not) defines it.
+                walk(target, prefix, seen, inner.get("name"))
+            else:
                 lines.add(f"pub use {prefix}::{inner.get('name')} = {inner.get('source')}")
             return
-        if not public(item) and prefix:
+        if not public(item) and prefix and reexported_as is None:
             return
         path = f"{prefix}::{name}" if prefix else name
         if item.get("attrs") and any("doc(hidden)" in str(a) for a in item["attrs"]):

@@ -8,7 +8,7 @@ use crate::value::Value;
 
 /// The kinds of backend failure, as the protocol names them. `connection`
 /// and `timeout` are faults of the way to the storage, not verdicts on it
-/// ([`ErrorKind::is_fault`]).
+/// (`ErrorKind::is_fault`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// The backend refuses this run id on purpose.
@@ -43,12 +43,13 @@ impl ErrorKind {
     /// Whether the failure is a fault of the way to the storage
     /// (`connection`, `timeout`): it says nothing about what the backend
     /// stores, so it is never a verdict, a conflict or a failed check.
-    pub fn is_fault(&self) -> bool {
+    pub(crate) fn is_fault(&self) -> bool {
         matches!(self, ErrorKind::Connection | ErrorKind::Timeout)
     }
 
     /// The kind named `name` in the protocol (unknown names are `internal`).
-    pub fn from_protocol(name: &str) -> ErrorKind {
+    #[cfg(feature = "exec")]
+    pub(crate) fn from_protocol(name: &str) -> ErrorKind {
         match name {
             "invalid_run_id" => ErrorKind::InvalidRunId,
             "unsupported" => ErrorKind::Unsupported,
@@ -63,7 +64,7 @@ impl ErrorKind {
 impl ErrorKind {
     /// Whether the backend itself could not be reached (refused, broken,
     /// timed out): nothing is known of what it holds.
-    pub fn is_unreachable(&self) -> bool {
+    pub(crate) fn is_unreachable(&self) -> bool {
         matches!(self, ErrorKind::Connection | ErrorKind::Timeout)
     }
 }

@@ -4,23 +4,29 @@
 //! # Quick start: your backend under the conformance suite
 //!
 //! With `stateharness = { version = "0.1", default-features = false }`
-//! (no database client, no CLI crates) and tokio, a backend and the whole
-//! suite in a test:
+//! (no database client, no CLI crates), plus tokio and proptest for the
+//! test: a backend, a custom serde type, and the whole suite on both. This
+//! is `ci/external-crate` (built and tested in CI as a crate of its own):
+//! the backend and the type are its `src/lib.rs`, the glue below the line
+//! its `tests/suite.rs`.
 //!
 //! ```
 //! use std::collections::HashMap;
 //! use std::sync::{Arc, Mutex};
 //!
+//! use proptest::prelude::*;
+//! use serde::{Deserialize, Serialize};
 //! use stateharness::backends::{BackendError, Capabilities, StateBackend, codec};
 //! use stateharness::conformance::{Opener, Suite, SuiteOptions};
 //! use stateharness::format::{TypeHints, TypeRegistry};
 //! use stateharness::json::KeyOrder;
 //! use stateharness::{Value, async_trait};
 //!
-//! /// The storage: flujo's text per run id, as a Redis recipe keeps it.
+//! /// The storage: flujo's text per run id, shared by every handle on it.
 //! #[derive(Clone, Default)]
 //! struct Texts(Arc<Mutex<HashMap<String, String>>>);
 //!
+//! /// A handle on [`Texts`], serializing custom types with `registry`.
 //! struct MapBackend {
 //!     texts: Texts,
 //!     registry: Arc<TypeRegistry>,
@@ -53,23 +59,35 @@
 //!     }
 //! }
 //!
+//! /// A custom type of your workflows.
+//! #[derive(Debug, Serialize, Deserialize)]
+//! struct Invoice {
+//!     number: u32,
+//!     lines: Vec<String>,
+//! }
+//!
+//! // ---- the glue, in a test ----
+//!
 //! /// Each open is a new handle on the same storage (the persistence check
-//! /// reopens), serializing with the registry the suite hands over.
+//! /// reopens), with the registry the suite hands over.
+//! struct Reopen(Texts);
+//!
 //! #[async_trait]
-//! impl Opener for Texts {
+//! impl Opener for Reopen {
 //!     fn describe(&self) -> String {
 //!         "a map of texts".into()
 //!     }
 //!
 //!     async fn open(&self, registry: Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError> {
-//!         Ok(Arc::new(MapBackend { texts: self.clone(), registry }))
+//!         Ok(Arc::new(MapBackend { texts: self.0.clone(), registry }))
 //!     }
 //! }
 //!
 //! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 //! # async fn main() {
-//! let options = SuiteOptions { cases: 8, ..SuiteOptions::default() };
-//! let report = Suite::open(Arc::new(Texts::default()), options).await.unwrap().run().await;
+//! let invoices = (any::<u32>(), proptest::collection::vec("[a-z ]{0,12}", 0..4)).prop_map(|(number, lines)| Invoice { number, lines });
+//! let options = SuiteOptions::default().with_serde_type("Invoice", invoices).unwrap();
+//! let report = Suite::open(Arc::new(Reopen(Texts::default())), options).await.unwrap().run().await;
 //! report.assert_passed(); // panics with the failures, grouped, and the seed to replay
 //! # }
 //! ```
@@ -81,7 +99,7 @@
 //!   methods of [`backends::StateBackend`] have defaults you leave alone.
 //! - A save replaces the whole state atomically; a load of an unknown id is
 //!   `Ok(None)`; a delete of an unknown id succeeds.
-//! - Refuse with the right [`error::ErrorKind`]: `Unsupported` for a value
+//! - Refuse with the right [`backends::ErrorKind`]: `Unsupported` for a value
 //!   your storage cannot hold (the suite then warns, or expects flujo's own
 //!   refusals), `InvalidRunId` for an id it cannot store, `Internal` for
 //!   anything broken (a corrupt stored text), `Connection` for faults.
@@ -100,42 +118,50 @@
 //!
 //! # Modules
 //!
+//! - [`backends`]: the `StateBackend` contract, its codec, and the
+//!   built-in backends opened by URL.
+//! - [`conformance`]: the conformance suite that judges any backend.
+//! - [`format`](mod@format): flujo's safe serialized format (serialize,
+//!   deserialize, custom type registry).
+//! - [`typed`]: typed JSON, the lossless interchange form of a value.
 //! - [`value`]: the dynamic state value, every Python kind a state holds.
 //! - [`json`]: Python-compatible JSON text (exact `json.dumps` bytes; a
 //!   reader for Python's grammar with a JSON5 fallback).
-//! - [`error`]: how a backend operation fails (the protocol's error kinds).
-//! - [`text`]: small helpers for what the tool prints.
-//! - [`protocol`]: the JSON-lines protocol of external backends.
-//! - [`typed`]: typed JSON, the lossless interchange form of a value.
-//! - [`backends`]: the `StateBackend` contract and the built-in backends.
-//! - [`conformance`]: the conformance suite that judges any backend.
 //! - [`migration`]: legacy dumps and databases into the safe format, into
 //!   any backend, verified and crash-safe.
-//! - [`format`](mod@format): flujo's safe serialized format (serialize, deserialize,
-//!   custom type registry).
 //! - [`snapshot`]: snapshot regression review of stored state (record,
 //!   check, review), and named snapshots for other callers.
-//! - [`strategy`]: proptest strategies for values of every kind.
-//! - [`vectors`]: checks the engine against flujo's reference vectors.
 
 pub mod backends;
+#[cfg(feature = "cli")]
+mod cli;
 pub mod conformance;
-pub mod error;
+mod error;
 pub mod format;
 pub mod json;
 pub mod migration;
-pub mod path;
-pub mod protocol;
-pub mod redact;
+mod path;
+#[cfg(test)]
+mod properties;
+mod protocol;
+mod redact;
 pub mod snapshot;
-pub mod strategy;
-pub mod text;
+mod strategy;
+mod text;
 pub mod typed;
 pub mod value;
-pub mod vectors;
+#[cfg(any(feature = "cli", test))]
+mod vectors;
 
 /// The attribute an implementation of [`backends::StateBackend`] needs
 /// (`#[stateharness::async_trait]`), so that it takes no dependency of its own.
 pub use async_trait::async_trait;
 pub use backends::serve::serve_stdio;
 pub use value::Value;
+
+/// The `stateharness` command (`src/main.rs`): parses the process's
+/// arguments, runs the command and returns its exit status.
+#[cfg(feature = "cli")]
+pub fn run_cli() -> std::process::ExitCode {
+    cli::run()
+}

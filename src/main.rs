@@ -5,8 +5,6 @@
 //! 150 MB instead of 18 MB, against a budget of four times the largest
 //! input plus 64 MB.
 
-mod cli;
-
 fn main() -> std::process::ExitCode {
-    cli::run()
+    stateharness::run_cli()
 }

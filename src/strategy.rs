@@ -86,11 +86,6 @@ pub fn money() -> impl Strategy<Value = Value> {
     })
 }
 
-/// Values that can be dict keys or set elements (Python hashables).
-pub fn hashable() -> impl Strategy<Value = Value> {
-    hashable_with(true)
-}
-
 /// The hashable kinds that are not containers; `refused` adds UUID and
 /// Decimal, which flujo refuses to serialize.
 fn hashable_leaves(refused: bool) -> Vec<BoxedStrategy<Value>> {
@@ -119,11 +114,6 @@ pub fn hashable_with(refused: bool) -> BoxedStrategy<Value> {
         .boxed()
 }
 
-/// Any leaf value (no containers), `bytearray`, UUID and Decimal included.
-pub fn leaf() -> impl Strategy<Value = Value> {
-    leaf_with(true, Vec::new())
-}
-
 /// Leaf values; `refused` includes the kinds flujo refuses to serialize
 /// (bytearray, UUID, Decimal); `custom` adds values of the caller's types.
 pub fn leaf_with(refused: bool, custom: Vec<BoxedStrategy<Value>>) -> BoxedStrategy<Value> {
@@ -146,6 +136,7 @@ fn str_dict(inner: impl Strategy<Value = Value>, size: usize) -> impl Strategy<V
 }
 
 /// Any value of any kind, nested a few levels.
+#[cfg(test)]
 pub fn any_value() -> impl Strategy<Value = Value> {
     value_with(leaf_with(true, Vec::new()), true)
 }
@@ -191,6 +182,7 @@ pub fn value_with(leaf: BoxedStrategy<Value>, refused: bool) -> impl Strategy<Va
 
 /// JSON-ready values, as `safe_serialize` produces them: None, bool, int,
 /// finite float, str, list and dicts with string keys.
+#[cfg(test)]
 pub fn safe_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::None),

@@ -71,7 +71,7 @@ pub struct Summary {
 
 impl Summary {
     /// Counts one case.
-    pub fn add(&mut self, outcome: &CaseOutcome) {
+    pub(crate) fn add(&mut self, outcome: &CaseOutcome) {
         match outcome {
             CaseOutcome::Passed => self.passed += 1,
             CaseOutcome::Failed(_) => self.failed += 1,
@@ -145,16 +145,6 @@ pub fn read_header(path: &Path) -> Result<FileHeader, String> {
     Ok(header)
 }
 
-/// The Python (full version, Unicode version) a vectors file's metadata
-/// line names, if it has one.
-pub fn recorded_python(path: &Path) -> std::io::Result<Option<(String, Option<String>)>> {
-    let mut first = String::new();
-    std::io::BufReader::new(std::fs::File::open(path)?).read_line(&mut first)?;
-    let meta = meta_of(&first);
-    let text = |key: &str| meta.as_ref().and_then(|m| m.get(key)).and_then(Value::as_str).map(str::to_owned);
-    Ok(text("python").map(|python| (python, text("unicode"))))
-}
-
 /// The `meta` object of a metadata line.
 fn meta_of(line: &str) -> Option<Dict> {
     match read_strict(line) {
@@ -167,21 +157,11 @@ fn meta_of(line: &str) -> Option<Dict> {
 }
 
 /// Verifies a vectors file as the flujo and Python that made it, both
-/// read from the file: `python` (`--python-version`) must agree with the
-/// file's metadata; with neither, the flujo's default Python. An
-/// unreadable file or a disagreement is an error naming the file.
-pub fn verify_file_as(
-    path: &Path,
-    registry: &TypeRegistry,
-    python: Option<PythonVersion>,
-    on_case: impl FnMut(&CaseResult),
-) -> Result<(PythonChoice, Summary), String> {
-    verify_file_for(path, registry, None, python, on_case).map(|(_, python, summary)| (python, summary))
-}
-
-/// [`verify_file_as`] with `flujo` (`--flujo`), which must agree with what
-/// the file says it holds. Returns the flujo and Python the cases were
-/// checked as, and the totals.
+/// read from the file: `flujo` (`--flujo`) and `python`
+/// (`--python-version`) must agree with what the file says it holds; with
+/// no Python named, the flujo's default Python. An unreadable file or a
+/// disagreement is an error naming the file. Returns the flujo and Python
+/// the cases were checked as, and the totals.
 pub fn verify_file_for(
     path: &Path,
     registry: &TypeRegistry,
@@ -206,12 +186,9 @@ pub fn verify_file_for(
     Ok((flujo, python, summary))
 }
 
-/// Verifies every line of a vectors file with `registry`'s flujo and Python,
-/// calling `on_case` for each (a leading metadata line is not a case).
-pub fn verify_file(path: &Path, registry: &TypeRegistry, on_case: impl FnMut(&CaseResult)) -> std::io::Result<Summary> {
-    verify_lines(path, registry, &default_state_template(registry), on_case)
-}
-
+/// Verifies every line of a vectors file with `registry`'s flujo and
+/// Python, calling `on_case` for each (a leading metadata line is not a
+/// case).
 fn verify_lines(path: &Path, registry: &TypeRegistry, envelope: &Value, mut on_case: impl FnMut(&CaseResult)) -> std::io::Result<Summary> {
     let reader = std::io::BufReader::new(std::fs::File::open(path)?);
     let mut summary = Summary::default();
@@ -229,11 +206,6 @@ fn verify_lines(path: &Path, registry: &TypeRegistry, envelope: &Value, mut on_c
 
 fn malformed(line: usize, name: String, reason: String) -> CaseResult {
     CaseResult { line, name, outcome: CaseOutcome::Failed(vec![Mismatch { field: "line", expected: "a vectors case".into(), got: reason }]) }
-}
-
-/// Verifies one case, given as its JSON line, with `registry`'s flujo.
-pub fn verify_line(line_no: usize, line: &str, registry: &TypeRegistry) -> CaseResult {
-    verify_case_line(line_no, line, registry, &default_state_template(registry))
 }
 
 fn verify_case_line(line_no: usize, line: &str, registry: &TypeRegistry, envelope: &Value) -> CaseResult {
@@ -386,7 +358,7 @@ impl BackendRecord<'_> {
 /// `memory`, `file` and `sqlite` the `save` outcome, what was `stored` and
 /// what `load_state` gave back. `Ok(None)`: the case holds something not
 /// modelled (`not_modelled_06`).
-pub fn check_case_06(case: &Dict, registry: &TypeRegistry, envelope: &Value) -> Result<Option<Vec<Mismatch>>, String> {
+pub(crate) fn check_case_06(case: &Dict, registry: &TypeRegistry, envelope: &Value) -> Result<Option<Vec<Mismatch>>, String> {
     if not_modelled_06(case).is_some() {
         return Ok(None);
     }
@@ -682,7 +654,8 @@ fn align_key_order(value: &mut Value, reference: &Value) {
 }
 
 /// Shortens `text` to about `width` characters around byte `focus`.
-pub fn excerpt(text: &str, focus: usize, width: usize) -> String {
+#[cfg(feature = "cli")]
+pub(crate) fn excerpt(text: &str, focus: usize, width: usize) -> String {
     let chars: Vec<char> = text.chars().collect();
     if chars.len() <= width {
         return text.to_owned();
@@ -702,6 +675,10 @@ pub fn excerpt(text: &str, focus: usize, width: usize) -> String {
 }
 
 /// Byte offset of the first difference between two texts.
-pub fn first_difference(a: &str, b: &str) -> usize {
+#[cfg(feature = "cli")]
+pub(crate) fn first_difference(a: &str, b: &str) -> usize {
     a.bytes().zip(b.bytes()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()))
 }
+
+#[cfg(test)]
+mod tests;

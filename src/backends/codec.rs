@@ -19,7 +19,7 @@ pub fn state_to_text(state: &Value, order: KeyOrder, registry: &TypeRegistry) ->
 }
 
 /// The stored text of a state already in the safe serialized form.
-pub fn safe_to_text(safe: &Value, order: KeyOrder) -> Result<String, BackendError> {
+pub(crate) fn safe_to_text(safe: &Value, order: KeyOrder) -> Result<String, BackendError> {
     to_python_json(safe, order).map_err(|e| BackendError::internal("writing JSON text", e))
 }
 

@@ -75,7 +75,8 @@ impl FileBackend {
     /// Opens an existing `file:///DIR` only to read from it (a dry run's
     /// target): unlike [`FileBackend::open`] it creates and removes nothing,
     /// not even the temp files of dead writers.
-    pub fn open_to_read(url: &str, registry: Arc<TypeRegistry>) -> Result<FileBackend, BackendError> {
+    #[cfg(feature = "cli")]
+    pub(crate) fn open_to_read(url: &str, registry: Arc<TypeRegistry>) -> Result<FileBackend, BackendError> {
         let dir = dir_of(url)?;
         if !dir.is_dir() {
             return Err(BackendError::new(ErrorKind::Connection, format!("could not open {url}: {} is not a directory", dir.display())));
@@ -83,13 +84,8 @@ impl FileBackend {
         Ok(FileBackend { dir, registry })
     }
 
-    /// The directory the state files are in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The file that holds `run_id`'s state (after checking the id).
-    pub fn state_path(&self, run_id: &str) -> Result<PathBuf, BackendError> {
+    pub(crate) fn state_path(&self, run_id: &str) -> Result<PathBuf, BackendError> {
         check_run_id(run_id)?;
         Ok(self.dir.join(format!("{run_id}{SUFFIX}")))
     }

@@ -2,32 +2,35 @@
 //! built-in backends, each storing state where and how flujo does
 //! (`docs/storage.md`) so that Python and Rust read each other's data.
 //!
-//! | URL | backend |
+//! Open them by URL with [`open_backend`]:
+//!
+//! | URL | stores as |
 //! | --- | --- |
-//! | `memory://` | [`memory::MemoryBackend`], the embedded default |
-//! | `file:///DIR` | [`file::FileBackend`] |
-//! | `sqlite:///PATH` | [`sqlite::SqliteBackend`] |
-//! | `redis://HOST:PORT/DB?prefix=P` | [`redis::RedisBackend`] |
-//! | `postgres://...` | [`postgres::PostgresBackend`] |
-//! | `exec:COMMAND` | [`exec::ExecBackend`]: any program speaking the protocol |
-//! | `py:MODULE:CLASS` | a Python flujo backend class through the bundled adapter ([`py`]) |
+//! | `memory://` | a map in memory ([`MemoryBackend`]), the embedded default |
+//! | `file:///DIR` | flujo's `FileBackend` |
+//! | `sqlite:///PATH` | flujo's `SQLiteBackend` |
+//! | `redis://HOST:PORT/DB?prefix=P` | the Redis recipe of flujo's docs |
+//! | `postgres://...` | flujo's `PostgresBackend` |
+//! | `exec:COMMAND` | any program speaking the protocol (`ExecBackend`) |
+//! | `py:MODULE:CLASS` | a Python flujo backend class, through the bundled adapter |
 
 pub mod codec;
 #[cfg(feature = "exec")]
-pub mod exec;
-pub mod file;
+pub(crate) mod exec;
+pub(crate) mod file;
+mod harness;
 #[cfg(any(feature = "redis", feature = "postgres"))]
-pub mod link;
-pub mod memory;
+pub(crate) mod link;
+pub(crate) mod memory;
 #[cfg(feature = "postgres")]
-pub mod postgres;
+pub(crate) mod postgres;
 #[cfg(feature = "exec")]
-pub mod py;
+pub(crate) mod py;
 #[cfg(feature = "redis")]
-pub mod redis;
-pub mod serve;
+pub(crate) mod redis;
+pub(crate) mod serve;
 #[cfg(feature = "sqlite")]
-pub mod sqlite;
+pub(crate) mod sqlite;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 mod url_query;
 
@@ -41,7 +44,9 @@ use crate::value::Value;
 
 pub use crate::error::{BackendError, ErrorKind};
 #[cfg(feature = "exec")]
-pub use exec::ExecTimeouts;
+pub use exec::{ExecBackend, ExecTimeouts};
+pub(crate) use harness::{NewState, Raw, RawState, Runtime, TextStore};
+pub use memory::MemoryBackend;
 
 /// What a backend promises, as in `docs/protocol.md`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -107,65 +112,6 @@ impl StoredPart {
         let text = String::from_utf8(bytes).unwrap_or_else(|e| e.as_bytes().escape_ascii().to_string());
         StoredPart { name: String::new(), text }
     }
-}
-
-/// A backend that keeps one text per run and can tell in advance the exact
-/// bytes it stores for a state. A migration writes those bytes itself and
-/// verifies them by comparing bytes, with no second parse. The methods
-/// block: they are for callers that own their thread.
-pub trait TextStore: Send + Sync {
-    /// The bytes stored for `safe`, a state already in the safe format.
-    fn encode(&self, safe: &Value) -> Result<String, BackendError>;
-    /// The bytes stored under `run_id`, or `None`.
-    fn read_text(&self, run_id: &str) -> Result<Option<Vec<u8>>, BackendError>;
-    /// Stores `text` under `run_id`, atomically, as `save_state` does.
-    fn write_text(&self, run_id: &str, text: &[u8]) -> Result<(), BackendError>;
-}
-
-/// What a run id holds, exactly as stored (the file's or value's bytes, the
-/// row's columns), read by [`StateBackend::load_raw`]: what a
-/// compare-and-set ([`StateBackend::swap_state`]) compares, and what it can
-/// put back unchanged.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RawState(pub(crate) Raw);
-
-/// The forms a [`RawState`] takes.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Raw {
-    /// One stored text (a file, a Redis value, a Postgres column).
-    Bytes(Vec<u8>),
-    /// A table row: every column, by name, as stored.
-    #[cfg(feature = "sqlite")]
-    Row(Vec<(String, rusqlite::types::Value)>),
-    /// The state `load_state` returns, for a backend whose storage is out
-    /// of sight (the default implementation).
-    State(Value),
-}
-
-impl RawState {
-    /// The stored bytes, for a backend that keeps one text per run.
-    pub fn bytes(&self) -> Option<&[u8]> {
-        match &self.0 {
-            Raw::Bytes(bytes) => Some(bytes),
-            _ => None,
-        }
-    }
-
-    /// A raw state of one stored text: what a [`TextStore`] stores for it.
-    pub fn from_bytes(bytes: Vec<u8>) -> RawState {
-        RawState(Raw::Bytes(bytes))
-    }
-}
-
-/// What [`StateBackend::swap_state`] leaves under the run id.
-#[derive(Clone, Copy, Debug)]
-pub enum NewState<'a> {
-    /// This state, stored as `save_state` stores it.
-    State(&'a Value),
-    /// Exactly this, as it was read (a state put back).
-    Raw(&'a RawState),
-    /// Nothing: the run id is removed.
-    Nothing,
 }
 
 /// flujo's `StateBackend`: save, load and delete a run's state.
@@ -324,24 +270,6 @@ pub trait StateBackend: Send + Sync {
     }
 }
 
-/// What a Python backend runs on, as its `hello` reported it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Runtime {
-    /// `3.12.1`.
-    pub python: String,
-    /// `unicodedata.unidata_version`, when reported.
-    pub unicode: Option<String>,
-    /// The flujo version, when reported.
-    pub flujo: Option<String>,
-}
-
-impl Runtime {
-    /// The backend's Python and Unicode versions, for [`crate::format::PythonChoice::resolve`].
-    pub fn python_and_unicode(&self) -> (&str, Option<&str>) {
-        (&self.python, self.unicode.as_deref())
-    }
-}
-
 /// How a backend is opened: the deadline of its operations.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct OpenOptions {
@@ -371,7 +299,7 @@ pub async fn open_backend(url: &str, registry: Arc<TypeRegistry>) -> Result<Box<
 pub async fn open_backend_with(url: &str, registry: Arc<TypeRegistry>, options: OpenOptions) -> Result<Box<dyn StateBackend>, BackendError> {
     let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
     match scheme {
-        "memory" => Ok(Box::new(memory::MemoryBackend::new(registry))),
+        "memory" => Ok(Box::new(MemoryBackend::new(registry))),
         "file" => Ok(Box::new(file::FileBackend::open(url, registry).await?)),
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(Box::new(sqlite::SqliteBackend::open(url, registry).await?)),
@@ -380,9 +308,9 @@ pub async fn open_backend_with(url: &str, registry: Arc<TypeRegistry>, options: 
         #[cfg(feature = "postgres")]
         "postgres" | "postgresql" => Ok(Box::new(postgres::PostgresBackend::open_with(url, registry, options).await?)),
         #[cfg(feature = "exec")]
-        "exec" => Ok(Box::new(exec::ExecBackend::open(url, registry, ExecTimeouts::from(options)).await?)),
+        "exec" => Ok(Box::new(ExecBackend::open(url, registry, ExecTimeouts::from(options)).await?)),
         #[cfg(feature = "exec")]
-        "py" => Ok(Box::new(exec::ExecBackend::open(&py::exec_command(url)?, registry, ExecTimeouts::from(options)).await?)),
+        "py" => Ok(Box::new(ExecBackend::open(&py::exec_command(url)?, registry, ExecTimeouts::from(options)).await?)),
         _ => {
             let _ = options;
             Err(BackendError::new(ErrorKind::Connection, unknown_scheme(url, scheme)))

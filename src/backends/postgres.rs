@@ -168,11 +168,6 @@ fn valid_table(name: &str) -> bool {
 }
 
 impl PostgresBackend {
-    /// Connects to `postgres://...?table=T` with the default [`OpenOptions`].
-    pub async fn open(url: &str, registry: Arc<TypeRegistry>) -> Result<PostgresBackend, BackendError> {
-        PostgresBackend::open_with(url, registry, OpenOptions::default()).await
-    }
-
     /// Connects to `postgres://...?table=T` (no TLS), creates the table when
     /// missing and prepares the statements; connecting (handshake included)
     /// and every query get `options.op_timeout`. The `table` parameter is
@@ -207,11 +202,6 @@ impl PostgresBackend {
             _ => BackendError::new(ErrorKind::Connection, e.message),
         })?;
         Ok(backend)
-    }
-
-    /// The table the states are in.
-    pub fn table(&self) -> &str {
-        &self.table
     }
 
     /// The `state` column of `run_id`'s row.

@@ -52,12 +52,6 @@ pub struct RedisBackend {
 }
 
 impl RedisBackend {
-    /// Connects to `redis://HOST:PORT/DB?prefix=P` (or `rediss://`) with
-    /// the default [`OpenOptions`].
-    pub async fn open(url: &str, registry: Arc<TypeRegistry>) -> Result<RedisBackend, BackendError> {
-        RedisBackend::open_with(url, registry, OpenOptions::default()).await
-    }
-
     /// Connects to `redis://HOST:PORT/DB?prefix=P` (or `rediss://`); every
     /// command, and making a connection, gets `options.op_timeout`. The
     /// `prefix` parameter (percent-decoded, default empty) is removed
@@ -93,11 +87,6 @@ impl RedisBackend {
             _ => BackendError::new(ErrorKind::Connection, e.message),
         })?;
         Ok(backend)
-    }
-
-    /// The key prefix (empty for the recipe's own keys).
-    pub fn prefix(&self) -> &str {
-        &self.prefix
     }
 
     fn key(&self, run_id: &str) -> Vec<u8> {

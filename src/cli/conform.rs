@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use stateharness::conformance::select::Selection;
-use stateharness::conformance::{Profile, Report, Suite, SuiteOptions, UrlOpener};
-use stateharness::format::{FlujoVersion, PythonVersion};
+use crate::conformance::select::Selection;
+use crate::conformance::{Profile, Report, Suite, SuiteOptions, UrlOpener};
+use crate::format::{FlujoVersion, PythonVersion};
 
 use super::{DeadlineArgs, Done, Fatal, PyArgs, RunResult, interruption};
 

@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use stateharness::format::{ChosenBy, PythonChoice, PythonVersion, TypeRegistry};
-use stateharness::migration::report::{RunInfo, SCHEMA_VERSION, printable};
-use stateharness::migration::{
+use crate::format::{ChosenBy, PythonChoice, PythonVersion, TypeRegistry};
+use crate::migration::report::{RunInfo, SCHEMA_VERSION, printable};
+use crate::migration::{
     DEFAULT_MAX_INPUT_SIZE, Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, check_target_writable, migrate, open_target, target_is_absent,
     target_is_source, would_write_into_source,
 };
 
-use stateharness::migration::snapshots::{LEADING_INPUTS, SampleSnapshots};
-use stateharness::snapshot::check_set;
+use crate::migration::snapshots::{LEADING_INPUTS, SampleSnapshots};
+use crate::snapshot::check_set;
 
 use super::snapshot::{ColorChoice, describe};
 use super::{DeadlineArgs, Done, Fatal, PyArgs, RunResult, interruption};
@@ -145,7 +145,7 @@ impl MigrateArgs {
         let registry = Arc::new(TypeRegistry::standard().with_python(self.python_version.unwrap_or_default()));
         check_target_writable(&to)?;
         let absent = self.dry_run && target_is_absent(&to);
-        let target: Arc<dyn stateharness::backends::StateBackend> = Arc::from(
+        let target: Arc<dyn crate::backends::StateBackend> = Arc::from(
             open_target(&to, Arc::clone(&registry), self.deadline.open_options(), self.dry_run).await.map_err(|e| format!("cannot open the target: {e}"))?,
         );
         // Only an exec: target reports its Python, and it formats states itself.

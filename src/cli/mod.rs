@@ -13,8 +13,8 @@ mod vectors;
 
 use std::process::ExitCode;
 
+use crate::backends::OpenOptions;
 use clap::{Args, Parser, Subcommand};
-use stateharness::backends::OpenOptions;
 
 pub(crate) use signals::{Signal, interruption};
 
@@ -101,7 +101,7 @@ impl DeadlineArgs {
 
 /// Where the backend URL comes from, and how a `py:MODULE:CLASS` backend is
 /// launched, for every command that opens a backend. The py: flags become
-/// the URL's query (see [`stateharness::backends::py`]), so reports and
+/// the URL's query (see [`crate::backends::py`]), so reports and
 /// replay lines carry them and never the constructor arguments themselves.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Backend")]
@@ -199,7 +199,7 @@ pub fn run() -> ExitCode {
         Ok(Done::Failed) => ExitCode::from(EXIT_FAILED),
         Ok(Done::Interrupted(signal)) => ExitCode::from(signal.exit_status()),
         Err(Fatal(message)) => {
-            eprintln!("error: {}", stateharness::redact::redact(&message));
+            eprintln!("error: {}", crate::redact::redact(&message));
             ExitCode::from(EXIT_USAGE)
         }
     }

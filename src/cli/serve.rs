@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use stateharness::backends::open_backend_with;
-use stateharness::backends::serve::{DEFAULT_MAX_LINE, serve};
-use stateharness::format::TypeRegistry;
+use crate::backends::open_backend_with;
+use crate::backends::serve::{DEFAULT_MAX_LINE, serve};
+use crate::format::TypeRegistry;
 
 use super::{DeadlineArgs, Done, RunResult};
 

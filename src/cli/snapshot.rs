@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use stateharness::backends::open_backend_with;
-use stateharness::conformance::tracker::fresh_prefix;
-use stateharness::format::TypeRegistry;
-use stateharness::snapshot::{
+use crate::backends::open_backend_with;
+use crate::conformance::tracker::fresh_prefix;
+use crate::format::TypeRegistry;
+use crate::snapshot::{
     Change, ChangeKind, Snapshot, accept, builtin_states, capture, check_set, pending, record_set, reject, run_id_under, states_from_dir, unified_diff,
 };
 

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use stateharness::migration::report::printable;
-use stateharness::migration::upgrade::{CheckOptions, Effect, Finding, Kind, RunCheck, UpgradeCheck, UpgradeTotals};
-use stateharness::migration::{ReportWriter, Source, would_write_into_source};
+use crate::migration::report::printable;
+use crate::migration::upgrade::{CheckOptions, Effect, Finding, Kind, RunCheck, UpgradeCheck, UpgradeTotals};
+use crate::migration::{ReportWriter, Source, would_write_into_source};
 
 use super::{Done, Fatal, RunResult};
 

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use stateharness::format::{FlujoVersion, PythonVersion, TypeRegistry};
-use stateharness::vectors::{CaseOutcome, excerpt, first_difference, verify_file_for};
+use crate::format::{FlujoVersion, PythonVersion, TypeRegistry};
+use crate::vectors::{CaseOutcome, excerpt, first_difference, verify_file_for};
 
 use super::{Done, Fatal, RunResult};
 

@@ -61,11 +61,11 @@ pub const EMBEDDED_SUITES: [(&str, &str); 3] = [
 #[derive(Clone, Debug, PartialEq)]
 pub struct SuiteFile {
     /// The suite's name.
-    pub name: String,
+    pub(crate) name: String,
     /// Where it was read from.
-    pub source: String,
+    pub(crate) source: String,
     /// Its cases, in order.
-    pub cases: Vec<Case>,
+    pub(crate) cases: Vec<Case>,
 }
 
 /// One case: steps run in order against fresh ids.

@@ -32,22 +32,22 @@ pub struct Failure {
 
 impl Failure {
     /// A failure that is only its message.
-    pub fn new(message: impl Into<String>) -> Failure {
+    pub(crate) fn new(message: impl Into<String>) -> Failure {
         Failure { message: message.into(), ..Failure::default() }
     }
 
     /// The same, at step (or round) `step`, from 1.
-    pub fn step(self, step: usize) -> Failure {
+    pub(crate) fn step(self, step: usize) -> Failure {
         Failure { step: Some(step), ..self }
     }
 
     /// The same, of operation `op` on `run_id`.
-    pub fn op(self, op: &'static str, run_id: &str) -> Failure {
+    pub(crate) fn op(self, op: &'static str, run_id: &str) -> Failure {
         Failure { op: Some(op), run_id: Some(run_id.to_owned()), ..self }
     }
 
     /// The same, with what `finding` saw: path, sent, expected, got.
-    pub fn finding(self, finding: &Finding) -> Failure {
+    pub(crate) fn finding(self, finding: &Finding) -> Failure {
         Failure {
             path: Some(finding.path.to_string()),
             sent: Some(finding.sent.clone()),
@@ -58,12 +58,12 @@ impl Failure {
     }
 
     /// The same, with what came back (typed JSON or an error).
-    pub fn got(self, got: impl Into<String>) -> Failure {
+    pub(crate) fn got(self, got: impl Into<String>) -> Failure {
         Failure { got: Some(got.into()), ..self }
     }
 
     /// Every field, for the JSON report.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "check": self.check, "step": self.step, "op": self.op, "run_id": self.run_id, "path": self.path,
             "sent": self.sent, "expected": self.expected, "got": self.got, "message": self.message,

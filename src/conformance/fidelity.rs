@@ -65,12 +65,12 @@ pub struct Matrix {
 
 impl Matrix {
     /// Counts one part of kind `kind`.
-    pub fn add(&mut self, kind: String, verdict: Verdict) {
+    pub(crate) fn add(&mut self, kind: String, verdict: Verdict) {
         self.counts.entry(kind).or_default()[verdict as usize] += 1;
     }
 
     /// Adds another matrix's counts.
-    pub fn merge(&mut self, other: &Matrix) {
+    pub(crate) fn merge(&mut self, other: &Matrix) {
         for (kind, counts) in &other.counts {
             let mine = self.counts.entry(kind.clone()).or_default();
             for (m, o) in mine.iter_mut().zip(counts) {
@@ -108,7 +108,7 @@ pub struct Finding {
 /// failures had another cause.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Causes {
-    /// [`Finding::cause`] of each rejected finding.
+    /// `Finding::cause` of each rejected finding.
     pub differences: BTreeSet<String>,
     /// Failures that are not a fidelity finding (a lost state, an error...).
     pub others: usize,
@@ -116,12 +116,12 @@ pub struct Causes {
 
 impl Causes {
     /// Causes of `failures` failures, `from_findings` of them from findings with `differences`.
-    pub fn of(differences: BTreeSet<String>, failures: usize, from_findings: usize) -> Causes {
+    pub(crate) fn of(differences: BTreeSet<String>, failures: usize, from_findings: usize) -> Causes {
         Causes { differences, others: failures.saturating_sub(from_findings) }
     }
 
     /// Whether every failure comes from one of the `known` differences.
-    pub fn only_among(&self, known: &BTreeSet<String>) -> bool {
+    pub(crate) fn only_among(&self, known: &BTreeSet<String>) -> bool {
         self.others == 0 && !self.differences.is_empty() && self.differences.is_subset(known)
     }
 }

@@ -24,27 +24,26 @@
 //! (the table of checks and the run) is the top, and this module only
 //! declares and re-exports.
 
-pub mod cases;
-pub mod checks;
-pub mod failure;
-pub mod fidelity;
+pub(crate) mod cases;
+pub(crate) mod checks;
+pub(crate) mod failure;
+pub(crate) mod fidelity;
 mod html;
-pub mod judging;
-pub mod opener;
-pub mod options;
-pub mod properties;
-pub mod report;
-pub mod select;
-pub mod state;
-pub mod suite;
-pub mod tracker;
+pub(crate) mod judging;
+pub(crate) mod opener;
+pub(crate) mod options;
+pub(crate) mod properties;
+pub(crate) mod report;
+pub(crate) mod select;
+pub(crate) mod state;
+pub(crate) mod suite;
+pub(crate) mod tracker;
 
 pub use cases::SuiteFile;
 pub use failure::Failure;
-pub use fidelity::{Matrix, Profile, Verdict};
-pub use judging::Judging;
+pub use fidelity::{Causes, Matrix, Profile, Verdict};
 pub use opener::{Opener, UrlOpener};
-pub use options::SuiteOptions;
+pub use options::{SEED_VARIABLE, SuiteOptions};
 pub use properties::CustomType;
 pub use report::{CheckResult, Report, Status};
 pub use suite::Suite;

@@ -58,7 +58,7 @@ pub struct CheckResult {
 
 impl CheckResult {
     /// The same result, with what its failures come from.
-    pub fn with_causes(self, causes: Causes) -> CheckResult {
+    pub(crate) fn with_causes(self, causes: Causes) -> CheckResult {
         CheckResult { causes, ..self }
     }
 
@@ -68,7 +68,7 @@ impl CheckResult {
 
     /// Passed when `failures` is empty, else failed with them (each
     /// marked with the check's label) and their messages as details.
-    pub fn from_failures(group: &str, name: String, failures: Vec<Failure>, timer: Instant, cases: u64) -> CheckResult {
+    pub(crate) fn from_failures(group: &str, name: String, failures: Vec<Failure>, timer: Instant, cases: u64) -> CheckResult {
         let check = format!("{group}: {name}");
         let failures: Vec<Failure> = failures.into_iter().map(|f| Failure { check: check.clone(), ..f }).collect();
         CheckResult {
@@ -87,12 +87,12 @@ impl CheckResult {
 
     /// The same check, turned into a fault: its findings say nothing about
     /// the backend once the connection was lost.
-    pub fn into_fault(self, error: String) -> CheckResult {
+    pub(crate) fn into_fault(self, error: String) -> CheckResult {
         CheckResult { status: Status::Fault(error), details: Vec::new(), failures: Vec::new(), replay: None, ..self }
     }
 
     /// Not run, and why.
-    pub fn skipped(group: &str, name: String, why: String) -> CheckResult {
+    pub(crate) fn skipped(group: &str, name: String, why: String) -> CheckResult {
         CheckResult {
             group: group.to_owned(),
             name,

@@ -78,4 +78,18 @@ mod tests {
         assert_eq!(s.excludes("case: a", true), Some(AFTER_FAILURE));
         assert_eq!(selection(&["x"], &[]).excludes("case: a", true), Some(NOT_SELECTED));
     }
+
+    /// `--list-checks` prints `Suite::check_names`: each of them, as an
+    /// `--only` pattern, selects exactly that check.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_check_name_as_only_selects_exactly_that_check() {
+        let opener = std::sync::Arc::new(crate::conformance::UrlOpener::new("memory://"));
+        let names = crate::conformance::Suite::open(opener, Default::default()).await.unwrap().check_names();
+        assert!(names.iter().any(|n| n.starts_with("case: ")) && names.iter().any(|n| n.starts_with("list: ")), "{names:?}");
+        for name in &names {
+            let only = Selection::new(std::slice::from_ref(name), &[], false).unwrap();
+            let picked: Vec<_> = names.iter().filter(|other| only.selects(other)).collect();
+            assert_eq!(picked, [name], "--only {name:?} selects exactly that check");
+        }
+    }
 }

@@ -73,7 +73,8 @@ impl Suite {
     }
 
     /// The etiquette wrapper, so that a Ctrl-C handler can clean up.
-    pub fn tracker(&self) -> Arc<Tracked> {
+    #[cfg(feature = "cli")]
+    pub(crate) fn tracker(&self) -> Arc<Tracked> {
         self.tracked.clone()
     }
 

@@ -206,6 +206,7 @@ impl Tracked {
 
     /// On Ctrl-C: stops new operations, waits (up to 30 s) for those under
     /// way, which may run on other threads, then cleans up.
+    #[cfg(feature = "cli")]
     pub async fn interrupt_and_cleanup(&self) -> (usize, Vec<BackendError>) {
         self.stopped.store(true, Ordering::SeqCst);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -42,7 +42,7 @@ impl FlujoVersion {
 
     /// The Python assumed when nothing names one: the oldest this flujo
     /// supports (0.4: 3.11; 0.6 needs 3.13).
-    pub fn default_python(self) -> PythonVersion {
+    pub(crate) fn default_python(self) -> PythonVersion {
         match self {
             FlujoVersion::V0_4 => PythonVersion::V3_11,
             FlujoVersion::V0_6 => PythonVersion::V3_13,
@@ -50,7 +50,7 @@ impl FlujoVersion {
     }
 
     /// The serialize rules of `path` (0.4 has one path: both give the same).
-    pub fn rules(self, path: SerializePath) -> Rules {
+    pub(crate) fn rules(self, path: SerializePath) -> Rules {
         match (self, path) {
             (FlujoVersion::V0_4, _) => Rules::V0_4,
             (FlujoVersion::V0_6, SerializePath::File) => Rules::V0_6_FILE,

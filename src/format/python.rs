@@ -43,7 +43,7 @@ impl PythonVersion {
     }
 
     /// `str.isprintable()` of one character on this Python.
-    pub fn is_printable(self, c: char) -> bool {
+    pub(crate) fn is_printable(self, c: char) -> bool {
         let toggled = match self {
             PythonVersion::V3_11 => &[][..],
             PythonVersion::V3_12 => TOGGLED_3_12,
@@ -126,13 +126,13 @@ impl PythonChoice {
     /// backend `reported` in `hello` (`python` X.Y.Z and `unicode`); with
     /// neither, the default. A reported Python without a table, or whose
     /// Unicode database is not the one its table was made from, is an error.
-    pub fn resolve(flag: Option<PythonVersion>, reported: Option<(&str, Option<&str>)>) -> Result<PythonChoice, String> {
+    pub(crate) fn resolve(flag: Option<PythonVersion>, reported: Option<(&str, Option<&str>)>) -> Result<PythonChoice, String> {
         PythonChoice::resolve_for(FlujoVersion::V0_4, flag, reported)
     }
 
     /// [`PythonChoice::resolve`] for a target flujo, whose default Python
     /// applies when neither names one (0.4: 3.11, 0.6: 3.13).
-    pub fn resolve_for(flujo: FlujoVersion, flag: Option<PythonVersion>, reported: Option<(&str, Option<&str>)>) -> Result<PythonChoice, String> {
+    pub(crate) fn resolve_for(flujo: FlujoVersion, flag: Option<PythonVersion>, reported: Option<(&str, Option<&str>)>) -> Result<PythonChoice, String> {
         let Some((python, unicode)) = reported else {
             return Ok(match flag {
                 Some(version) => PythonChoice { version, source: ChosenBy::Flag, reported: None, flujo },
@@ -154,12 +154,12 @@ impl PythonChoice {
     }
 
     /// The default choice for a target flujo.
-    pub fn default_for(flujo: FlujoVersion) -> PythonChoice {
+    pub(crate) fn default_for(flujo: FlujoVersion) -> PythonChoice {
         PythonChoice { version: flujo.default_python(), source: ChosenBy::Default, reported: None, flujo }
     }
 
     /// The flag that replays this choice, when a flag made it.
-    pub fn replay_flag(&self) -> Option<String> {
+    pub(crate) fn replay_flag(&self) -> Option<String> {
         (self.source == ChosenBy::Flag).then(|| format!("--python-version {}", self.version))
     }
 }

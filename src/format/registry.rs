@@ -80,12 +80,12 @@ impl TypeRegistry {
     }
 
     /// The Python flujo runs on (default: 3.11, the oldest flujo 0.4 supports).
-    pub fn python(&self) -> PythonVersion {
+    pub(crate) fn python(&self) -> PythonVersion {
         self.python
     }
 
     /// Sets the Python flujo runs on.
-    pub fn set_python(&mut self, python: PythonVersion) {
+    pub(crate) fn set_python(&mut self, python: PythonVersion) {
         self.python = python;
     }
 
@@ -96,7 +96,7 @@ impl TypeRegistry {
     }
 
     /// The flujo whose format the engine follows (default: 0.4).
-    pub fn flujo(&self) -> FlujoVersion {
+    pub(crate) fn flujo(&self) -> FlujoVersion {
         self.flujo
     }
 
@@ -106,7 +106,7 @@ impl TypeRegistry {
     }
 
     /// This registry for another flujo (the Python stays as it is: choose it
-    /// with [`PythonChoice::resolve_for`](super::PythonChoice::resolve_for)).
+    /// with `PythonChoice::resolve_for`).
     pub fn with_flujo(mut self, flujo: FlujoVersion) -> TypeRegistry {
         self.flujo = flujo;
         self
@@ -167,12 +167,12 @@ impl TypeRegistry {
     }
 
     /// The declared enum class `type_name`.
-    pub fn enum_def(&self, type_name: &str) -> Option<&EnumDef> {
+    pub(crate) fn enum_def(&self, type_name: &str) -> Option<&EnumDef> {
         self.enums.get(type_name)
     }
 
     /// The names of the types with a custom serializer, in registration order.
-    pub fn custom_type_names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn custom_type_names(&self) -> impl Iterator<Item = &str> {
         self.serializers.iter().map(|(name, _)| name.as_str())
     }
 
@@ -185,7 +185,7 @@ impl TypeRegistry {
 
     /// The serializer that applies to `value`, with the type it was
     /// registered for.
-    pub fn serializer_for(&self, value: &Value) -> Option<(&str, &SerializeFn)> {
+    pub(crate) fn serializer_for(&self, value: &Value) -> Option<(&str, &SerializeFn)> {
         let json_kind = matches!(value, Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::List(_) | Value::Dict(_));
         if self.serializers.is_empty() || (json_kind && !self.serializes_json_kinds) {
             return None;
@@ -202,7 +202,7 @@ impl TypeRegistry {
 
     /// The deserializer for the target type `type_name`: the exact type,
     /// then the first registered base type.
-    pub fn deserializer_for(&self, type_name: &str) -> Option<&DeserializeFn> {
+    pub(crate) fn deserializer_for(&self, type_name: &str) -> Option<&DeserializeFn> {
         let exact = self.deserializers.iter().find(|(name, _)| name == type_name);
         exact.or_else(|| self.deserializers.iter().find(|(name, _)| self.is_subclass(type_name, &[], name))).map(|(_, f)| f)
     }

@@ -84,7 +84,7 @@ pub enum ReadErrorKind {
 
 impl ReadError {
     /// An error at byte `offset` of `text`, located by line and column.
-    pub fn at(text: &str, offset: usize, kind: ReadErrorKind) -> ReadError {
+    pub(crate) fn at(text: &str, offset: usize, kind: ReadErrorKind) -> ReadError {
         let offset = offset.min(text.len());
         let before = text.get(..offset).unwrap_or(text);
         let line = before.bytes().filter(|&b| b == b'\n').count() + 1;

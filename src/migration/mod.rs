@@ -3,11 +3,11 @@
 //! and JSON Lines files (`docs/format.md`, Legacy dumps).
 //!
 //! The pipeline, `jobs` inputs at a time:
-//! [`source`] finds the inputs and reads them lazily → [`decode`] turns
+//! `source` finds the inputs and reads them lazily → `decode` turns
 //! each into a state (strict JSON, JSON5 when needed) → the worker converts
-//! it, compares it with what the target already holds ([`compare`]), writes
+//! it, compares it with what the target already holds (`compare`), writes
 //! and verifies it → the caller's [`Observer`] gets one [`Entry`] per input,
-//! in input order (see [`report`]).
+//! in input order (see `report`).
 //!
 //! Nothing holds the corpus: an input is read when a worker takes it and
 //! dropped once written. The source is only ever read; every write is the
@@ -16,36 +16,45 @@
 //! written count as unchanged).
 
 mod claims;
-pub mod compare;
-pub mod decode;
-pub mod report;
-pub mod sample;
-pub mod shard;
-pub mod snapshots;
-pub mod source;
+pub(crate) mod compare;
+pub(crate) mod decode;
+pub(crate) mod report;
+pub(crate) mod sample;
+pub(crate) mod shard;
+#[cfg(feature = "cli")]
+pub(crate) mod snapshots;
+pub(crate) mod source;
 pub mod upgrade;
 mod worker;
 
 use std::collections::BTreeMap;
+#[cfg(feature = "cli")]
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+#[cfg(feature = "cli")]
 use rustix::fs::{Access, access};
 use tokio::sync::{Mutex, mpsc};
 
+use crate::backends::StateBackend;
+#[cfg(feature = "cli")]
 use crate::backends::file::FileBackend;
-use crate::backends::{BackendError, OpenOptions, StateBackend, open_backend_with};
+#[cfg(feature = "cli")]
+use crate::backends::{BackendError, OpenOptions, open_backend_with};
 use crate::format::TypeRegistry;
 
-pub use report::{Entry, Note, Outcome, ReportWriter, SampleTexts, Totals};
+#[cfg(feature = "cli")]
+pub(crate) use report::ReportWriter;
+pub use report::{Entry, Note, Outcome, SampleTexts, Totals};
 pub use shard::Shard;
 pub use source::{Source, SourceError};
 
 /// Whether the backend at `url` would write into the source itself (a
 /// `file://` directory or `sqlite://` database that is the source), which
 /// the migration refuses: the source is never modified.
-pub fn target_is_source(source: &Source, url: &str) -> bool {
+#[cfg(feature = "cli")]
+pub(crate) fn target_is_source(source: &Source, url: &str) -> bool {
     match (local_path(url).and_then(|p| std::fs::canonicalize(p).ok()), std::fs::canonicalize(source.path())) {
         (Some(target), Ok(source)) => target == source,
         _ => false,
@@ -56,7 +65,8 @@ pub fn target_is_source(source: &Source, url: &str) -> bool {
 /// over the source: `path` is the source file itself or lies inside the
 /// source directory. A path that does not exist yet is judged by its
 /// nearest existing ancestor.
-pub fn would_write_into_source(source: &Source, path: &std::path::Path) -> bool {
+#[cfg(feature = "cli")]
+pub(crate) fn would_write_into_source(source: &Source, path: &std::path::Path) -> bool {
     let Ok(source_path) = std::fs::canonicalize(source.path()) else { return false };
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let existing = absolute.ancestors().find_map(|p| std::fs::canonicalize(p).ok().map(|c| (p, c)));
@@ -68,14 +78,16 @@ pub fn would_write_into_source(source: &Source, path: &std::path::Path) -> bool 
 /// Whether `url` names a `file://` directory or `sqlite://` database that
 /// does not exist yet. Opening such a target creates it, so a dry run
 /// compares with an empty target instead: it writes nothing, not even that.
-pub fn target_is_absent(url: &str) -> bool {
+#[cfg(feature = "cli")]
+pub(crate) fn target_is_absent(url: &str) -> bool {
     local_path(url).is_some_and(|path| !path.exists())
 }
 
 /// Opens the target at `url`. A dry run writes nothing, opening included:
 /// an absent local target is an empty `memory://` one, and an existing
 /// `file://` directory is only read (a real open removes stale temp files).
-pub async fn open_target(url: &str, registry: Arc<TypeRegistry>, options: OpenOptions, dry_run: bool) -> Result<Box<dyn StateBackend>, BackendError> {
+#[cfg(feature = "cli")]
+pub(crate) async fn open_target(url: &str, registry: Arc<TypeRegistry>, options: OpenOptions, dry_run: bool) -> Result<Box<dyn StateBackend>, BackendError> {
     if dry_run && target_is_absent(url) {
         return open_backend_with("memory://", registry, options).await;
     }
@@ -90,7 +102,8 @@ pub async fn open_target(url: &str, registry: Arc<TypeRegistry>, options: OpenOp
 /// a dry run too, which would otherwise promise writes that must fail). A
 /// target not created yet is judged by the nearest existing ancestor, where
 /// it would be created.
-pub fn check_target_writable(url: &str) -> Result<(), String> {
+#[cfg(feature = "cli")]
+pub(crate) fn check_target_writable(url: &str) -> Result<(), String> {
     let Some(path) = local_path(url) else { return Ok(()) };
     let Some(existing) = path.ancestors().find(|p| p.exists()) else { return Ok(()) };
     // A directory must also be searchable to create files in it.
@@ -102,6 +115,7 @@ pub fn check_target_writable(url: &str) -> Result<(), String> {
 }
 
 /// The local path of a `file://` or `sqlite://` URL, as the backend reads it.
+#[cfg(feature = "cli")]
 fn local_path(url: &str) -> Option<PathBuf> {
     let dir = crate::backends::file::dir_of(url).ok();
     #[cfg(feature = "sqlite")]

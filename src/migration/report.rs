@@ -7,8 +7,11 @@
 //! and renamed into place at the end: a reader never sees half a report.
 
 use std::fmt;
+#[cfg(feature = "cli")]
 use std::fs::File;
+#[cfg(feature = "cli")]
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+#[cfg(feature = "cli")]
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -113,7 +116,7 @@ pub struct SampleTexts {
     pub source: String,
     /// The converted text, as the FileBackend writes it.
     pub converted: String,
-    /// The changed values ([`super::sample::leaf_diff`]).
+    /// The changed values (`leaf_diff`).
     pub diff: String,
 }
 
@@ -141,19 +144,20 @@ pub struct Entry {
 
 impl Entry {
     /// An entry with no error, detail, notes or sample.
-    pub fn new(source: String, run_id: Option<String>, outcome: Outcome) -> Entry {
+    pub(crate) fn new(source: String, run_id: Option<String>, outcome: Outcome) -> Entry {
         Entry { source, run_id, outcome, error: None, detail: None, notes: Vec::new(), sample: None }
     }
 
     /// A failed entry.
-    pub fn failed(source: String, run_id: Option<String>, error: impl Into<String>) -> Entry {
+    pub(crate) fn failed(source: String, run_id: Option<String>, error: impl Into<String>) -> Entry {
         Entry { error: Some(error.into()), ..Entry::new(source, run_id, Outcome::Failed) }
     }
 
     /// The one-line account of the entry for a console. Control
     /// characters (a newline or an ANSI escape in a file name) are shown
     /// escaped, so that no input can forge or hide console lines.
-    pub fn line(&self) -> String {
+    #[cfg(feature = "cli")]
+    pub(crate) fn line(&self) -> String {
         let mut line = format!("{:<9} {}", self.outcome.as_str(), printable(&self.source));
         if let Some(run_id) = self.run_id.as_ref().filter(|id| !self.source.contains(id.as_str())) {
             line.push_str(&format!(" (run {run_id:?})"));
@@ -168,6 +172,7 @@ impl Entry {
 
 /// `text` with its control characters escaped (`\n`, `\u{1b}`), for a
 /// console line.
+#[cfg(feature = "cli")]
 pub fn printable(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
@@ -199,13 +204,14 @@ pub struct Totals {
 
 impl Totals {
     /// Counts `entry`.
-    pub fn add(&mut self, entry: &Entry) {
+    pub(crate) fn add(&mut self, entry: &Entry) {
         self.inputs += 1;
         *self.count_mut(entry.outcome) += 1;
     }
 
     /// The count of `outcome`.
-    pub fn count(&self, outcome: Outcome) -> u64 {
+    #[cfg(feature = "cli")]
+    pub(crate) fn count(&self, outcome: Outcome) -> u64 {
         let mut totals = *self;
         *totals.count_mut(outcome)
     }
@@ -226,7 +232,8 @@ impl Totals {
     /// One line: `migrated 3, unchanged 0, ...` (the outcomes of a run
     /// that stopped, or of a source with repeated run ids, only when some
     /// input had them).
-    pub fn line(&self) -> String {
+    #[cfg(feature = "cli")]
+    pub(crate) fn line(&self) -> String {
         let shown = |o: &&Outcome| o <= &&Outcome::Skipped || self.count(**o) > 0;
         let mut parts: Vec<String> = Outcome::ALL.iter().filter(shown).map(|o| format!("{o} {}", self.count(*o))).collect();
         if self.other_shards > 0 {
@@ -239,10 +246,12 @@ impl Totals {
 /// The version of the report's layout: 2 added `schema_version`, the
 /// outcomes `duplicate`, `connection_failed`, `not_attempted` and their
 /// totals.
+#[cfg(feature = "cli")]
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// What the report says about the run itself.
 #[derive(Clone, Debug, Serialize)]
+#[cfg(feature = "cli")]
 pub struct RunInfo {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -262,6 +271,7 @@ pub struct RunInfo {
 
 /// Writes a JSON report as entries come: the run's fields, `entries`,
 /// `totals` (migrate's, and `--check-upgrade`'s with its own entries).
+#[cfg(feature = "cli")]
 pub struct ReportWriter {
     path: PathBuf,
     dir: PathBuf,
@@ -269,6 +279,7 @@ pub struct ReportWriter {
     entries: u64,
 }
 
+#[cfg(feature = "cli")]
 impl ReportWriter {
     /// Starts the report for `path`; its directory must exist.
     pub fn create(path: &Path, run: &impl Serialize) -> io::Result<ReportWriter> {

@@ -17,7 +17,7 @@ pub struct Shard {
 
 impl Shard {
     /// Whether the input with `run_id` is this shard's.
-    pub fn contains(&self, run_id: &str) -> bool {
+    pub(crate) fn contains(&self, run_id: &str) -> bool {
         xxh3_64(run_id.as_bytes()) % self.count + 1 == self.index
     }
 }

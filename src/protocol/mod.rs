@@ -2,7 +2,9 @@
 //! JSON lines over a child's stdin and stdout. Shared by the `exec:`
 //! client ([`crate::backends::exec`]) and `stateharness serve`.
 
-use crate::error::{BackendError, ErrorKind};
+use crate::error::BackendError;
+#[cfg(feature = "exec")]
+use crate::error::ErrorKind;
 use crate::format::{TypeHints, TypeRegistry};
 use crate::json::{KeyOrder, read_strict, to_python_json};
 use crate::typed::{decode, encode};
@@ -63,6 +65,7 @@ pub enum Request {
 
 impl Request {
     /// The op's name.
+    #[cfg(feature = "exec")]
     pub fn op(&self) -> &'static str {
         match self {
             Request::Hello { .. } => "hello",
@@ -76,6 +79,7 @@ impl Request {
     }
 
     /// The run id the request is about, if any.
+    #[cfg(feature = "exec")]
     pub fn run_id(&self) -> Option<&str> {
         match self {
             Request::Save { run_id, .. } | Request::Load { run_id, .. } | Request::Delete { run_id } => Some(run_id),
@@ -84,6 +88,7 @@ impl Request {
     }
 
     /// The request as one JSON line (no newline).
+    #[cfg(feature = "exec")]
     pub fn to_line(&self, id: u64) -> String {
         let mut message = vec![(Value::from("id"), Value::Int(Int::Small(id as i64))), (Value::from("op"), Value::from(self.op()))];
         match self {
@@ -198,6 +203,7 @@ impl Response {
 
     /// Reads a response line. The result stays plain JSON (typed JSON is
     /// decoded by the caller, which knows what it asked for).
+    #[cfg(feature = "exec")]
     pub fn from_line(line: &str) -> Result<Response, String> {
         let message = match read_strict(line) {
             Ok((Value::Dict(message), _)) => message,

@@ -1,12 +1,12 @@
 //! Snapshot regression review: see exactly what a backend, format or
 //! serializer change does to stored state, and accept or reject it.
 //!
-//! A snapshot is a named text in insta's `.snap` format ([`snap_file`]),
+//! A snapshot is a named text in insta's `.snap` format (`snap_file`),
 //! one per state: what the backend stored where the harness can see it and
-//! what `load` returned, as canonical typed JSON ([`mod@capture`]). Recording
+//! what `load` returned, as canonical typed JSON (`capture`). Recording
 //! writes `DIR/NAME.snap`; checking records again and, for each snapshot
-//! that differs, writes `DIR/NAME.snap.new` beside it ([`store`]), as insta
-//! does, so that `cargo insta review` and [`review`] both see it:
+//! that differs, writes `DIR/NAME.snap.new` beside it (`store`), as insta
+//! does, so that `cargo insta review` and `review` both see it:
 //!
 //! | change | files | accept | reject |
 //! | --- | --- | --- | --- |
@@ -33,12 +33,12 @@
 //! # }
 //! ```
 
-pub mod capture;
-pub mod diff;
-pub mod review;
-pub mod snap_file;
-pub mod states;
-pub mod store;
+pub(crate) mod capture;
+pub(crate) mod diff;
+pub(crate) mod review;
+pub(crate) mod snap_file;
+pub(crate) mod states;
+pub(crate) mod store;
 
 use std::path::{Path, PathBuf};
 
@@ -81,7 +81,7 @@ pub enum SnapshotError {
 
 impl SnapshotError {
     /// An I/O error on `path`.
-    pub fn io(path: &Path, source: std::io::Error) -> SnapshotError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> SnapshotError {
         SnapshotError::Io { path: path.to_owned(), source }
     }
 }

@@ -32,7 +32,7 @@ pub struct Metadata {
     pub source: String,
     /// What was snapshotted (the snapshot's name).
     pub expression: String,
-    /// Extra information; stateharness writes [`REMOVED`] here for a
+    /// Extra information; stateharness writes `REMOVED` here for a
     /// pending removal.
     pub info: Option<String>,
 }
@@ -52,12 +52,12 @@ pub struct SnapFile {
 
 impl SnapFile {
     /// A snapshot file; the body's trailing whitespace is dropped.
-    pub fn new(metadata: Metadata, body: &str) -> SnapFile {
+    pub(crate) fn new(metadata: Metadata, body: &str) -> SnapFile {
         SnapFile { metadata, body: body.trim_end().to_owned() }
     }
 
     /// Whether this pending version stands for a removal.
-    pub fn is_removal(&self) -> bool {
+    pub(crate) fn is_removal(&self) -> bool {
         self.metadata.info.as_deref() == Some(REMOVED)
     }
 
@@ -110,13 +110,13 @@ impl SnapFile {
     }
 
     /// Reads the snapshot file at `path`.
-    pub fn read(path: &Path) -> Result<SnapFile, SnapshotError> {
+    pub(crate) fn read(path: &Path) -> Result<SnapFile, SnapshotError> {
         let text = std::fs::read_to_string(path).map_err(|e| SnapshotError::io(path, e))?;
         SnapFile::parse(&text).map_err(|reason| SnapshotError::Corrupt { path: path.to_owned(), reason })
     }
 
     /// Writes the snapshot file at `path`.
-    pub fn write(&self, path: &Path) -> Result<(), SnapshotError> {
+    pub(crate) fn write(&self, path: &Path) -> Result<(), SnapshotError> {
         std::fs::write(path, self.render()).map_err(|e| SnapshotError::io(path, e))
     }
 }

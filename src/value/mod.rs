@@ -6,9 +6,10 @@ mod int;
 mod surrogate;
 mod time;
 
-pub use eq::{KeyLookup, distinct_set_elements, same_dict_key};
+pub(crate) use eq::{KeyLookup, distinct_set_elements, same_dict_key};
 pub use int::{Int, ParseIntError};
-pub use surrogate::{SurrogateStr, cmp_code_points};
+pub use surrogate::SurrogateStr;
+pub(crate) use surrogate::cmp_code_points;
 pub use time::{Date, DateTime, Time, TimeParseError, UtcOffset};
 
 /// A Python value as a workflow state holds it.
@@ -180,7 +181,7 @@ impl Dict {
     }
 
     /// True when every key is a `str`.
-    pub fn has_only_str_keys(&self) -> bool {
+    pub(crate) fn has_only_str_keys(&self) -> bool {
         self.entries.iter().all(|(k, _)| matches!(k, Value::Str(_)))
     }
 }
@@ -273,7 +274,7 @@ impl Value {
     /// The built-in classes this value is an instance of besides its own
     /// type, in method resolution order (without `object`), as `isinstance`
     /// sees them. Used to find a custom serializer registered for a base.
-    pub fn builtin_bases(&self) -> &'static [&'static str] {
+    pub(crate) fn builtin_bases(&self) -> &'static [&'static str] {
         match self {
             Value::Bool(_) => &["int"],
             Value::DateTime(_) => &["date"],

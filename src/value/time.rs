@@ -210,7 +210,7 @@ impl DateTime {
     }
 
     /// Python `isoformat(sep)`: `sep` is `'T'` for isoformat, `' '` for `str()`.
-    pub fn write_iso(&self, sep: char, out: &mut impl Write) -> fmt::Result {
+    pub(crate) fn write_iso(&self, sep: char, out: &mut impl Write) -> fmt::Result {
         write!(out, "{}{sep}{}", self.date, self.time)
     }
 }

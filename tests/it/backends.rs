@@ -15,10 +15,6 @@ use std::sync::Arc;
 
 use stateharness::Value;
 use stateharness::backends::codec::{state_to_text, text_to_state};
-use stateharness::backends::file::FileBackend;
-use stateharness::backends::postgres::PostgresBackend;
-use stateharness::backends::redis::RedisBackend;
-use stateharness::backends::sqlite::SqliteBackend;
 use stateharness::backends::{ErrorKind, StateBackend, open_backend};
 use stateharness::format::{TypeHints, TypeRegistry, deserialize_with_hints, fields, serialize};
 use stateharness::json::{KeyOrder, read_text, to_python_json};
@@ -222,21 +218,21 @@ fn with_param(url: &str, name: &str, value: &str) -> String {
 
 /// A backend on the test server under `prefix`; `None` (the test is not
 /// run) without a server.
-async fn redis_backend(prefix: &str) -> Option<(RedisBackend, String, RedisKeys)> {
+async fn redis_backend(prefix: &str) -> Option<(Box<dyn StateBackend>, String, RedisKeys)> {
     let server = servers::redis().await?;
     let url = with_param(&server, "prefix", prefix);
-    let backend = RedisBackend::open(&url, registry()).await.unwrap_or_else(|e| panic!("{e}"));
+    let backend = open_backend(&url, registry()).await.unwrap_or_else(|e| panic!("{e}"));
     Some((backend, url, RedisKeys { url: server, prefix: prefix.to_owned() }))
 }
 
 /// A backend on a table of its own; `None` (the test is not run) without a
 /// server.
-async fn postgres_backend(name: &str) -> Option<(PostgresBackend, String, PgTable)> {
+async fn postgres_backend(name: &str) -> Option<(Box<dyn StateBackend>, String, PgTable)> {
     let server = servers::postgres().await?;
     let table = unique(name).replace('-', "_");
     let guard = PgTable { url: server.clone(), table: table.clone() };
     let url = with_param(&server, "table", &table);
-    let backend = PostgresBackend::open(&url, registry()).await.unwrap_or_else(|e| panic!("{e}"));
+    let backend = open_backend(&url, registry()).await.unwrap_or_else(|e| panic!("{e}"));
     Some((backend, url, guard))
 }
 
@@ -371,14 +367,14 @@ async fn check_concurrent(backends: [Arc<dyn StateBackend>; 2], id: &str, expect
 async fn file_backend_contract() {
     let dir = TempDir::new("file-contract");
     let url = format!("file://{}/states", dir.path().display());
-    let backend = FileBackend::open(&url, registry()).await.unwrap();
+    let backend = open_backend(&url, registry()).await.unwrap();
     assert_eq!(backend.describe(), url);
     assert_eq!(backend.capabilities().names(), ["concurrent", "persistent", "list", "shared"]);
-    check_round_trips(&backend, "p-", file_expect).await;
+    check_round_trips(&*backend, "p-", file_expect).await;
     let ids = ["p-😀🎉 ü".to_owned(), format!("p-{}", "y".repeat(248)), "p-.hidden.json".to_owned(), "p-a.b c".to_owned()];
     assert_eq!(ids[1].len() + ".json".len(), 255);
-    check_ids(&backend, "p-", &ids, file_expect).await;
-    check_large_values(&backend, "p-", file_expect).await;
+    check_ids(&*backend, "p-", &ids, file_expect).await;
+    check_large_values(&*backend, "p-", file_expect).await;
     // No temp file is left behind.
     let left: Vec<_> = std::fs::read_dir(dir.path().join("states")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "{left:?}");
@@ -387,13 +383,13 @@ async fn file_backend_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_backend_refuses_ids_it_cannot_name() {
     let dir = TempDir::new("file-refuse");
-    let backend = FileBackend::open(&format!("file://{}", dir.path().display()), registry()).await.unwrap();
+    let backend = open_backend(&format!("file://{}", dir.path().display()), registry()).await.unwrap();
     let ids: Vec<String> = ["", "a/b", "/etc/passwd", "a\\b", "a\0b", ".", "..", "../x", "a..b", "x/../../y"]
         .iter()
         .map(|s| s.to_string())
         .chain([format!("p-{}", "y".repeat(249)), "z".repeat(1024), "😀".repeat(63)])
         .collect();
-    check_refused(&backend, &ids).await;
+    check_refused(&*backend, &ids).await;
     let err = backend.save_state("../escape", &workflow_state("x", 0, Value::None)).await.unwrap_err();
     assert!(err.message.starts_with("Invalid run_id: '../escape'"), "{err}");
     assert!(backend.list_states("").await.unwrap().is_empty());
@@ -407,7 +403,7 @@ async fn file_backend_refuses_ids_it_cannot_name() {
 async fn file_backend_writes_flujo_file_bytes() {
     let dir = TempDir::new("file-bytes");
     let expected_dir = crate::common::legacy_corpus().join("legacy-expected");
-    let backend = FileBackend::open(&format!("file://{}", dir.path().display()), registry()).await.unwrap();
+    let backend = open_backend(&format!("file://{}", dir.path().display()), registry()).await.unwrap();
     let mut checked = 0;
     for entry in std::fs::read_dir(&expected_dir).unwrap() {
         let path = entry.unwrap().path();
@@ -441,7 +437,7 @@ async fn file_backend_concurrent_saves_never_mix() {
     let dir = TempDir::new("file-concurrent");
     let url = format!("file://{}", dir.path().display());
     let backends: [Arc<dyn StateBackend>; 2] =
-        [Arc::new(FileBackend::open(&url, registry()).await.unwrap()), Arc::new(FileBackend::open(&url, registry()).await.unwrap())];
+        [Arc::from(open_backend(&url, registry()).await.unwrap()), Arc::from(open_backend(&url, registry()).await.unwrap())];
     check_concurrent(backends, "same-id", file_expect).await;
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temp files left");
 }
@@ -457,13 +453,13 @@ async fn sqlite_backend_contract() {
     let dir = TempDir::new("sqlite-contract");
     // The parent directory is created too.
     let url = sqlite_url(&dir, "sub/state.db");
-    let backend = SqliteBackend::open(&url, registry()).await.unwrap();
+    let backend = open_backend(&url, registry()).await.unwrap();
     assert_eq!(backend.describe(), url);
-    check_round_trips(&backend, "p-", sqlite_loaded).await;
+    check_round_trips(&*backend, "p-", sqlite_loaded).await;
     let mut ids = long_and_odd_ids("p-");
     ids.push("p-".to_owned());
-    check_ids(&backend, "p-", &ids, sqlite_loaded).await;
-    check_large_values(&backend, "p-", sqlite_loaded).await;
+    check_ids(&*backend, "p-", &ids, sqlite_loaded).await;
+    check_large_values(&*backend, "p-", sqlite_loaded).await;
     backend.close().await.unwrap();
     assert!(backend.load_state("p-x", &TypeHints::new()).await.unwrap_err().message.contains("closed"));
 }
@@ -475,7 +471,7 @@ async fn sqlite_backend_contract() {
 async fn sqlite_backend_writes_flujo_rows() {
     let dir = TempDir::new("sqlite-rows");
     let url = sqlite_url(&dir, "state.db");
-    let backend = SqliteBackend::open(&url, registry()).await.unwrap();
+    let backend = open_backend(&url, registry()).await.unwrap();
     let mut state = workflow_state("r1", 7, Value::from("a\u{0}b"));
     if let Value::Dict(d) = &mut state {
         d.insert(Value::from("last_step_output"), Value::None);
@@ -572,8 +568,8 @@ async fn sqlite_backend_reads_legacy_tables() {
     assert!(!before.contains(&"step_history".to_owned()));
 
     let url = format!("sqlite://{}", db.display());
-    let backend = SqliteBackend::open(&url, registry()).await.unwrap();
-    let files = FileBackend::open(&format!("file://{}/files", dir.path().display()), registry()).await.unwrap();
+    let backend = open_backend(&url, registry()).await.unwrap();
+    let files = open_backend(&format!("file://{}/files", dir.path().display()), registry()).await.unwrap();
     let expected_dir = crate::common::legacy_corpus().join("legacy-sqlite-expected");
     let ids = backend.list_states("run-").await.unwrap();
     assert_eq!(ids.len() as u64, crate::common::legacy_count("legacy-sqlite-expected"));
@@ -594,8 +590,8 @@ async fn sqlite_backend_reads_legacy_tables() {
     assert_eq!(columns(&db), before, "reading changed the table");
 
     // `early` sees the table before the other connection's first save.
-    let early = SqliteBackend::open(&url, registry()).await.unwrap();
-    let backend = SqliteBackend::open(&url, registry()).await.unwrap();
+    let early = open_backend(&url, registry()).await.unwrap();
+    let backend = open_backend(&url, registry()).await.unwrap();
     let state = workflow_state("new", 1, Value::from("x"));
     backend.save_state("new", &state).await.unwrap();
     let expected = Some(sqlite_loaded("new", &state, &TypeHints::new()));
@@ -612,7 +608,7 @@ async fn sqlite_backend_reads_legacy_tables() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_backend_keeps_nul_in_run_ids() {
     let dir = TempDir::new("sqlite-nul");
-    let backend = SqliteBackend::open(&sqlite_url(&dir, "nul.db"), registry()).await.unwrap();
+    let backend = open_backend(&sqlite_url(&dir, "nul.db"), registry()).await.unwrap();
     let ids = ["n-a\0b".to_owned(), "n-a\0c".to_owned(), "n-a".to_owned(), "n-\0".to_owned()];
     for id in &ids {
         backend.save_state(id, &workflow_state(id, 1, Value::from(id.as_str()))).await.unwrap();
@@ -636,7 +632,7 @@ async fn sqlite_backend_keeps_nul_in_run_ids() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_backend_refuses_states_that_do_not_fit_the_row() {
     let dir = TempDir::new("sqlite-unsupported");
-    let backend = SqliteBackend::open(&sqlite_url(&dir, "u.db"), registry()).await.unwrap();
+    let backend = open_backend(&sqlite_url(&dir, "u.db"), registry()).await.unwrap();
     let big: Value = Value::Int("100000000000000000000".parse().unwrap());
     let cases: Vec<(&str, Value, &str)> = vec![
         ("status", Value::from("done"), "status"),
@@ -678,7 +674,7 @@ async fn sqlite_backend_concurrent_saves_never_mix() {
     let url = sqlite_url(&dir, "c.db");
     // Two connections: the second waits for the first's lock (busy timeout).
     let backends: [Arc<dyn StateBackend>; 2] =
-        [Arc::new(SqliteBackend::open(&url, registry()).await.unwrap()), Arc::new(SqliteBackend::open(&url, registry()).await.unwrap())];
+        [Arc::from(open_backend(&url, registry()).await.unwrap()), Arc::from(open_backend(&url, registry()).await.unwrap())];
     check_concurrent(backends, "same-id", sqlite_loaded).await;
 }
 
@@ -688,12 +684,11 @@ async fn sqlite_backend_concurrent_saves_never_mix() {
 async fn redis_backend_contract() {
     let prefix = unique("redis-contract");
     let Some((backend, _, _keys)) = redis_backend(&prefix).await else { return };
-    assert_eq!(backend.prefix(), prefix);
-    check_round_trips(&backend, "p-", insertion_expect).await;
+    check_round_trips(&*backend, "p-", insertion_expect).await;
     let mut ids = long_and_odd_ids("p-");
     ids.extend(["p-a\0b".to_owned(), "p-*?[x]\\".to_owned()]);
-    check_ids(&backend, "p-", &ids, insertion_expect).await;
-    check_large_values(&backend, "p-", insertion_expect).await;
+    check_ids(&*backend, "p-", &ids, insertion_expect).await;
+    check_large_values(&*backend, "p-", insertion_expect).await;
 }
 
 /// The value is the recipe's insertion-order text, and with an empty
@@ -703,8 +698,8 @@ async fn redis_backend_stores_the_recipe_text() {
     let prefix = unique("redis-recipe");
     let Some(server) = servers::redis().await else { return };
     let _keys = RedisKeys { url: server.clone(), prefix: prefix.clone() };
-    let backend = RedisBackend::open(&server, registry()).await.unwrap();
-    assert_eq!(backend.prefix(), "");
+    // No prefix in the URL: the key is the run id (read raw below).
+    let backend = open_backend(&server, registry()).await.unwrap();
     let mut raw = redis::Client::open(server.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
 
     let id = format!("{prefix}run");
@@ -737,7 +732,7 @@ async fn redis_backend_concurrent_saves_never_mix() {
     let prefix = unique("redis-concurrent");
     let Some((first, _, _keys)) = redis_backend(&prefix).await else { return };
     let (second, _, _) = redis_backend(&prefix).await.expect("Redis answered above");
-    check_concurrent([Arc::new(first), Arc::new(second)], "same-id", insertion_expect).await;
+    check_concurrent([Arc::from(first), Arc::from(second)], "same-id", insertion_expect).await;
 }
 
 // -------------------------------------------------------------- postgres
@@ -745,11 +740,11 @@ async fn redis_backend_concurrent_saves_never_mix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_backend_contract() {
     let Some((backend, _, _table)) = postgres_backend("pg-contract").await else { return };
-    check_round_trips(&backend, "p-", insertion_expect).await;
-    check_ids(&backend, "p-", &long_and_odd_ids("p-"), insertion_expect).await;
-    check_refused(&backend, &["p-a\0b".to_owned(), "\0".to_owned()]).await;
+    check_round_trips(&*backend, "p-", insertion_expect).await;
+    check_ids(&*backend, "p-", &long_and_odd_ids("p-"), insertion_expect).await;
+    check_refused(&*backend, &["p-a\0b".to_owned(), "\0".to_owned()]).await;
     assert_eq!(backend.list_states("p-\0").await.unwrap(), Vec::<String>::new());
-    check_large_values(&backend, "p-", insertion_expect).await;
+    check_large_values(&*backend, "p-", insertion_expect).await;
 }
 
 /// flujo's own Postgres backend lost NUL; this one keeps `\u0000` in the
@@ -773,8 +768,8 @@ async fn postgres_backend_keeps_nul() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_backend_concurrent_saves_never_mix() {
     let Some((first, url, _table)) = postgres_backend("pg-concurrent").await else { return };
-    let second = PostgresBackend::open(&url, registry()).await.unwrap();
-    check_concurrent([Arc::new(first), Arc::new(second)], "same-id", insertion_expect).await;
+    let second = open_backend(&url, registry()).await.unwrap();
+    check_concurrent([Arc::from(first), Arc::from(second)], "same-id", insertion_expect).await;
 }
 
 // ----------------------------------------------------------------- open

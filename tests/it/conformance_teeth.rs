@@ -10,8 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use stateharness::Value;
-use stateharness::backends::memory::MemoryBackend;
-use stateharness::backends::{BackendError, Capabilities, ErrorKind, StateBackend, codec};
+use stateharness::backends::{BackendError, Capabilities, ErrorKind, MemoryBackend, StateBackend, codec};
 use stateharness::conformance::{Opener, Profile, Report, Status, Suite, SuiteOptions};
 use stateharness::format::{TypeHints, TypeRegistry};
 use stateharness::json::KeyOrder;
@@ -280,10 +279,21 @@ impl Opener for BrokenOpener {
 }
 
 async fn run(defect: Defect, profile: Profile) -> Report {
-    let options = SuiteOptions { profile, cases: 24, seed: 7, ..SuiteOptions::default() };
+    run_with(defect, SuiteOptions { profile, cases: 24, seed: 7, ..SuiteOptions::default() }).await
+}
+
+async fn run_with(defect: Defect, options: SuiteOptions) -> Report {
     let store = Arc::new(MemoryBackend::new(options.registry.clone()));
     let opener = Arc::new(BrokenOpener { defect, store, torn: Arc::default(), texts: Arc::default() });
     Suite::open(opener, options).await.unwrap().run().await
+}
+
+/// `options` with the one suite file `suite` as its declarative cases, read
+/// from a directory as `conform --suites DIR` reads it.
+fn with_suite(name: &str, suite: &str, options: SuiteOptions) -> SuiteOptions {
+    let dir = crate::common::scratch_dir("conformance_teeth", name);
+    std::fs::write(dir.join(format!("{name}.json5")), suite).unwrap();
+    options.with_suites_from(&dir).unwrap_or_else(|e| panic!("{e}\n{suite}"))
 }
 
 /// The leaf of [`DEEP_SUITE`], which [`Defect::ChangesDeepLeaf`] changes.
@@ -297,17 +307,11 @@ const DEEP_SUITE: &str = r#"{suite: "deep", cases: [{name: "a leaf at depth 1,00
 /// Runs the suite's cases from `suite` on `defect` on a thread of its own,
 /// failing (instead of hanging CI) when it takes more than a minute.
 fn run_suite_within_a_minute(defect: Defect, suite: &'static str) -> Report {
+    let options = with_suite("deep", suite, SuiteOptions { cases: 4, seed: 7, ..SuiteOptions::default() });
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let report = runtime.block_on(async {
-            let mut options = SuiteOptions { cases: 4, seed: 7, ..SuiteOptions::default() };
-            options.suites = vec![stateharness::conformance::cases::parse_suite("deep", suite, &options.registry).unwrap()];
-            let store = Arc::new(MemoryBackend::new(options.registry.clone()));
-            let opener = Arc::new(BrokenOpener { defect, store, torn: Arc::default(), texts: Arc::default() });
-            Suite::open(opener, options).await.unwrap().run().await
-        });
-        let _ = sender.send(report);
+        let _ = sender.send(runtime.block_on(run_with(defect, options)));
     });
     receiver.recv_timeout(Duration::from_secs(60)).expect("the suite did not finish within 60 s")
 }
@@ -374,11 +378,15 @@ async fn the_model_based_failure_is_a_ready_to_paste_case_with_its_seed() {
     assert!(details.contains("paste into a suites/*.json5 file"), "{details}");
     assert!(details.contains("op: \"delete\"") && details.contains("expect: \"none\""), "{details}");
     assert_eq!(check.replay.as_deref(), Some("--seed 7"));
-    // The printed case is a valid suite case.
+    // The printed case is a valid suite case: pasted into a suite file, it
+    // is one case, which a correct backend passes.
     let case = details.split("paste into a suites/*.json5 file:\n").nth(1).unwrap();
     let suite = format!("{{suite: \"pasted\", cases: [{case}]}}");
-    let parsed = stateharness::conformance::cases::parse_suite("pasted", &suite, &TypeRegistry::standard()).unwrap();
-    assert_eq!(parsed.cases.len(), 1);
+    let options = with_suite("pasted", &suite, SuiteOptions { only: vec!["case: pasted: *".into()], ..SuiteOptions::default() });
+    let report = run_with(Defect::None, options).await;
+    let pasted: Vec<_> = report.checks.iter().filter(|c| c.group == "case" && c.name.starts_with("pasted: ")).collect();
+    assert_eq!(pasted.len(), 1, "{}", report.human());
+    assert_eq!(pasted[0].status, Status::Passed, "{}", report.human());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

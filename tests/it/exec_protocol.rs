@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stateharness::backends::exec::{ExecBackend, ExecTimeouts};
 use stateharness::backends::{ErrorKind, StateBackend};
+use stateharness::backends::{ExecBackend, ExecTimeouts};
 use stateharness::conformance::{Report, Status, Suite, SuiteOptions, UrlOpener};
 use stateharness::format::{TypeHints, TypeRegistry};
 use stateharness::value::Value;

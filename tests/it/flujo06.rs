@@ -1,76 +1,13 @@
-//! flujo 0.6 as a second target of the format engine: the engine agrees
-//! with the real flujo 0.6.11 on its reference vectors (both serializer
-//! paths, and what InMemory, File and SQLite stored and loaded), field by
-//! field; inputs it does not model are counted as skipped, by kind. The
-//! repository's own file (`fixtures/vectors/flujo0.6-seed-5.jsonl`, made by
-//! `ci/oracle/gen_oracle06.py`), and the shared oracle-0.6 set where present.
-
-use std::path::{Path, PathBuf};
+//! flujo 0.6 as a second target of the format engine: its rules differ
+//! from flujo 0.4's, its two serializer paths from each other, and
+//! `stateharness vectors verify` names the flujo it checked as. (The
+//! agreement with flujo 0.6.11's reference vectors, field by field, is a
+//! unit test of the `vectors` module.)
 
 use stateharness::format::{FlujoVersion, PythonVersion, SerializePath, TypeRegistry, serialize_on};
 use stateharness::typed::from_typed_text;
-use stateharness::vectors::{CaseOutcome, Summary, read_header, verify_file_for};
 
 const FIXTURE: &str = "vectors/flujo0.6-seed-5.jsonl";
-
-/// Verifies a file as the flujo and Python it names; the failures in full.
-fn verify(path: &Path, flujo: Option<FlujoVersion>) -> (FlujoVersion, Summary, Vec<String>) {
-    let mut failures = Vec::new();
-    let (flujo, _, summary) = verify_file_for(path, &TypeRegistry::standard(), flujo, None, |case| {
-        if let CaseOutcome::Failed(mismatches) = &case.outcome {
-            failures.push(format!("{} (line {}): {mismatches:?}", case.name, case.line));
-        }
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
-    (flujo, summary, failures)
-}
-
-/// The shared oracle-0.6 set, beside the shared 0.4 oracle.
-fn shared_oracle_06() -> Option<PathBuf> {
-    let dir = crate::common::shared_oracle("flujo06")?.with_file_name("oracle-0.6");
-    dir.join("values.jsonl").is_file().then_some(dir)
-}
-
-#[test]
-fn fixture_vectors_of_flujo_0_6_all_agree() {
-    let path = crate::common::fixtures_dir().join(FIXTURE);
-    let (flujo, summary, failures) = verify(&path, None);
-    assert_eq!(flujo, FlujoVersion::V0_6, "the metadata line names flujo 0.6.11");
-    assert!(failures.is_empty(), "{failures:#?}");
-    assert_eq!((summary.passed, summary.failed, summary.skipped), (193, 0, 6), "{summary}");
-    let kinds: Vec<(&str, usize)> = summary.skipped_kinds.iter().map(|(k, n)| (k.as_str(), *n)).collect();
-    assert_eq!(kinds, [("$backref", 1), ("$class", 1), ("$object", 1), ("$path", 1), ("$timedelta", 2)]);
-    assert!(summary.to_string().ends_with("6 skipped (not modelled: $backref 1, $class 1, $object 1, $path 1, $timedelta 2)"), "{summary}");
-}
-
-#[test]
-fn shared_oracle_0_6_values_all_agree() {
-    let Some(dir) = shared_oracle_06() else { return };
-    let path = dir.join("values.jsonl");
-    // No metadata line: the fields of its first case say flujo 0.6.
-    assert_eq!(read_header(&path).unwrap().flujo, Some(FlujoVersion::V0_6));
-    let (_, summary, failures) = verify(&path, None);
-    assert!(failures.is_empty(), "{failures:#?}");
-    assert_eq!((summary.passed, summary.failed, summary.skipped), (1636, 0, 50), "{summary}");
-    // The file's state template is the one built in for files without a metadata line.
-    let meta = std::fs::read_to_string(dir.join("meta.json")).unwrap();
-    let (meta, _) = stateharness::json::read_strict(&meta).unwrap();
-    let template = meta.as_dict().and_then(|m| m.get("state_template")).cloned().unwrap();
-    let fixture_meta = read_header(&crate::common::fixtures_dir().join(FIXTURE)).unwrap().state_template.unwrap();
-    assert_eq!(template, fixture_meta);
-}
-
-#[test]
-fn a_flujo_flag_that_disagrees_with_the_file_is_an_error() {
-    let fixture = crate::common::fixtures_dir().join(FIXTURE);
-    let err = verify_file_for(&fixture, &TypeRegistry::standard(), Some(FlujoVersion::V0_4), None, |_| {}).unwrap_err();
-    assert!(err.contains("--flujo 0.4 was given") && err.contains("flujo 0.6.11") && err.contains("flujo0.6-seed-5.jsonl"), "{err}");
-    let v04 = crate::common::fixtures_dir().join("vectors/py3.13-seed-4.jsonl");
-    let err = verify_file_for(&v04, &TypeRegistry::standard(), Some(FlujoVersion::V0_6), None, |_| {}).unwrap_err();
-    assert!(err.contains("--flujo 0.6 was given") && err.contains("flujo 0.4.35"), "{err}");
-    // Agreeing flags are fine.
-    assert_eq!(verify(&fixture, Some(FlujoVersion::V0_6)).0, FlujoVersion::V0_6);
-}
 
 #[test]
 fn under_flujo_0_4_rules_the_0_6_serializer_output_differs() {

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use stateharness::backends::exec::{ExecBackend, ExecTimeouts};
+use stateharness::backends::{ExecBackend, ExecTimeouts};
 use stateharness::backends::{StateBackend, open_backend};
 use stateharness::format::{TypeHints, TypeRegistry};
 use stateharness::typed::from_typed_text;

@@ -14,7 +14,6 @@ use stateharness::format::{TypeRegistry, serialize};
 use stateharness::json::{KeyOrder, read_strict, read_text, to_python_json};
 use stateharness::migration::Source;
 use stateharness::migration::upgrade::{CheckOptions, Effect, Kind, RunCheck, UpgradeCheck, UpgradeHead, UpgradeTotals, Verdict};
-use stateharness::path::{JsonPath, Segment};
 use stateharness::typed;
 use stateharness::value::{Dict, Value};
 
@@ -144,26 +143,27 @@ fn shared_oracle_06(test: &str) -> Option<PathBuf> {
 }
 
 /// The JSON paths where `a` and `b` differ (leaves, or a container whose shape differs).
-fn differences(a: &Value, b: &Value, at: &mut Vec<Segment>, out: &mut BTreeSet<String>) {
+fn differences(a: &Value, b: &Value, at: &mut Vec<String>, out: &mut BTreeSet<String>) {
     match (a, b) {
         (Value::Dict(x), Value::Dict(y)) if x.len() == y.len() && x.iter().all(|(k, _)| k.as_str().is_some_and(|k| y.get(k).is_some())) => {
             for (key, value) in x.iter() {
                 let key = key.as_str().unwrap();
-                at.push(Segment::Key(key.to_owned()));
+                at.push(key.to_owned());
                 differences(value, y.get(key).unwrap(), at, out);
                 at.pop();
             }
         }
         (Value::List(x), Value::List(y)) if x.len() == y.len() => {
             for (i, (p, q)) in x.iter().zip(y).enumerate() {
-                at.push(Segment::Index(i));
+                at.push(i.to_string());
                 differences(p, q, at, out);
                 at.pop();
             }
         }
         _ if a == b => {}
         _ => {
-            out.insert(JsonPath::from_segments(at.iter().cloned()).to_string());
+            // The RFC 6901 pointer the findings carry.
+            out.insert(at.iter().map(|token| format!("/{}", token.replace('~', "~0").replace('/', "~1"))).collect());
         }
     }
 }

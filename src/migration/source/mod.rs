@@ -77,14 +77,16 @@ impl Source {
     }
 
     /// The source's path.
-    pub fn path(&self) -> &Path {
+    #[cfg(feature = "cli")]
+    pub(crate) fn path(&self) -> &Path {
         match self {
             Source::Dir(path) | Source::Sqlite(path) | Source::JsonLines(path) => path,
         }
     }
 
     /// What kind of source, for messages (`a directory of dumps`).
-    pub fn kind(&self) -> &'static str {
+    #[cfg(feature = "cli")]
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Source::Dir(_) => "a directory of dumps",
             Source::Sqlite(_) => "a flujo SQLite database",
@@ -95,7 +97,7 @@ impl Source {
     /// Opens the source and does the work that gives the number of inputs.
     /// `follow_symlinks`: a directory's symbolic links that lead outside it
     /// are inputs too (else they are skipped).
-    pub fn list(&self, follow_symlinks: bool) -> Result<Listing, SourceError> {
+    pub(crate) fn list(&self, follow_symlinks: bool) -> Result<Listing, SourceError> {
         Ok(match self {
             Source::Dir(path) => Listing::Dir(dir::list(path, follow_symlinks)?),
             #[cfg(feature = "sqlite")]

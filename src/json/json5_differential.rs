@@ -7,10 +7,10 @@
 
 use proptest::prelude::*;
 
-use stateharness::Value;
-use stateharness::format::from_serde_json;
-use stateharness::json::read_json5;
-use stateharness::strategy::safe_json;
+use crate::Value;
+use crate::format::from_serde_json;
+use crate::json::read_json5;
+use crate::strategy::safe_json;
 
 fn crate_reading(text: &str) -> Result<Value, String> {
     json5::from_str::<serde_json::Value>(text).map(from_serde_json).map_err(|e| e.to_string())

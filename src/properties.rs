@@ -1,13 +1,14 @@
-//! Properties of the format engine on arbitrary values.
+//! Properties of the format engine on arbitrary values: typed JSON, the
+//! text writer and reader, serialize.
 
 use proptest::prelude::*;
 
-use stateharness::Value;
-use stateharness::format::{TypeRegistry, serialize};
-use stateharness::json::{KeyOrder, read_strict, read_text, to_python_json};
-use stateharness::strategy::{any_value, safe_json};
-use stateharness::typed::{decode, encode, from_typed_text, to_typed_text};
-use stateharness::value::SurrogateStr;
+use crate::Value;
+use crate::format::{TypeRegistry, serialize};
+use crate::json::{KeyOrder, read_strict, read_text, to_python_json};
+use crate::strategy::{any_value, safe_json};
+use crate::typed::{decode, encode, from_typed_text, to_typed_text};
+use crate::value::SurrogateStr;
 
 fn config() -> ProptestConfig {
     ProptestConfig { cases: 512, ..ProptestConfig::default() }
