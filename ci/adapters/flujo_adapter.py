@@ -759,7 +759,8 @@ def storage_root(backend):
 
 
 def runtime():
-    """The Python, its Unicode database and the flujo version, for ``hello``."""
+    """The Python, its Unicode database, the flujo version and
+    ``PYTHONHASHSEED`` (``"random"`` when unset), for ``hello``."""
     import importlib.metadata
     import platform
     import unicodedata
@@ -768,7 +769,10 @@ def runtime():
         flujo_version = importlib.metadata.version("flujo")
     except importlib.metadata.PackageNotFoundError:
         flujo_version = None
-    return {"python": platform.python_version(), "unicode": unicodedata.unidata_version, "flujo": flujo_version}
+    # flujo 0.6 writes sets in iteration order, which for str follows the
+    # hash seed: reported so that such a verdict can be replayed.
+    hash_seed = os.environ.get("PYTHONHASHSEED") or "random"
+    return {"python": platform.python_version(), "unicode": unicodedata.unidata_version, "flujo": flujo_version, "hash_seed": hash_seed}
 
 
 def announced_capabilities(name, cls, given, fork):

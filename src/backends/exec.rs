@@ -296,8 +296,8 @@ impl ExecBackend {
             }
             self.storage_root = Some(PathBuf::from(root));
         }
-        let (unicode, flujo) = (text("unicode")?, text("flujo")?);
-        self.runtime = text("python")?.map(|python| Runtime { python, unicode, flujo });
+        let (unicode, flujo, hash_seed) = (text("unicode")?, text("flujo")?, text("hash_seed")?);
+        self.runtime = text("python")?.map(|python| Runtime { python, unicode, flujo, hash_seed });
         if let Some(types) = hello.get("custom_types").and_then(Value::as_dict) {
             for (name, spec) in types.iter() {
                 let name = name.as_str().ok_or("custom type names are strings")?.to_owned();

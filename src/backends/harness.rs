@@ -74,10 +74,13 @@ pub struct Runtime {
     pub unicode: Option<String>,
     /// The flujo version, when reported.
     pub flujo: Option<String>,
+    /// `PYTHONHASHSEED` (`random` when unset), when reported: flujo 0.6's
+    /// set order follows it.
+    pub hash_seed: Option<String>,
 }
 
 impl Runtime {
-    /// The backend's Python and Unicode versions, for [`crate::format::PythonChoice::resolve`].
+    /// The backend's Python and Unicode versions, for [`crate::format::PythonChoice::resolve_for`].
     pub fn python_and_unicode(&self) -> (&str, Option<&str>) {
         (&self.python, self.unicode.as_deref())
     }

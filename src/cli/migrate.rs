@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::format::{ChosenBy, PythonChoice, PythonVersion, TypeRegistry};
+use crate::format::{ChosenBy, FlujoVersion, PythonChoice, PythonVersion, TypeRegistry};
 use crate::migration::report::{RunInfo, SCHEMA_VERSION, printable};
 use crate::migration::{
     DEFAULT_MAX_INPUT_SIZE, Entry, Observer, Options, Outcome, ReportWriter, Shard, Source, check_target_writable, migrate, open_target, target_is_absent,
@@ -149,7 +149,8 @@ impl MigrateArgs {
             open_target(&to, Arc::clone(&registry), self.deadline.open_options(), self.dry_run).await.map_err(|e| format!("cannot open the target: {e}"))?,
         );
         // Only an exec: target reports its Python, and it formats states itself.
-        let python = PythonChoice::resolve(self.python_version, target.runtime().map(|r| r.python_and_unicode())).map_err(|e| Fatal(format!("{to}: {e}")))?;
+        let python = PythonChoice::resolve_for(FlujoVersion::V0_4, self.python_version, target.runtime().map(|r| r.python_and_unicode()))
+            .map_err(|e| Fatal(format!("{to}: {e}")))?;
         let registry = Arc::new(TypeRegistry::standard().with_python(python.version));
         let mut options = Options {
             dry_run: self.dry_run,

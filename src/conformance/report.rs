@@ -419,7 +419,7 @@ impl Report {
             "strict": self.strict,
             "seed": self.seed,
             "prefix": self.prefix,
-            "flujo": {"version": self.flujo.version.as_str(), "reported": self.flujo.reported, "source": format!("{:?}", self.flujo.source).to_lowercase()},
+            "flujo": {"version": self.flujo.version.as_str(), "reported": self.flujo.reported, "source": format!("{:?}", self.flujo.source).to_lowercase(), "hash_seed": self.flujo.hash_seed},
             "python": {"version": self.python.version.as_str(), "unicode": self.python.version.unicode_version(), "reported": self.python.reported, "source": format!("{:?}", self.python.source).to_lowercase()},
             "summary": {"passed": passed, "failed": failed, "skipped": skipped, "faults": self.faults()},
             "checks": checks,

@@ -57,6 +57,7 @@ impl Suite {
         let backend = opener.open(options.registry.clone()).await?;
         if let Some(runtime) = backend.runtime() {
             flujo = FlujoChoice::resolve(options.flujo, runtime.flujo.as_deref()).map_err(unusable)?;
+            flujo.hash_seed = runtime.hash_seed.clone();
             python = PythonChoice::resolve_for(flujo.version, options.python, Some(runtime.python_and_unicode())).map_err(unusable)?;
             set_target(&mut options.registry, &flujo, &python);
         }

@@ -74,35 +74,38 @@ pub struct FlujoChoice {
     pub source: ChosenBy,
     /// The full version the backend reported (`0.6.11`), if it did.
     pub reported: Option<String>,
+    /// The backend's `PYTHONHASHSEED` (`random` when unset), if it said:
+    /// flujo 0.6 writes sets in an order that follows it.
+    pub hash_seed: Option<String>,
 }
 
 impl FlujoChoice {
     /// Chooses the target: an explicit `flag` must agree with the flujo the
     /// backend `reported` in `hello`; with neither, 0.4.
-    pub fn resolve(flag: Option<FlujoVersion>, reported: Option<&str>) -> Result<FlujoChoice, String> {
+    pub(crate) fn resolve(flag: Option<FlujoVersion>, reported: Option<&str>) -> Result<FlujoChoice, String> {
         let Some(full) = reported else {
             return Ok(match flag {
-                Some(version) => FlujoChoice { version, source: ChosenBy::Flag, reported: None },
+                Some(version) => FlujoChoice { version, source: ChosenBy::Flag, reported: None, hash_seed: None },
                 None => FlujoChoice::default(),
             });
         };
         let version: FlujoVersion = full.parse().map_err(|e| format!("the backend runs flujo {full}: {e}"))?;
         match flag {
             Some(wanted) if wanted != version => Err(format!("--flujo {wanted} was given, but the backend runs flujo {full}")),
-            Some(_) => Ok(FlujoChoice { version, source: ChosenBy::Flag, reported: Some(full.to_owned()) }),
-            None => Ok(FlujoChoice { version, source: ChosenBy::Backend, reported: Some(full.to_owned()) }),
+            Some(_) => Ok(FlujoChoice { version, source: ChosenBy::Flag, reported: Some(full.to_owned()), hash_seed: None }),
+            None => Ok(FlujoChoice { version, source: ChosenBy::Backend, reported: Some(full.to_owned()), hash_seed: None }),
         }
     }
 
     /// The flag that replays this choice, when a flag made it.
-    pub fn replay_flag(&self) -> Option<String> {
+    pub(crate) fn replay_flag(&self) -> Option<String> {
         (self.source == ChosenBy::Flag).then(|| format!("--flujo {}", self.version))
     }
 }
 
 impl Default for FlujoChoice {
     fn default() -> FlujoChoice {
-        FlujoChoice { version: FlujoVersion::V0_4, source: ChosenBy::Default, reported: None }
+        FlujoChoice { version: FlujoVersion::V0_4, source: ChosenBy::Default, reported: None, hash_seed: None }
     }
 }
 
@@ -112,6 +115,10 @@ impl fmt::Display for FlujoChoice {
             (ChosenBy::Default, _) => write!(f, "{} (default; set --flujo)", self.version),
             (_, Some(full)) => write!(f, "{} (the backend runs flujo {full})", self.version),
             (_, None) => write!(f, "{} (--flujo)", self.version),
+        }?;
+        match &self.hash_seed {
+            Some(seed) => write!(f, ", PYTHONHASHSEED={seed}"),
+            None => Ok(()),
         }
     }
 }

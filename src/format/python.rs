@@ -124,14 +124,9 @@ pub struct PythonChoice {
 impl PythonChoice {
     /// Chooses the Python: an explicit `flag` must agree with what the
     /// backend `reported` in `hello` (`python` X.Y.Z and `unicode`); with
-    /// neither, the default. A reported Python without a table, or whose
-    /// Unicode database is not the one its table was made from, is an error.
-    pub(crate) fn resolve(flag: Option<PythonVersion>, reported: Option<(&str, Option<&str>)>) -> Result<PythonChoice, String> {
-        PythonChoice::resolve_for(FlujoVersion::V0_4, flag, reported)
-    }
-
-    /// [`PythonChoice::resolve`] for a target flujo, whose default Python
-    /// applies when neither names one (0.4: 3.11, 0.6: 3.13).
+    /// neither, the default for the target `flujo` (0.4: 3.11, 0.6: 3.13).
+    /// A reported Python without a table, or whose Unicode database is not
+    /// the one its table was made from, is an error.
     pub(crate) fn resolve_for(flujo: FlujoVersion, flag: Option<PythonVersion>, reported: Option<(&str, Option<&str>)>) -> Result<PythonChoice, String> {
         let Some((python, unicode)) = reported else {
             return Ok(match flag {
@@ -212,7 +207,7 @@ mod tests {
 
     #[test]
     fn chooses_from_flag_hello_or_default() {
-        let chosen = |flag, reported| PythonChoice::resolve(flag, reported).map(|c| (c.version, c.source));
+        let chosen = |flag, reported| PythonChoice::resolve_for(FlujoVersion::V0_4, flag, reported).map(|c| (c.version, c.source));
         assert_eq!(chosen(None, None), Ok((PythonVersion::V3_11, ChosenBy::Default)));
         assert_eq!(chosen(Some(PythonVersion::V3_13), None), Ok((PythonVersion::V3_13, ChosenBy::Flag)));
         assert_eq!(chosen(None, Some(("3.12.1", Some("15.0.0")))), Ok((PythonVersion::V3_12, ChosenBy::Backend)));
@@ -223,7 +218,7 @@ mod tests {
         assert!(chosen(None, Some(("3.12.1", Some("16.0.0")))).unwrap_err().contains("Unicode 16.0.0"));
         assert_eq!(PythonChoice::resolve_for(FlujoVersion::V0_6, None, None).map(|c| (c.version, c.source)), Ok((PythonVersion::V3_13, ChosenBy::Default)));
         assert!(PythonChoice::default_for(FlujoVersion::V0_6).to_string().contains("flujo 0.6 supports"));
-        let flagged = PythonChoice::resolve(Some(PythonVersion::V3_12), None).unwrap();
+        let flagged = PythonChoice::resolve_for(FlujoVersion::V0_4, Some(PythonVersion::V3_12), None).unwrap();
         assert_eq!(flagged.replay_flag().as_deref(), Some("--python-version 3.12"));
         assert_eq!(PythonChoice::default().replay_flag(), None);
     }

@@ -101,7 +101,7 @@ impl TypeRegistry {
     }
 
     /// Models another flujo (the Python stays as it is).
-    pub fn set_flujo(&mut self, flujo: FlujoVersion) {
+    pub(crate) fn set_flujo(&mut self, flujo: FlujoVersion) {
         self.flujo = flujo;
     }
 

@@ -7,8 +7,6 @@ mod json5_differential;
 mod read;
 mod write;
 
-#[cfg(any(feature = "cli", test))]
-pub(crate) use float::write_float_repr;
-pub(crate) use float::{float_repr, float_repr_bare};
+pub(crate) use float::{float_repr, float_repr_bare, write_float_repr};
 pub use read::{MAX_DEPTH, ReadError, ReadErrorKind, ReadNotes, read_json5, read_strict, read_text};
 pub use write::{KeyOrder, WriteError, to_python_json, to_python_json_indented};

@@ -4,7 +4,7 @@
 //!
 //! The store is read with the migration's own [`Source`] readers; each
 //! state is then judged by the 0.6 rules of the format engine
-//! ([`crate::format::Rules`], the orjson int range, the complex revival)
+//! (its serialize rules, the orjson int range, the complex revival)
 //! as the 0.6 backend that would open the store sees it: a directory is
 //! FileBackend's, a database SQLiteBackend's (`scan`). The store itself is
 //! judged once: a 0.4 table's status CHECK constraint (`schema`).

@@ -98,7 +98,7 @@ fn the_flujo_target_comes_from_the_flag_the_backend_or_the_default() {
     let backend = format!("exec:'{python}' '{adapter}' flujo.state.backends.memory:InMemoryBackend");
     let reported = conform(&backend, &[]);
     assert!(reported.status.success(), "{}", text(&reported));
-    assert!(text(&reported).contains("flujo: 0.6 (the backend runs flujo 0.6.11)"), "{}", text(&reported));
+    assert!(text(&reported).contains("flujo: 0.6 (the backend runs flujo 0.6.11), PYTHONHASHSEED=random"), "{}", text(&reported));
     let contradicted = conform(&backend, &["--flujo", "0.4"]);
     assert_eq!(contradicted.status.code(), Some(2), "{}", text(&contradicted));
     assert!(text(&contradicted).contains("--flujo 0.4 was given, but the backend runs flujo 0.6.11"), "{}", text(&contradicted));

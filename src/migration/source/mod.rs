@@ -77,7 +77,6 @@ impl Source {
     }
 
     /// The source's path.
-    #[cfg(feature = "cli")]
     pub(crate) fn path(&self) -> &Path {
         match self {
             Source::Dir(path) | Source::Sqlite(path) | Source::JsonLines(path) => path,
@@ -85,7 +84,6 @@ impl Source {
     }
 
     /// What kind of source, for messages (`a directory of dumps`).
-    #[cfg(feature = "cli")]
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Source::Dir(_) => "a directory of dumps",
