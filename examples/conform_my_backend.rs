@@ -1,5 +1,5 @@
 //! Running the conformance suite on your own backend type, from your own
-//! code or tests: implement `StateBackend`, give the suite an `Opener`, run.
+//! code or tests: implement `StateBackend`, give the suite an opener, run.
 //!
 //! `cargo run --release --example conform_my_backend`
 
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use stateharness::Value;
 use stateharness::backends::{BackendError, Capabilities, StateBackend, codec};
-use stateharness::conformance::{Opener, Suite, SuiteOptions};
+use stateharness::conformance::{FnOpener, Suite, SuiteOptions};
 use stateharness::format::{TypeHints, TypeRegistry};
 use stateharness::json::KeyOrder;
 
@@ -49,22 +49,6 @@ impl StateBackend for TextMapBackend {
     }
 }
 
-/// Reopening shares the map, so the persistence check sees the same data.
-struct Reopen {
-    texts: Arc<Mutex<HashMap<String, String>>>,
-}
-
-#[async_trait]
-impl Opener for Reopen {
-    fn describe(&self) -> String {
-        "text map (example)".into()
-    }
-
-    async fn open(&self, registry: Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError> {
-        Ok(Arc::new(TextMapBackend { texts: self.texts.clone(), registry }))
-    }
-}
-
 /// Your own custom type: a serde type with a proptest strategy.
 #[derive(Debug, Serialize, Deserialize)]
 struct Invoice {
@@ -77,8 +61,10 @@ async fn main() {
     let options = SuiteOptions::default()
         .with_serde_type("Invoice", (any::<u32>(), proptest::collection::vec("[a-z ]{0,12}", 0..4)).prop_map(|(number, lines)| Invoice { number, lines }))
         .expect("Invoice serializes to a map");
-    let opener = Arc::new(Reopen { texts: Arc::default() });
-    let report = Suite::open(opener, options).await.expect("opens").run().await;
+    // Reopening shares the map, so the persistence check sees the same data.
+    let texts: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+    let opener = FnOpener::new("text map (example)", move |registry| Ok(Arc::new(TextMapBackend { texts: texts.clone(), registry })));
+    let report = Suite::open(Arc::new(opener), options).await.expect("opens").run().await;
     print!("{}", report.human());
     std::process::exit(if report.passed() { 0 } else { 1 });
 }

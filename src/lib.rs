@@ -17,7 +17,7 @@
 //! use proptest::prelude::*;
 //! use serde::{Deserialize, Serialize};
 //! use stateharness::backends::{BackendError, Capabilities, StateBackend, codec};
-//! use stateharness::conformance::{Opener, Suite, SuiteOptions};
+//! use stateharness::conformance::{FnOpener, Suite, SuiteOptions};
 //! use stateharness::format::{TypeHints, TypeRegistry};
 //! use stateharness::json::KeyOrder;
 //! use stateharness::{Value, async_trait};
@@ -68,26 +68,15 @@
 //!
 //! // ---- the glue, in a test ----
 //!
-//! /// Each open is a new handle on the same storage (the persistence check
-//! /// reopens), with the registry the suite hands over.
-//! struct Reopen(Texts);
-//!
-//! #[async_trait]
-//! impl Opener for Reopen {
-//!     fn describe(&self) -> String {
-//!         "a map of texts".into()
-//!     }
-//!
-//!     async fn open(&self, registry: Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError> {
-//!         Ok(Arc::new(MapBackend { texts: self.0.clone(), registry }))
-//!     }
-//! }
-//!
 //! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 //! # async fn main() {
+//! // Each open is a new handle on the same storage (the persistence check
+//! // reopens), with the registry the suite hands over.
+//! let texts = Texts::default();
+//! let opener = FnOpener::new("a map of texts", move |registry| Ok(Arc::new(MapBackend { texts: texts.clone(), registry })));
 //! let invoices = (any::<u32>(), proptest::collection::vec("[a-z ]{0,12}", 0..4)).prop_map(|(number, lines)| Invoice { number, lines });
 //! let options = SuiteOptions::default().with_serde_type("Invoice", invoices).unwrap();
-//! let report = Suite::open(Arc::new(Reopen(Texts::default())), options).await.unwrap().run().await;
+//! let report = Suite::open(Arc::new(opener), options).await.unwrap().run().await;
 //! report.assert_passed(); // panics with the failures, grouped, and the seed to replay
 //! # }
 //! ```
@@ -106,7 +95,8 @@
 //! - Store what flujo stores: [`backends::codec`] gives flujo's exact text
 //!   (`KeyOrder::Sorted` is FileBackend's bytes, `KeyOrder::Insertion` the
 //!   Redis recipe's and SQLite's) and reads it back as flujo's loads do.
-//! - The [`conformance::Opener`] must reopen the *same* storage and use the
+//! - The [`conformance::Opener`] (for an in-process backend, a
+//!   [`conformance::FnOpener`]) must reopen the *same* storage and use the
 //!   registry it is handed: the persistence and crash checks depend on it.
 //! - Custom types: [`conformance::SuiteOptions::with_serde_type`] registers a
 //!   serde type and mixes its values into the generated states.

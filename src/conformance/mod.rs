@@ -42,7 +42,7 @@ pub(crate) mod tracker;
 pub use cases::SuiteFile;
 pub use failure::Failure;
 pub use fidelity::{Causes, Matrix, Profile, Verdict};
-pub use opener::{Opener, UrlOpener};
+pub use opener::{FnOpener, Opener, UrlOpener};
 pub use options::{SEED_VARIABLE, SuiteOptions};
 pub use properties::CustomType;
 pub use report::{CheckResult, Report, Status};

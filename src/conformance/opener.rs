@@ -21,6 +21,38 @@ pub trait Opener: Send + Sync {
     async fn open(&self, registry: Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError>;
 }
 
+/// An opener from a function, for a backend that opens in-process without
+/// waiting: `open` makes a new handle on the *same* storage with the
+/// registry it is given (the crate's front page shows one).
+pub struct FnOpener<F> {
+    describe: String,
+    open: F,
+}
+
+impl<F> FnOpener<F>
+where
+    F: Fn(Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError> + Send + Sync,
+{
+    /// An opener called `describe` in reports that opens with `open`.
+    pub fn new(describe: impl Into<String>, open: F) -> FnOpener<F> {
+        FnOpener { describe: describe.into(), open }
+    }
+}
+
+#[async_trait]
+impl<F> Opener for FnOpener<F>
+where
+    F: Fn(Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError> + Send + Sync,
+{
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+
+    async fn open(&self, registry: Arc<TypeRegistry>) -> Result<Arc<dyn StateBackend>, BackendError> {
+        (self.open)(registry)
+    }
+}
+
 /// Opens a built-in backend by URL. An `exec:` or `py:` backend whose
 /// process announces `fork` is reopened by forking (`docs/protocol.md`).
 pub struct UrlOpener {
