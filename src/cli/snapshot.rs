@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::backends::open_backend_with;
 use crate::conformance::tracker::fresh_prefix;
-use crate::format::TypeRegistry;
+use crate::format::{FlujoVersion, PythonChoice, TypeRegistry};
 use crate::snapshot::{
     Change, ChangeKind, Snapshot, accept, builtin_states, capture, check_set, pending, record_set, reject, run_id_under, states_from_dir, unified_diff,
 };
@@ -72,6 +72,11 @@ pub struct RunArgs {
     /// DIR is one state in typed JSON, saved under the file's name.
     #[arg(long, value_name = "DIR")]
     states: Option<PathBuf>,
+    /// The flujo whose format and WorkflowState shape the states are saved
+    /// with (0.4, 0.6; default 0.4). Record with 0.4 and check with 0.6 to
+    /// review what the upgrade changes in stored bytes and loaded values.
+    #[arg(long, value_name = "X.Y", default_value = "0.4")]
+    flujo: FlujoVersion,
     #[command(flatten)]
     deadline: DeadlineArgs,
     #[command(flatten)]
@@ -151,7 +156,9 @@ impl RunArgs {
     /// The snapshots of the states through the backend, or the signal that
     /// stopped the run, after deleting every id the run may have written.
     fn capture(&self) -> Result<Result<Vec<Snapshot>, Signal>, Fatal> {
-        let registry = Arc::new(TypeRegistry::standard());
+        // The Python is the oldest the target flujo supports, as in `conform`.
+        let python = PythonChoice::resolve_for(self.flujo, None, None)?.version;
+        let registry = Arc::new(TypeRegistry::standard().with_flujo(self.flujo).with_python(python));
         let states = match &self.states {
             Some(dir) => states_from_dir(dir, &registry),
             None => builtin_states(&registry),

@@ -74,6 +74,28 @@ fn file_backend_record_then_check_passes_and_shows_the_bytes() {
     assert_eq!(parsed.render(), float);
 }
 
+/// Recorded as flujo 0.4 and checked as 0.6, the review shows what the
+/// upgrade changes: the six fields 0.6 adds, UTC timestamps, a UUID stored
+/// as its text where 0.4 refused it.
+#[test]
+fn snapshots_recorded_as_0_4_and_checked_as_0_6_show_the_upgrade() {
+    let states = crate::common::scratch_dir("snapshot-upgrade", "states");
+    let dir = crate::common::scratch_dir("snapshot-upgrade", "snaps");
+    let backend = format!("file://{}", states.display());
+    let recorded = run("record", &backend, &dir);
+    assert_eq!(recorded.status.code(), Some(0), "{recorded:?}");
+    let upgraded = run_stateharness(&["snapshot", "check", "--backend", &backend, "--dir", &dir.to_string_lossy(), "--color", "never", "--flujo", "0.6"]);
+    assert_eq!(upgraded.status.code(), Some(1), "{upgraded:?}");
+    let diff = stdout(&upgraded);
+    assert!(diff.contains("25 of 25 snapshots changed"), "{diff}");
+    assert!(diff.contains("\"is_background_task\": false") && diff.contains("+00:00"), "{diff}");
+    let uuid = diff.split("\nrun snap-uuid: ").nth(1).unwrap_or_else(|| panic!("{diff}"));
+    assert!(uuid.contains("-error: unsupported: ") && uuid.contains("+ok"), "{uuid}");
+    // Checked again as 0.4, nothing changed.
+    let same = run("check", &backend, &dir);
+    assert_eq!(same.status.code(), Some(0), "{same:?}");
+}
+
 #[test]
 fn insta_reads_the_snapshots() {
     let dir = crate::common::scratch_dir("snapshot-insta", "snaps");
