@@ -75,7 +75,7 @@ type StderrTail = Arc<Mutex<VecDeque<String>>>;
 /// The process at the other end of a connection.
 enum Process {
     /// Started by the harness from the command line.
-    Spawned(tokio::sync::Mutex<Child>),
+    Spawned(Box<tokio::sync::Mutex<Child>>),
     /// Forked by a fork source, which reaps it: the harness kills it by
     /// pid and knows it ended when its connection closes.
     Forked { pid: Pid, closed: watch::Sender<bool> },
@@ -212,7 +212,7 @@ impl ExecBackend {
         let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
             return Err(connection("the child's pipes are missing".into()));
         };
-        let process = Connection::new(Process::Spawned(tokio::sync::Mutex::new(child)), Box::new(stdin), Arc::new(Mutex::new(VecDeque::new())));
+        let process = Connection::new(Process::Spawned(Box::new(tokio::sync::Mutex::new(child))), Box::new(stdin), Arc::new(Mutex::new(VecDeque::new())));
         let tail = process.stderr.clone();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
