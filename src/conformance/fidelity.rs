@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::format::{FlujoVersion, SerializePath, TypeRegistry, deserialize, py_str, serialize, serialize_on, to_orjson};
+use crate::format::{FlujoVersion, SerializePath, SetOrder, TypeRegistry, deserialize, py_str, serialize, serialize_on, to_orjson};
 use crate::json::{KeyOrder, read_strict, to_python_json};
 use crate::path::{JsonPath, Segment};
 use crate::text::cut;
@@ -265,7 +265,8 @@ fn same_shape(a: &Value, b: &Value) -> bool {
 }
 
 /// Whether flujo's round trip `expected` of the container `sent` has
-/// another skeleton: a leaf in its place, keys `sent` lacks, another length.
+/// another skeleton: a leaf in its place, a dict without some of `sent`'s
+/// (stringified) keys, a list of another length.
 fn reshaped(sent: &Value, expected: &Value, registry: &TypeRegistry) -> bool {
     match (sent, expected) {
         (_, e) if !is_container(e) => true,
@@ -331,7 +332,7 @@ impl Judge<'_> {
         // Where flujo 0.6's round trip reshapes a container (its depth
         // cut-off turns it or its keys into markers), its parts cannot be
         // paired: the whole is lossy when it came back as flujo gives it.
-        let cuts_off = self.registry.flujo() == FlujoVersion::V0_6;
+        let cuts_off = self.registry.flujo().rules(SerializePath::File).max_depth.is_some();
         if let Some(reshaped) = expected.filter(|e| cuts_off && reshaped(sent, e, self.registry)) {
             if got == reshaped {
                 self.record(sent, expected, Some(got), Verdict::Lossy);
@@ -375,7 +376,7 @@ impl Judge<'_> {
                 // flujo 0.4 writes a set sorted by str(): pair the elements
                 // the same way. 0.6 writes Python's iteration order, which
                 // follows the hash seed: find each element wherever it is.
-                let iteration = self.registry.flujo() == FlujoVersion::V0_6;
+                let iteration = self.registry.flujo().rules(SerializePath::File).sets == SetOrder::Iteration;
                 let mut ordered: Vec<&Value> = items.iter().collect();
                 if !iteration {
                     ordered.sort_by_cached_key(|v| py_str(v, self.registry.python()));

@@ -16,7 +16,7 @@ mod serialize;
 pub(crate) use deserialize::as_complex;
 pub use deserialize::{LoadError, TypeHints, deserialize, deserialize_with_hints, try_deserialize};
 pub use flujo::{FlujoChoice, FlujoVersion, SerializePath, UnknownFlujoVersion};
-pub(crate) use flujo::{ORJSON_INTS, Rules, SQLITE_JSON_COLUMNS, orjson_writes};
+pub(crate) use flujo::{ORJSON_INTS, Rules, SQLITE_JSON_COLUMNS, SetOrder, orjson_writes};
 pub(crate) use orjson::{OrjsonError, to_orjson};
 pub(crate) use pystr::{py_repr, py_str};
 pub use python::{ChosenBy, PythonChoice, PythonVersion, UnknownPythonVersion};
